@@ -1,0 +1,128 @@
+"""Settings: `config/settings.toml`, then the file named by ALUMNI_BOT_CONFIG, then the
+environment (the contract variables of DESIGN.md). Validated once at start-up; a bad value
+stops the program with one clear line (see `load_settings`)."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LOCALES = ("ja", "en")
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message is one line meant for an operator."""
+
+
+class PrivacySettings(BaseModel):
+    consent_version: str = "2026-11"
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+
+
+class InviteSettings(BaseModel):
+    default_expiry_days: int = Field(30, ge=1, le=3650)
+
+
+class LimitSettings(BaseModel):
+    max_message_chars: int = Field(4000, ge=100, le=100_000)
+
+
+def default_config_file() -> Path:
+    return Path(str(resources.files("config").joinpath("settings.toml")))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
+
+    database_url: str = Field(
+        "sqlite:///alumni.db", validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    default_locale: str = "ja"
+    default_timezone: str = "Asia/Tokyo"
+    public_url: str = ""
+    port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
+
+    slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+
+    telegram_bot_token: str | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org/bot", validation_alias="TELEGRAM_API_URL"
+    )
+    telegram_webhook_secret: str | None = Field(None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_bot_username: str = ""
+
+    privacy: PrivacySettings = PrivacySettings()
+    invites: InviteSettings = InviteSettings()
+    limits: LimitSettings = LimitSettings()
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not an IANA time zone") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files: list[Path] = [default_config_file()]
+        override = os.environ.get("ALUMNI_BOT_CONFIG")
+        if override:
+            files.append(Path(override))
+        # Later sources lose to earlier ones: init, then environment, then override file, then
+        # the packaged defaults.
+        tomls = [TomlConfigSettingsSource(settings_cls, toml_file=f) for f in reversed(files)]
+        return (init_settings, env_settings, *tomls)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate every source; raise SettingsError with one readable line."""
+    override = os.environ.get("ALUMNI_BOT_CONFIG")
+    if override and not Path(override).is_file():
+        raise SettingsError(f"ALUMNI_BOT_CONFIG names {override!r}, which is not a readable file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise SettingsError(f"Setting '{where}' is invalid: {first['msg']}") from None
+    except (OSError, ValueError) as exc:  # a TOML syntax error, an unreadable file
+        raise SettingsError(f"Settings could not be read: {exc}") from None

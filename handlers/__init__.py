@@ -1,0 +1,42 @@
+"""The route table: every command and button action, in one explicit, ordered list.
+
+A route names its handler, who may use it (`roles`; empty means anyone who joined), whether it
+is reachable before joining (`public`) and whether it needs the privacy consent first."""
+
+from __future__ import annotations
+
+from bot.router import CONSENT_PROMPT, Route, Router
+from handlers import onboarding, privacy
+from storage.models import Role
+
+HR = frozenset({Role.HR, Role.ADMIN})
+ADMIN = frozenset({Role.ADMIN})
+
+ROUTES: list[Route] = [
+    # onboarding and profile
+    Route(onboarding.help_, command="help", public=True, consent=False),
+    Route(onboarding.join, command="join", public=True, consent=False),
+    Route(onboarding.join, command="start", public=True, consent=False, listed=False),
+    Route(onboarding.consent_prompt, action=CONSENT_PROMPT, consent=False),
+    Route(onboarding.consent, action="onboarding.consent", consent=False),
+    Route(onboarding.choose_locale, action="onboarding.locale"),
+    Route(onboarding.choose_timezone, action="onboarding.tz"),
+    Route(onboarding.profile, command="profile"),
+    Route(onboarding.profile_edit, action="profile.edit"),
+    Route(onboarding.profile_save, action="profile.save"),
+    Route(onboarding.settings, command="settings"),
+    Route(onboarding.settings_edit, action="settings.edit"),
+    Route(onboarding.settings_save, action="settings.save"),
+    Route(onboarding.settings_toggle, action="settings.toggle"),
+    # privacy
+    Route(privacy.pause, command="pause", consent=False),
+    Route(privacy.mydata, command="mydata", consent=False),
+    Route(privacy.forgetme, command="forgetme", consent=False),
+    Route(privacy.forget, action="privacy.forget", consent=False),
+    # HR and admin
+    Route(onboarding.invite, command="invite", roles=HR),
+]
+
+
+def build_router() -> Router:
+    return Router(ROUTES)

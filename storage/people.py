@@ -1,0 +1,75 @@
+"""Queries about people, their chat identities and their roles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.types import Actor
+from storage.models import Identity, Person, Role, RoleGrant
+
+
+async def identity_for(session: AsyncSession, actor: Actor, now: datetime) -> Identity:
+    """The identity for this actor, created on first contact.
+
+    An identity imported with only a user id (`slack_user_id` in a CSV has no workspace) is
+    completed with the workspace the first time that user talks to us."""
+    query = (
+        select(Identity)
+        .options(selectinload(Identity.person).selectinload(Person.grants))
+        .where(Identity.channel == actor.channel, Identity.user_id == actor.user_id)
+        .where(Identity.workspace.in_({actor.workspace, ""}))
+        .order_by(Identity.workspace.desc())
+    )
+    found = (await session.scalars(query)).first()
+    if found is None:
+        found = Identity(
+            channel=actor.channel,
+            workspace=actor.workspace,
+            user_id=actor.user_id,
+            display_name=actor.display_name,
+            locale_hint=actor.locale_hint,
+            created_at=now,
+        )
+        session.add(found)
+        await session.flush()
+        found.person = None
+        return found
+    if found.workspace != actor.workspace:
+        found.workspace = actor.workspace
+    if actor.locale_hint and found.locale_hint != actor.locale_hint:
+        found.locale_hint = actor.locale_hint
+    if actor.display_name and not found.display_name:
+        found.display_name = actor.display_name
+    return found
+
+
+def roles_of(person: Person) -> frozenset[Role]:
+    base = Role.ALUMNI if person.is_alumnus else Role.EMPLOYEE
+    return frozenset({base, *(Role(g.role) for g in person.grants)})
+
+
+async def person_by_email(session: AsyncSession, email: str) -> Person | None:
+    query = (
+        select(Person)
+        .options(selectinload(Person.grants))
+        .where(func.lower(Person.email) == email.strip().lower())
+    )
+    return (await session.scalars(query)).first()
+
+
+async def grant(
+    session: AsyncSession, person: Person, role: Role, by: Person | None, now: datetime
+) -> bool:
+    """Give a role; False when the person already had it."""
+    if role in roles_of(person):
+        return False
+    session.add(
+        RoleGrant(person_id=person.id, role=role, granted_by=by.id if by else None, granted_at=now)
+    )
+    await session.flush()
+    await session.refresh(person, ["grants"])
+    return True

@@ -1,0 +1,140 @@
+"""Fixtures: an `app` on SQLite and on PostgreSQL, a fixed clock, and dialogs.
+
+PostgreSQL tests use the server on 127.0.0.1:5432 (database `test`) through a database of their
+own, created for this run and dropped after it, so parallel runs never collide. Where no server
+can be reached they are skipped with a loud reason, except under CI (CI=true), where that is a
+failure: CI must run them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from bot.app import App
+from bot.clock import FixedClock
+from bot.settings import Settings
+from storage import migrate
+from storage.db import Database
+from storage.models import Base
+from tests.dialog import Chat
+
+PG_ADMIN_URL = os.environ.get("ALUMNI_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+CONTRACT_VARS = (
+    "DATABASE_URL", "ALUMNI_BOT_CONFIG", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN", "SLACK_API_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL",
+    "TELEGRAM_WEBHOOK_SECRET", "PORT", "REDIS_URL",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CONTRACT_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+async def _pg_create() -> str | None:
+    try:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    name = f"alumni_test_{uuid.uuid4().hex[:10]}"
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    db = Database.connect(url)
+    await migrate.upgrade(db)
+    await db.close()
+    return url
+
+
+async def _pg_drop(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    url = asyncio.run(_pg_create())
+    if url is None:
+        message = f"PostgreSQL NOT REACHABLE at {PG_ADMIN_URL}: PostgreSQL tests NOT RUN"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield url
+    asyncio.run(_pg_drop(url))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "alumni.db"
+    db = Database.connect(f"sqlite:///{path}")
+    asyncio.run(migrate.upgrade(db))
+    asyncio.run(db.close())
+    return path
+
+
+async def _truncate(url: str) -> None:
+    db = Database.connect(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await db.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "alumni.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "alumni.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    return Settings(database_url=database_url, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def app(database_url: str, clock: FixedClock) -> AsyncIterator[App]:
+    application = App.build(make_settings(database_url), clock)
+    yield application
+    await application.close()
+
+
+@pytest.fixture
+async def sqlite_app(sqlite_url: str, clock: FixedClock) -> AsyncIterator[App]:
+    application = App.build(make_settings(sqlite_url), clock)
+    yield application
+    await application.close()
+
+
+def chat(app: App, user_id: str, **kwargs: object) -> Chat:
+    return Chat(app.dispatcher, user_id, **kwargs)  # type: ignore[arg-type]
