@@ -22,7 +22,7 @@ from bot.settings import Settings
 from bot.types import Actor, Form, FormError, Incoming, Reply, UserFacingError
 from storage import people
 from storage.db import Database
-from storage.models import FormState, Role
+from storage.models import FormState, Identity, Person, Role
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,14 @@ class Dispatcher:
     ) -> Context:
         commands = self.router.visible(person is not None, roles)
         return Context(
-            session, self.settings, self.clock, self.catalogs, identity, person, roles, locale,
+            session,
+            self.settings,
+            self.clock,
+            self.catalogs,
+            identity,
+            person,
+            roles,
+            locale,
             commands,
         )
 

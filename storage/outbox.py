@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.types import Reply
@@ -48,4 +49,5 @@ async def enqueue(
             created_at=now,
         )
     )
+    assert isinstance(result, CursorResult)
     return bool(result.rowcount)

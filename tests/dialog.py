@@ -51,15 +51,16 @@ class Chat:
 
     async def press_action(self, action: str, payload: str | None = None) -> str:
         """Press the shown button with this action (and payload), whatever its label."""
-        matches = [
-            b for b in self.buttons if b.action == action and payload in (None, b.payload)
-        ]
+        matches = [b for b in self.buttons if b.action == action and payload in (None, b.payload)]
         assert matches, f"no button {action}:{payload} in {self.buttons}"
         return await self.press_button(matches[0])
 
     async def press_button(self, button: Button) -> str:
         incoming = Incoming(
-            self.actor, self.user_id, action=button.action, payload=button.payload,
+            self.actor,
+            self.user_id,
+            action=button.action,
+            payload=button.payload,
             private=self.private,
         )
         self.transcript.append((f"[{button.label}]", await self.dispatcher.dispatch(incoming)))

@@ -29,7 +29,9 @@ async def join_directly(app: App, email: str) -> None:
         assert person is not None
         if person.consent_at is not None:
             return
-        code = await invites.create(session, person=person, created_by=None, now=app.clock.now(), days=1)
+        code = await invites.create(
+            session, person=person, created_by=None, now=app.clock.now(), days=1
+        )
     me = chat(app, email)
     await me.say(f"join {code.code}")
     await me.press_action("onboarding.consent", "yes")

@@ -1,0 +1,12 @@
+"""The platform channels whose credentials are set. Imported lazily: a deployment without
+Slack never imports slack_bolt."""
+
+from __future__ import annotations
+
+from bot.app import App
+from bot.channels.base import Channel
+
+
+def configured_channels(app: App) -> list[Channel]:
+    channels: list[Channel] = []
+    return channels
