@@ -40,6 +40,41 @@ class LimitSettings(BaseModel):
     max_message_chars: int = Field(4000, ge=100, le=100_000)
 
 
+class ChannelLimit(BaseModel):
+    """One platform's send limits (bot/delivery.py); shared by every worker through the
+    database. `per_second` is the whole bot's budget, or each workspace's when
+    `per_workspace`; `chat_per_second` spaces messages to one chat; `group_per_minute` applies
+    instead to group chats (Telegram group ids are negative)."""
+
+    per_second: float = Field(1.0, gt=0, le=10_000)
+    per_workspace: bool = False
+    chat_per_second: float = Field(1.0, gt=0, le=10_000)
+    group_per_minute: float = Field(20.0, gt=0, le=100_000)
+
+
+class DeliverySettings(BaseModel):
+    batch_size: int = Field(100, ge=1, le=5000)
+    batches_in_flight: int = Field(2, ge=1, le=20)
+    lease_seconds: float = Field(300, ge=5, le=86_400)
+    poll_seconds: float = Field(1.0, gt=0, le=300)
+    max_ahead_seconds: float = Field(60, gt=0, le=3600)
+    send_timeout_seconds: float = Field(30, gt=0, le=600)
+    max_attempts: int = Field(8, ge=1, le=100)
+    backoff_base_seconds: float = Field(5, gt=0, le=3600)
+    backoff_max_seconds: float = Field(3600, gt=0, le=86_400)
+    drain_wait_seconds: float = Field(60, ge=0, le=86_400)
+    enqueue_batch_size: int = Field(1000, ge=1, le=10_000)
+    limits: dict[str, ChannelLimit] = Field(
+        default_factory=lambda: {
+            "telegram": ChannelLimit(per_second=30, chat_per_second=1, group_per_minute=20),
+            "slack": ChannelLimit(per_second=10, per_workspace=True, chat_per_second=1),
+        }
+    )
+
+    def limit(self, channel: str) -> ChannelLimit:
+        return self.limits.get(channel) or ChannelLimit()
+
+
 def default_config_file() -> Path:
     return Path(str(resources.files("config").joinpath("settings.toml")))
 
@@ -70,6 +105,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     invites: InviteSettings = InviteSettings()
     limits: LimitSettings = LimitSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     @field_validator("default_locale")
     @classmethod
