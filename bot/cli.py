@@ -18,8 +18,8 @@ from bot.settings import SettingsError, load_settings
 from storage import importer, invites, migrate, people
 from storage.models import Role
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message
+out = Console(highlight=False, soft_wrap=True)
 
 
 class CommandFailed(Exception):

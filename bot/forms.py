@@ -7,8 +7,8 @@ completed values may still raise `FormError`, which sends the person back to tha
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.i18n import Translator
 from bot.types import Button, FieldKind, Form, FormField, Reply
@@ -81,6 +81,17 @@ def parse_field(field: FormField, raw: str, today: date, zone: ZoneInfo) -> str:
                 return str(int(text.replace(",", "")))
             except ValueError:
                 raise FieldError("form.bad_number") from None
+        case FieldKind.TIME:
+            try:
+                return time.fromisoformat(text.replace("：", ":")).strftime("%H:%M")
+            except ValueError:
+                raise FieldError("form.bad_time") from None
+        case FieldKind.TIMEZONE:
+            try:
+                ZoneInfo(text)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise FieldError("form.bad_timezone") from None
+            return text
         case FieldKind.EMAIL:
             if not EMAIL.match(text):
                 raise FieldError("form.bad_email")

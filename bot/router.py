@@ -41,6 +41,7 @@ class Route:
     public: bool = False  # reachable before joining (help, join)
     consent: bool = True  # needs the privacy consent first
     listed: bool = True  # shown by `help`
+    guest: bool = False  # shown by `help` only to those who have not joined
 
     def allows(self, roles: frozenset[Role]) -> bool:
         return not self.roles or bool(self.roles & roles)
@@ -65,7 +66,10 @@ class Router:
         return tuple(
             r.command
             for r in self.routes
-            if r.command and r.listed and (r.public or (joined and r.allows(roles)))
+            if r.command
+            and r.listed
+            and not (joined and r.guest)
+            and (r.public or (joined and r.allows(roles)))
         )
 
     def suggest(self, word: str, joined: bool, roles: frozenset[Role]) -> str | None:
@@ -142,8 +146,12 @@ class Dispatcher:
             return [Reply(ctx.t("error.too_long", max=self.settings.limits.max_message_chars))]
         msg = replace(msg, text=text)
 
+        # A form in progress takes plain answers, its own buttons and /cancel; any other
+        # /command runs normally and the form waits.
         if msg.action in (forms.FORM_CHOOSE, forms.FORM_SKIP, forms.FORM_CANCEL) or (
-            msg.action is None and msg.command is None and not text.startswith("/")
+            msg.action is None
+            and msg.command is None
+            and (not text.startswith("/") or text.lower() in forms.CANCEL_WORDS)
         ):
             state = await session.get(FormState, identity.id)
             if state is not None:

@@ -74,6 +74,8 @@ class FieldKind(StrEnum):
     DATETIME = "datetime"
     NUMBER = "number"
     EMAIL = "email"
+    TIME = "time"  # HH:MM
+    TIMEZONE = "timezone"  # an IANA name
 
 
 @dataclass(frozen=True)

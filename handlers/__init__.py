@@ -15,7 +15,7 @@ ADMIN = frozenset({Role.ADMIN})
 ROUTES: list[Route] = [
     # onboarding and profile
     Route(onboarding.help_, command="help", public=True, consent=False),
-    Route(onboarding.join, command="join", public=True, consent=False),
+    Route(onboarding.join, command="join", public=True, consent=False, guest=True),
     Route(onboarding.join, command="start", public=True, consent=False, listed=False),
     Route(onboarding.consent_prompt, action=CONSENT_PROMPT, consent=False),
     Route(onboarding.consent, action="onboarding.consent", consent=False),

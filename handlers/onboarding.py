@@ -33,7 +33,7 @@ TIMEZONES = (
     "UTC",
 )
 OPT_OUTS = ("checkins", "surveys", "nudges", "jobs", "perks", "events", "broadcasts")
-LIST_SPLIT = re.compile(r"[;,、，/\n]+")
+LIST_SPLIT = re.compile(r"[;；,，、/\n]+")
 MAX_LIST_ITEMS = 50
 MAX_ITEM_CHARS = 60
 
@@ -309,6 +309,7 @@ async def settings_edit(ctx: Context, msg: Incoming) -> Reply:
                 FormField(
                     "timezone",
                     t("profile.timezone"),
+                    FieldKind.TIMEZONE,
                     initial=ctx.timezone,
                     hint=t("settings.timezone_hint"),
                     max_length=64,
@@ -316,12 +317,14 @@ async def settings_edit(ctx: Context, msg: Incoming) -> Reply:
                 FormField(
                     "quiet_start",
                     t("settings.quiet_start"),
+                    FieldKind.TIME,
                     initial=f"{p.quiet_start or q.quiet_start:%H:%M}",
                     max_length=5,
                 ),
                 FormField(
                     "quiet_end",
                     t("settings.quiet_end"),
+                    FieldKind.TIME,
                     initial=f"{p.quiet_end or q.quiet_end:%H:%M}",
                     max_length=5,
                 ),

@@ -146,12 +146,17 @@ def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
 async def import_people(
     session: AsyncSession, data: bytes, now: datetime, progress: Progress | None = None
 ) -> ImportResult:
-    rows = read_rows(data, PEOPLE_COLUMNS, ("email", "name"))
+    # Every column but the optional reading: a missing column would blank that field for
+    # everyone on re-import. Without a name_kana column, existing readings are kept.
+    rows = read_rows(data, PEOPLE_COLUMNS, [c for c in PEOPLE_COLUMNS if c != "name_kana"])
+    has_kana = b"name_kana" in data.split(b"\n", 1)[0]
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     parsed: list[tuple[int, dict[str, Any], dict[str, str]]] = []
     for line, row in rows:
         values, problems = validate_person(row)
+        if not has_kana:
+            del values["name_kana"]
         email = values["email"]
         if email in seen:
             problems.append(f"email {email} already appears on line {seen[email]}")

@@ -65,6 +65,7 @@ async def grant(
     session: AsyncSession, person: Person, role: Role, by: Person | None, now: datetime
 ) -> bool:
     """Give a role; False when the person already had it."""
+    await session.refresh(person, ["grants"])
     if role in roles_of(person):
         return False
     session.add(

@@ -20,7 +20,7 @@ async def invite_code(app: App, email: str, as_user: str = "hr@example.com") -> 
     return match.group(1)
 
 
-async def join_directly(app: App, email: str) -> None:
+async def join_directly(app: App, email: str, locale: str = "en") -> None:
     """An HR/admin account joins through a shared code created from the command line path."""
     from storage import invites, people
 
@@ -35,7 +35,7 @@ async def join_directly(app: App, email: str) -> None:
     me = chat(app, email)
     await me.say(f"join {code.code}")
     await me.press_action("onboarding.consent", "yes")
-    await me.press_action("onboarding.locale", "en")
+    await me.press_action("onboarding.locale", locale)
     await me.press_action("onboarding.tz", "Asia/Tokyo")
 
 

@@ -1,0 +1,110 @@
+"""`alumni-bot chat`: the bot in a terminal, the embedded default.
+
+Buttons print as `[1] label`, `[2] label`…; a line that is just a shown number presses that
+button; a form asks one field a line. Works interactively and with piped stdin (one line per
+message), so a session can be scripted."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import select
+
+from bot.app import App
+from bot.types import Actor, Button, Incoming, Reply
+from storage import people
+from storage.models import Channel, Identity
+
+FILES_DIR = Path("alumni-bot-files")
+
+
+class ConsoleChat:
+    def __init__(
+        self,
+        app: App,
+        email: str,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        files_dir: Path = FILES_DIR,
+    ) -> None:
+        self.app = app
+        self.email = email.strip().lower()
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.files_dir = files_dir
+        self.shown: list[Button] = []
+
+    async def link(self) -> bool:
+        """The console is the operator's own terminal: it acts as the person with that email."""
+        async with self.app.db.transaction() as session:
+            person = await people.person_by_email(session, self.email)
+            if person is None or person.is_forgotten:
+                return False
+            query = select(Identity).where(
+                Identity.channel == Channel.CONSOLE, Identity.user_id == self.email
+            )
+            identity = (await session.scalars(query)).first()
+            if identity is None:
+                session.add(
+                    Identity(
+                        person_id=person.id,
+                        channel=Channel.CONSOLE,
+                        workspace="",
+                        user_id=self.email,
+                        priority=1000,  # never where proactive messages go first
+                        created_at=self.app.clock.now(),
+                    )
+                )
+            else:
+                identity.person_id = person.id
+        return True
+
+    async def run(self) -> int:
+        if not await self.link():
+            self.write(f"alumni-bot: nobody with email {self.email} (try: alumni-bot demo)\n")
+            return 1
+        interactive = self.stdin.isatty()
+        if interactive:
+            self.write(f"alumni-bot — {self.email}. Type help; Ctrl-D to leave.\n")
+        while True:
+            if interactive:
+                self.write("> ")
+            line = await asyncio.to_thread(self.stdin.readline)
+            if not line:
+                return 0
+            replies = await self.handle(line.rstrip("\n"))
+            self.show(replies)
+
+    async def handle(self, line: str) -> list[Reply]:
+        actor = Actor(Channel.CONSOLE, self.email, display_name=self.email)
+        choice = line.strip()
+        if choice.isdigit() and 1 <= int(choice) <= len(self.shown):
+            button = self.shown[int(choice) - 1]
+            incoming = Incoming(actor, self.email, action=button.action, payload=button.payload)
+        else:
+            incoming = Incoming(actor, self.email, text=line)
+        return await self.app.dispatcher.dispatch(incoming, step_forms=True)
+
+    def show(self, replies: list[Reply]) -> None:
+        self.shown = []
+        for reply in replies:
+            if reply.text:
+                self.write(reply.text + "\n")
+            for row in reply.buttons:
+                labels = []
+                for button in row:
+                    self.shown.append(button)
+                    labels.append(f"[{len(self.shown)}] {button.label}")
+                self.write("  ".join(labels) + "\n")
+            if reply.attachment is not None:
+                self.files_dir.mkdir(parents=True, exist_ok=True)
+                path = self.files_dir / reply.attachment.filename
+                path.write_bytes(reply.attachment.content)
+                self.write(f"(file saved: {path})\n")
+        self.stdout.flush()
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text)

@@ -1,0 +1,142 @@
+"""The router as people meet it: unknown commands, odd text, refusals, failures, forms."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App
+from bot.router import Dispatcher, Route, Router
+from bot.types import Incoming, Reply
+from handlers import ROUTES
+from storage.models import AuditEntry, Person
+from tests.conftest import chat
+from tests.people import load_company
+from tests.test_onboarding import join_directly
+
+
+async def test_unknown_command_suggests_the_closest_one(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    assert "/profile" in await emma.say("/profil")
+    assert "/settings" in await emma.say("setings")
+    assert "help" in await emma.say("/zzzzqqq")
+    assert "/profile" not in emma.text
+
+
+async def test_guest_is_asked_to_join_for_member_commands(app: App) -> None:
+    guest = chat(app, "stranger", locale_hint="en")
+    assert "join" in await guest.say("/profile")
+    guest_ja = chat(app, "stranger-ja", locale_hint="ja")
+    assert "招待コード" in await guest_ja.say("/profile")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "Send a command"),
+        ("   \n\t ", "Send a command"),
+        ("x" * 10_000, "too long"),
+        ("\x07he\x00lp\x1b", "Welcome to the alumni network"),  # control characters dropped
+        ("🎉🎉", "didn't understand"),
+        ("help me please お願い", "Welcome to the alumni network"),
+    ],
+)
+async def test_odd_messages_get_one_clear_answer(app: App, text: str, expected: str) -> None:
+    guest = chat(app, "odd", locale_hint="en")
+    assert expected in await guest.say(text)
+    assert len(guest.last) == 1
+
+
+async def test_alumna_cannot_use_hr_commands_and_the_refusal_is_audited(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    assert "only available to HR" in await emma.say("/invite hanako@example.com")
+    async with app.db.transaction() as session:
+        refused = (await session.scalars(select(AuditEntry).where(AuditEntry.allowed.is_(False)))).all()
+    assert [(e.action, e.target) for e in refused] == [("refused", "invite")]
+
+
+async def test_an_internal_error_is_logged_and_the_user_gets_an_apology(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(ctx: object, msg: Incoming) -> Reply:
+        raise RuntimeError("secret internal detail")
+
+    router = Router([*ROUTES, Route(broken, command="boom", public=True, consent=False)])
+    dispatcher = Dispatcher(app.db, app.settings, app.catalogs, router, app.clock)
+    with caplog.at_level(logging.ERROR):
+        replies = await dispatcher.dispatch(Incoming(chat(app, "u").actor, "u", text="/boom"))
+    assert len(replies) == 1
+    assert "secret" not in replies[0].text and "申し訳ありません" in replies[0].text
+    assert "secret internal detail" in caplog.text and "command=None" in caplog.text
+
+
+async def test_cancelling_a_form_changes_nothing(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    await emma.say("/profile")
+    await emma.press("Edit profile")
+    await emma.say("Rust; Go")
+    assert "Cancelled" in await emma.say("/cancel")
+    assert "Python, SQL" in await emma.say("/profile")
+    assert "nothing to cancel" in await emma.say("cancel")
+
+
+async def test_a_bad_field_is_asked_again_with_the_reason(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    await emma.say("/settings")
+    await emma.press("Edit settings")
+    await emma.press("English")
+    assert "not a time zone" in await emma.say("Mars/Olympus")
+    assert "(2/5)" in emma.text
+    await emma.say("Pacific/Kiritimati")
+    assert "21:00" in await emma.say("25:99") and "(3/5)" in emma.text
+    await emma.say("22:30")
+    await emma.say("07:00")
+    await emma.press("weekly")
+    assert "Settings saved" in emma.text and "Pacific/Kiritimati" in emma.text
+    assert "22:30–07:00" in emma.text
+
+
+async def test_a_form_resumes_after_a_restart(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    await emma.say("/profile")
+    await emma.press("Edit profile")
+    await emma.say("Python; Rust")
+    restarted = App.build(app.settings, app.clock)
+    try:
+        again = chat(restarted, "emma@example.com")
+        assert "(2/4)" in emma.text
+        await again.say("Tech lead")
+        await again.say("-")  # keep the location
+        await again.press("maybe")
+        assert "Rust" in again.text and "Tech lead" in again.text and "London" in again.text
+    finally:
+        await restarted.close()
+
+
+async def test_emoji_and_mixed_japanese_english_are_kept(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    await emma.say("/profile")
+    await emma.press("Edit profile")
+    await emma.say("Python 🐍、機械学習, ML；営業")
+    await emma.say("-")
+    await emma.say("東京 🗼")
+    await emma.press("not now")
+    async with app.db.transaction() as session:
+        person = (await session.scalars(select(Person).where(Person.email == "emma@example.com"))).one()
+        assert person.skills == ["Python 🐍", "機械学習", "ML", "営業"]
+        assert person.location == "東京 🗼"
+        assert await session.scalar(select(func.count()).select_from(Person)) == 5

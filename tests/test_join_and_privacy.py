@@ -1,0 +1,129 @@
+"""Invite codes that cannot be used, joining twice, several identities, and privacy."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from sqlalchemy import func, select
+
+from bot.app import App
+from bot.clock import FixedClock
+from storage import invites, people
+from storage.models import Identity, Interaction, Invite, Person
+from tests.conftest import chat
+from tests.people import load_company
+from tests.test_onboarding import invite_code, join_directly
+
+
+async def test_unknown_expired_and_used_codes_are_refused_and_change_nothing(
+    app: App, clock: FixedClock
+) -> None:
+    await load_company(app)
+    code = await invite_code(app, "hanako@example.com")
+    stranger = chat(app, "tg-1", channel="telegram", locale_hint="en")
+    assert "not valid" in await stranger.say("/join NOPE2345")
+    assert "Send join followed by" in await stranger.say("/join")
+
+    first = chat(app, "tg-hanako", channel="telegram", locale_hint="ja")
+    await first.say(f"/join {code.lower()}")  # codes are case-insensitive
+    assert "同意" in first.text
+    assert "already been used" in await stranger.say(f"/join {code}")
+
+    later = await invite_code(app, "emma@example.com")
+    clock.advance(days=31)
+    assert "expired" in await stranger.say(f"join {later}")
+    async with app.db.transaction() as session:
+        emma = await people.person_by_email(session, "emma@example.com")
+        assert emma is not None
+        linked = await session.scalar(
+            select(func.count()).select_from(Identity).where(Identity.person_id == emma.id)
+        )
+        uses = await session.scalar(select(Invite.uses).where(Invite.code == later))
+    assert (linked, uses) == (0, 0)
+
+
+async def test_joining_twice_and_from_a_second_place(app: App) -> None:
+    await load_company(app)
+    code = await invite_code(app, "emma@example.com")
+    slack = chat(app, "U-EMMA", channel="slack", workspace="T1", locale_hint="en")
+    await slack.say(f"join {code}")
+    await slack.press("I agree")
+    assert "already joined" in await slack.say(f"join {code}")
+
+    # A second place with a new invite for the same person links to the same person.
+    second = await invite_code(app, "emma@example.com")
+    telegram = chat(app, "555", channel="telegram", locale_hint="en")
+    assert "Welcome back, Emma Brown" in await telegram.say(f"/start {second}")
+    # …but the same person cannot get a second account on a platform where she already is.
+    third = await invite_code(app, "emma@example.com")
+    other_slack = chat(app, "U-MALLORY", channel="slack", workspace="T1", locale_hint="en")
+    assert "already connected here" in await other_slack.say(f"join {third}")
+    async with app.db.transaction() as session:
+        count = await session.scalar(select(func.count()).select_from(Person))
+        ids = (await session.scalars(select(Identity.user_id).where(Identity.person_id.isnot(None)))).all()
+    assert count == 5
+    assert sorted(ids) == sorted(["hr@example.com", "U-EMMA", "555"])
+
+
+async def test_shared_code_creates_new_members(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "hr@example.com")
+    hr = chat(app, "hr@example.com")
+    answer = await hr.say("/invite uses=2 days=7")
+    found = re.search(r"\b([A-Z2-9]{8})\b", answer)
+    assert found, answer
+    code = found.group(1)
+    for uid in ("a", "b"):
+        newcomer = chat(app, uid, channel="telegram", display_name=f"New {uid}", locale_hint="en")
+        assert "Welcome, New" in await newcomer.say(f"/join {code}")
+    assert "使用済み" in await chat(app, "c", channel="telegram").say(f"/join {code}")  # default ja
+    assert "uses=N" in await hr.say("/invite uses=zero")
+
+
+async def test_pause_toggles(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    assert "Paused" in await emma.say("pause")
+    assert "Paused: yes" in await emma.say("/settings")
+    assert "Messages are on again" in await emma.say("pause")
+
+
+async def test_mydata_is_a_json_file_of_the_persons_data(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "hanako@example.com")
+    hanako = chat(app, "hanako@example.com")
+    await hanako.say("/mydata")
+    reply = hanako.last[0]
+    assert reply.private_only and reply.attachment is not None
+    data = json.loads(reply.attachment.content)
+    assert data["person"]["name"] == "山田 花子"
+    assert data["relations"] and data["identities"][0]["channel"] == "console"
+
+
+async def test_forgetme_erases_personal_data_and_keeps_anonymous_counts(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "hanako@example.com", locale="ja")
+    async with app.db.transaction() as session:
+        hanako = await people.person_by_email(session, "hanako@example.com")
+        taro = await people.person_by_email(session, "taro@example.com")
+        assert hanako and taro
+        a, b = sorted((hanako.id, taro.id))
+        session.add(Interaction(person_a=a, person_b=b, kind="online", occurred_on=date(2026, 5, 1),
+                                source="log", note="coffee"))  # fmt: skip
+    me = chat(app, "hanako@example.com")
+    await me.say("/forgetme")
+    assert "何も削除していません" in await me.press("削除しない")
+    await me.say("/forgetme")
+    assert "削除しました" in await me.press("データを削除する")
+    assert "招待コード" in await me.say("/profile")  # no longer linked
+    async with app.db.transaction() as session:
+        gone = await session.get(Person, hanako.id)
+        assert gone is not None and gone.email is None and gone.name == "—" and gone.skills == []
+        interaction = (await session.scalars(select(Interaction))).one()
+        assert interaction.note is None  # the count stays, the note goes
+        assert await people.person_by_email(session, "hanako@example.com") is None
+    async with app.db.transaction() as session:
+        assert (await invites.find(session, "whatever")) is None
