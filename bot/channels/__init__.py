@@ -9,4 +9,8 @@ from bot.channels.base import Channel
 
 def configured_channels(app: App) -> list[Channel]:
     channels: list[Channel] = []
+    if app.settings.telegram_bot_token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(app))
     return channels

@@ -1,0 +1,73 @@
+"""What the Telegram channel asks of the database: button tokens and a person's language.
+
+Telegram allows 64 bytes of `callback_data`, and a pressed button's data comes back from the
+client, so it is never trusted: each button carries a random token that stands for its
+(action, payload) in `button_tokens`, shared by every `serve` process. An unknown or stale token
+is a button that has expired."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import Database
+from storage.models import ButtonToken, Channel, Identity, Person
+
+TOKEN_TTL = timedelta(days=30)  # a month-old check-in button still works; older ones expire
+TOKEN_BYTES = 12  # 16 URL-safe characters: far below 64 bytes, and unguessable
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+async def issue(
+    db: Database, buttons: Iterable[tuple[str, str]], now: datetime
+) -> dict[tuple[str, str], str]:
+    """A fresh token for each distinct (action, payload), stored in one short transaction."""
+    tokens: dict[tuple[str, str], str] = {}
+    for key in buttons:
+        tokens.setdefault(key, new_token())
+    if tokens:
+        async with db.transaction() as session:
+            session.add_all(
+                ButtonToken(token=token, action=action, payload=payload, created_at=now)
+                for (action, payload), token in tokens.items()
+            )
+    return tokens
+
+
+async def resolve(db: Database, token: str, now: datetime) -> tuple[str, str] | None:
+    """(action, payload) for a token issued within TOKEN_TTL, else None."""
+    if not token or len(token) > 24:
+        return None
+    async with db.sessions() as session:
+        found = await session.get(ButtonToken, token)
+    if found is None or found.created_at < now - TOKEN_TTL:
+        return None
+    return found.action, found.payload
+
+
+async def forget_old(db: Database, now: datetime) -> int:
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(ButtonToken).where(ButtonToken.created_at < now - TOKEN_TTL)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount
+
+
+async def chosen_locale(session: AsyncSession, user_id: str) -> str | None:
+    """The language a Telegram user chose in the bot, if they joined and chose one."""
+    query = (
+        select(Person.locale)
+        .join(Identity, Identity.person_id == Person.id)
+        .where(Identity.channel == Channel.TELEGRAM, Identity.user_id == user_id)
+        .where(Person.forgotten_at.is_(None))
+    )
+    return (await session.scalars(query)).first()
