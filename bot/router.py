@@ -258,11 +258,8 @@ class Dispatcher:
             return [Reply(ctx.t("form.cancelled"))]
         values = dict(state.values)
         raw = msg.payload if msg.action == forms.FORM_CHOOSE else msg.text
-        if msg.action == forms.FORM_SKIP or (
-            raw.lower() in forms.SKIP_WORDS and not field.required
-        ):
-            values[field.name] = field.initial
-        elif not raw and field.initial:
+        keeps = not field.required or bool(field.initial)  # "-" keeps the current value
+        if msg.action == forms.FORM_SKIP or (raw.lower() in forms.SKIP_WORDS and keeps):
             values[field.name] = field.initial
         else:
             try:

@@ -1,0 +1,69 @@
+"""The command line as a newcomer and an operator use it: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(
+    args: list[str], cwd: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
+    environment.pop("DATABASE_URL", None)
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, input=stdin, capture_output=True,
+        text=True, env=environment, timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def test_demo_then_chat_answers_help_in_japanese_and_english(workdir: Path) -> None:
+    first = run(["demo"], workdir)
+    assert first.returncode == 0 and "300 people" in first.stdout, first.stderr
+    again = run(["demo"], workdir)
+    assert again.returncode == 0 and "already loaded" in again.stdout
+
+    ja = run(["chat"], workdir, stdin="help\n")  # the demo admin speaks Japanese
+    assert ja.returncode == 0, ja.stderr
+    assert "できること" in ja.stdout and "/invite" in ja.stdout
+
+    # Settings → edit → [2] English, keep the other four answers ("-"), then help in English.
+    en = run(
+        ["chat", "--as", "hr@example.com"], workdir, stdin="/settings\n1\n2\n-\n-\n-\n-\nhelp\n"
+    )
+    assert "[1] 設定を編集" in en.stdout and "(1/5)" in en.stdout
+    assert "Settings saved" in en.stdout and "Here is what you can do" in en.stdout, en.stdout
+
+
+def test_chat_as_an_unknown_email_fails_with_one_line(workdir: Path) -> None:
+    result = run(["chat", "--as", "nobody@example.com"], workdir)
+    assert result.returncode == 1 and "nobody with email" in result.stdout
+
+
+def test_bad_settings_stop_with_one_line_and_exit_2(workdir: Path) -> None:
+    result = run(["db", "upgrade"], workdir, PORT="not-a-port")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "PORT" in result.stderr
+    missing = run(["db", "upgrade"], workdir, ALUMNI_BOT_CONFIG=str(workdir / "nope.toml"))
+    assert missing.returncode == 2 and "nope.toml" in missing.stderr
+
+
+def test_grant_and_invite_from_the_command_line(workdir: Path) -> None:
+    assert run(["demo"], workdir).returncode == 0
+    granted = run(["grant", "hanako@example.com", "hr"], workdir)
+    assert granted.returncode == 0 and "is hr" in granted.stdout
+    code = run(["invite", "--email", "taro@example.com"], workdir)
+    assert code.returncode == 0 and len(code.stdout.strip()) == 8
+    unknown = run(["invite", "--email", "ghost@example.com"], workdir)
+    assert unknown.returncode == 1 and "nobody with email" in unknown.stderr
+    assert run(["grant", "hanako@example.com", "king"], workdir).returncode == 2

@@ -1,0 +1,69 @@
+"""The schema comes from migrations alone, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from bot.app import App
+from storage import migrate
+from storage.db import Database, async_url
+from storage.models import Base, Interaction, Person
+
+
+async def test_migrations_create_exactly_the_models_and_go_back_down(database_url: str) -> None:
+    db = Database.connect(database_url)
+    try:
+        await migrate.downgrade(db, "base")
+        async with db.engine.connect() as conn:
+            left = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert left <= {"alembic_version"}
+        await migrate.upgrade(db)
+        assert await migrate.is_current(db)
+        async with db.engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert tables - {"alembic_version"} == set(Base.metadata.tables)
+    finally:
+        await db.close()
+
+
+async def test_times_come_back_as_aware_utc(app: App) -> None:
+    tokyo = timezone(timedelta(hours=9))
+    async with app.db.transaction() as session:
+        person = Person(name="X", consent_at=datetime(2026, 1, 1, 9, 0, tzinfo=tokyo))
+        session.add(person)
+    async with app.db.transaction() as session:
+        again = await session.get(Person, person.id)
+        assert again is not None and again.consent_at == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
+        assert again.consent_at.tzinfo is not None
+
+
+async def test_an_interaction_is_stored_once_per_pair_day_and_kind(app: App) -> None:
+    async with app.db.transaction() as session:
+        a, b = Person(name="A"), Person(name="B")
+        session.add_all([a, b])
+        await session.flush()
+        ids = (a.id, b.id)
+    with pytest.raises(IntegrityError):
+        async with app.db.transaction() as session:
+            for _ in range(2):
+                session.add(Interaction(person_a=ids[0], person_b=ids[1], kind="online",
+                                        occurred_on=date(2026, 1, 1), source="log"))  # fmt: skip
+
+
+def test_database_urls_pick_async_drivers() -> None:
+    assert async_url("sqlite:///alumni.db").drivername == "sqlite+aiosqlite"
+    assert async_url("postgresql://u@h/db").drivername == "postgresql+asyncpg"
+    assert async_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
+    assert async_url("postgresql+psycopg://u@h/db").drivername == "postgresql+psycopg"
+
+
+async def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(sqlite_app: App) -> None:
+    async with sqlite_app.db.engine.connect() as conn:
+        mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+        timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        keys = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+    assert (mode, timeout, keys) == ("wal", 10_000, 1)
