@@ -1,0 +1,37 @@
+"""Japanese-aware folding of names and skills before fuzzy matching (DESIGN.md, rapidfuzz).
+
+rapidfuzz does no preprocessing since 3.0, and Japanese needs more than lower-casing: NFKC
+(full-width → half-width, compatibility forms), case folding, katakana → hiragana, no `・`,
+spaces or middle dots, and one form of each variant kanji (髙/高, 﨑/崎, 齋/斉…), so that
+「髙橋　ハナコ」, 「高橋花子」's reading and "Takahashi" meet where they should."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+import jaconv
+
+# Variant (itaiji) → common form, for the kanji that most often differ in personal names.
+VARIANT_KANJI = str.maketrans(
+    {
+        "髙": "高", "﨑": "崎", "嵜": "崎", "齋": "斉", "齊": "斉", "斎": "斉", "邊": "辺",
+        "邉": "辺", "濱": "浜", "濵": "浜", "澤": "沢", "廣": "広", "國": "国", "櫻": "桜",
+        "實": "実", "藏": "蔵", "壽": "寿", "德": "徳", "龍": "竜", "眞": "真", "惠": "恵",
+        "榮": "栄", "彌": "弥", "淺": "浅", "槇": "槙",
+    }
+)  # fmt: skip
+DROPPED = str.maketrans({c: None for c in " \t\n・･·.-_　'’"})
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """The matching form of a name, skill or title. Idempotent."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = jaconv.kata2hira(text.translate(VARIANT_KANJI))
+    return text.translate(DROPPED)
+
+
+def fold_words(text: str) -> list[str]:
+    """Fold each space-separated word (for token scorers, where words exist)."""
+    return [w for w in (fold(part) for part in unicodedata.normalize("NFKC", text).split()) if w]
