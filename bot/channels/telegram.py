@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import warnings
 from datetime import timedelta
 from typing import Any
@@ -58,6 +59,11 @@ from storage import inbound
 from storage import telegram as store
 
 log = logging.getLogger(__name__)
+
+# PTB 22 builds RetryAfter by reading its own deprecated int `retry_after`, which warns on every
+# 429 (and is an error under `-W error`). Opting in to the timedelta form PTB 23 will use is the
+# documented way out; nothing else here reads PTB's time attributes.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 NAME = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
