@@ -4,6 +4,7 @@ bot/delivery.py's job."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,3 +52,36 @@ async def enqueue(
     )
     assert isinstance(result, CursorResult)
     return bool(result.rowcount)
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    messages: Sequence[tuple[int, str, dict[str, Any]]],
+    *,
+    kind: str,
+    now: datetime,
+    urgent: bool = False,
+    broadcast_id: int | None = None,
+) -> None:
+    """Queue many messages in one executemany: (person id, idempotency key, `Reply.to_dict()`)
+    each. Keys already queued are skipped, as in `enqueue`. Callers pass bounded chunks."""
+    if not messages:
+        return
+    await session.execute(
+        insert_ignore(session, OutboxMessage.__table__),
+        [
+            {
+                "idempotency_key": key,
+                "person_id": person_id,
+                "payload": payload,
+                "kind": kind,
+                "urgent": urgent,
+                "broadcast_id": broadcast_id,
+                "state": "queued",
+                "attempts": 0,
+                "not_before": now,
+                "created_at": now,
+            }
+            for person_id, key, payload in messages
+        ],
+    )
