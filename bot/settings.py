@@ -79,6 +79,20 @@ def default_config_file() -> Path:
     return Path(str(resources.files("config").joinpath("settings.toml")))
 
 
+class CheckinSettings(BaseModel):
+    """The engagement engine's cadences (handlers/checkins.py, handlers/surveys.py)."""
+
+    # Check-ins go out at each person's preferred local time or, without one, at a time spread
+    # over this local window by person id, so 10,000 people are not messaged in one minute.
+    window_start: time = time(10, 0)
+    window_end: time = time(19, 0)
+    survey_months: int = Field(6, ge=1, le=24)
+    nudge_every_days: int = Field(30, ge=7, le=365)
+    nudge_after_days: int = Field(180, ge=30, le=3650)  # "not in touch for a long time"
+    max_backdate_days: int = Field(365, ge=1, le=3650)  # oldest contact `log` accepts
+    batch_size: int = Field(1000, ge=10, le=10_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
 
@@ -106,6 +120,7 @@ class Settings(BaseSettings):
     invites: InviteSettings = InviteSettings()
     limits: LimitSettings = LimitSettings()
     delivery: DeliverySettings = DeliverySettings()
+    checkins: CheckinSettings = CheckinSettings()
 
     @field_validator("default_locale")
     @classmethod

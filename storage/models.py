@@ -123,7 +123,7 @@ class Person(Base):
     last_job_notice_at: Mapped[datetime | None]
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", foreign_keys="Identity.person_id", cascade="all, delete-orphan"
