@@ -13,57 +13,27 @@ import asyncio
 import hmac
 import json
 import logging
-import os
-import warnings
-from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from telegram import (
-    BotCommand,
-    CallbackQuery,
-    InputFile,
-    Message,
-    ReplyParameters,
-    Update,
-    User,
-)
+from telegram import BotCommand, CallbackQuery, Message, Update, User
 from telegram.constants import ChatType
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Conflict,
-    Forbidden,
-    InvalidToken,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.error import ChatMigrated, Conflict, Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.app import App
 from bot.channels import telegram_render as render
-from bot.channels.base import (
-    DeliveryError,
-    RateLimited,
-    Recipient,
-    TransientError,
-    Unreachable,
-)
+from bot.channels import telegram_send as send
+from bot.channels.base import Recipient, Unreachable
 from bot.i18n import pick_locale
 from bot.types import Actor, Incoming, Reply
 from storage import inbound
 from storage import telegram as store
 
 log = logging.getLogger(__name__)
-
-# PTB 22 builds RetryAfter by reading its own deprecated int `retry_after`, which warns on every
-# 429 (and is an error under `-W error`). Opting in to the timedelta form PTB 23 will use is the
-# documented way out; nothing else here reads PTB's time attributes.
-os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 NAME = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
@@ -73,7 +43,6 @@ MAX_BODY = 1_000_000  # a Telegram update is a few kilobytes
 # A button whose token is unknown or stale is dispatched as this action, which has no route:
 # the dispatcher answers "this button has expired" in the person's own language.
 EXPIRED_ACTION = "telegram.expired"
-RETRY_INLINE_MAX_S = 3.0  # an interactive reply waits out a short 429 once; longer ones drop
 
 UPDATES = Counter("alumni_bot_telegram_updates", "Telegram updates received", ["kind"])
 
@@ -82,32 +51,6 @@ def _file_url(api_url: str) -> str:
     """`https://api.telegram.org/bot` → `https://api.telegram.org/file/bot` (any host)."""
     head, sep, tail = api_url.rstrip("/").rpartition("/")
     return f"{head}/file/{tail}" if sep else api_url + "/file"
-
-
-def retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns about the int form; we take either
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def delivery_error(exc: TelegramError, chat_id: int) -> DeliveryError:
-    """What delivery should do about a failed send (bot/channels/base.py)."""
-    if isinstance(exc, RetryAfter):
-        # Telegram does not say which limit was hit. A group has its own 20-a-minute limit; a
-        # private chat that gets a proactive message rarely hits 1 a second, so a 429 there is
-        # most likely the bot-wide 30 a second.
-        return RateLimited(retry_seconds(exc), scope="chat" if chat_id < 0 else "channel")
-    if isinstance(exc, Forbidden):  # blocked, deactivated, never pressed Start
-        return Unreachable(exc.message)
-    text = exc.message.lower()
-    if isinstance(exc, BadRequest) and any(
-        s in text for s in ("chat not found", "user not found", "peer_id_invalid")
-    ):
-        return Unreachable(exc.message)
-    if isinstance(exc, BadRequest | InvalidToken):
-        log.error("telegram refused a message to chat %s: %s", chat_id, exc.message)
-    return TransientError(exc.message)
 
 
 class TelegramChannel:
@@ -401,44 +344,10 @@ class TelegramChannel:
             log.warning("telegram message to chat %s failed: %s", chat_id, exc)
 
     async def _send_retrying(self, chat_id: int, reply: Reply, reply_to: int | None) -> None:
-        try:
-            await self.deliver(chat_id, reply, reply_to)
-        except RetryAfter as exc:
-            wait = retry_seconds(exc)
-            if wait > RETRY_INLINE_MAX_S:
-                raise
-            await asyncio.sleep(wait)
-            await self.deliver(chat_id, reply, reply_to)
+        await send.deliver_retrying(self.bot, self.app, chat_id, reply, reply_to)
 
     async def deliver(self, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
-        """Render and send one reply: text chunks (keyboard on the last), then any file."""
-        keys = render.button_keys(reply)
-        tokens = await store.issue(self.app.db, keys, self.app.clock.now()) if keys else {}
-        out = render.render(reply, tokens)
-        quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
-        for i, chunk in enumerate(out.chunks):
-            last = i == len(out.chunks) - 1
-            await self.bot.send_message(
-                chat_id,
-                chunk.text,
-                entities=chunk.entities or None,
-                reply_markup=out.keyboard if last and out.attachment is None else None,
-                reply_parameters=quote if i == 0 else None,
-            )
-        if out.attachment is None:
-            return
-        file = InputFile(out.attachment.content, filename=out.attachment.filename)
-        caption = out.caption.text if out.caption else None
-        entities = (out.caption.entities or None) if out.caption else None
-        send = self.bot.send_photo if out.attachment.is_image else self.bot.send_document
-        await send(
-            chat_id,
-            file,
-            caption=caption,
-            caption_entities=entities,
-            reply_markup=out.keyboard,
-            reply_parameters=quote if not out.chunks else None,
-        )
+        await send.deliver(self.bot, self.app, chat_id, reply, reply_to)
 
     # -- delivery (worker) ---------------------------------------------------------------------
 
@@ -455,5 +364,5 @@ class TelegramChannel:
                 chat_id = exc.new_chat_id
                 await self.deliver(chat_id, reply)
         except TelegramError as exc:
-            raise delivery_error(exc, chat_id) from exc
+            raise send.delivery_error(exc, chat_id) from exc
         return str(chat_id)
