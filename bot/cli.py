@@ -162,6 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.channels import configured_channels
+    from bot.delivery import Worker, channel_map
 
     async def work(app: App) -> int:
         channels = configured_channels(app)
@@ -177,6 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             async with asyncio.TaskGroup() as group:
                 for channel in channels:
                     group.create_task(channel.poll())
+                group.create_task(Worker(app, channel_map(channels)).run())
         finally:
             for channel in channels:
                 await channel.stop()
@@ -227,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("email")
     p.add_argument("role", choices=[r.value for r in Role])
     p.set_defaults(func=cmd_grant)
+
+    from bot import delivery_cli  # worker, broadcast
+
+    delivery_cli.add_parsers(sub)
     return parser
 
 

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 FLUSH_EVERY = 50  # outcomes written per transaction while a batch is being sent
 PRUNE_EVERY = timedelta(minutes=10)
+NO_CHANNEL_RECHECK = 300  # seconds
 # Outbox kinds a person can opt out of after the message was queued.
 OPT_OUT_OF_KIND = {"broadcast": "broadcasts"}
 
@@ -242,6 +243,7 @@ class Worker:
         now = self.now
         batch = Batch()
         written: list[dict[str, Any]] = []
+        finished: set[int] = set()
         async with self.app.db.transaction() as session:
             claimed = await store.claim(
                 session,
@@ -272,7 +274,11 @@ class Worker:
                     batch.planned.append(planned)
                 if row is not None:
                     written.append(row)
+                    if row["state"] == "dead" and message.broadcast_id is not None:
+                        finished.add(message.broadcast_id)
             await store.write_outcomes(session, written)
+        if finished:
+            await self.finish_broadcasts(finished)
         if batch.planned:
             await self.reserve(batch, now)
         return batch
@@ -296,8 +302,9 @@ class Worker:
             others = sorted(
                 {i.channel for i in person.identities if i.reachable and i.channel != "console"}
             )
-            if others:  # reachable, but not through a channel this worker has
-                return None, self.retry(message, f"no channel configured for {others}")
+            if others:  # reachable, but not through a channel this worker has: wait for one
+                later = now + timedelta(seconds=NO_CHANNEL_RECHECK)
+                return None, self.requeue(message, later, f"no channel configured for {others}")
             last = message.last_error or ""
             why = last if last.startswith("unreachable") else "unreachable: no reachable identity"
             return None, self.dead(message, why)

@@ -6,7 +6,7 @@ is reachable before joining (`public`) and whether it needs the privacy consent 
 from __future__ import annotations
 
 from bot.router import CONSENT_PROMPT, Route, Router
-from handlers import onboarding, privacy
+from handlers import broadcasts, onboarding, privacy
 from storage.models import Role
 
 HR = frozenset({Role.HR, Role.ADMIN})
@@ -35,6 +35,12 @@ ROUTES: list[Route] = [
     Route(privacy.forget, action="privacy.forget", consent=False),
     # HR and admin
     Route(onboarding.invite, command="invite", roles=HR),
+    Route(broadcasts.broadcast, command="broadcast", roles=HR),
+    Route(broadcasts.submit, action="broadcast.submit", roles=HR),
+    Route(broadcasts.confirm, action="broadcast.confirm", roles=HR),
+    Route(broadcasts.cancel, action="broadcast.cancel", roles=HR),
+    Route(broadcasts.status, action="broadcast.status", roles=HR),
+    Route(broadcasts.click, action="broadcast.click"),
 ]
 
 

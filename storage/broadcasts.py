@@ -1,0 +1,293 @@
+"""Broadcast segments, their recipients (streamed in chunks: a segment may be the whole
+alumni network), queuing a broadcast into the outbox, and its delivery report."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import outbox
+from storage.models import (
+    Broadcast,
+    BroadcastClick,
+    Comeback,
+    Event,
+    Identity,
+    JoinRoute,
+    OutboxMessage,
+    Person,
+    Rsvp,
+)
+from storage.models import Channel as ChannelName
+
+KIND = "broadcast"
+SEGMENT_KINDS = ("all", "department", "skill", "join_route", "channel", "comeback", "event")
+NEEDS_VALUE = frozenset({"department", "skill", "join_route", "channel", "event"})
+DELIVERABLE = (ChannelName.SLACK.value, ChannelName.TELEGRAM.value)
+RSVPED = ("going", "maybe", "waitlist")
+CHUNK = 5000
+
+
+class BadSegment(ValueError):
+    """`key` is the message key explaining what is wrong (broadcasts.po)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Segment:
+    kind: str
+    value: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}" if self.value else self.kind
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().strip()
+
+
+def parse_segment(kind: str, value: str = "") -> Segment:
+    """`parse_segment("department", "営業")`, or one string: `parse_segment("skill:Python")`."""
+    if not value and ":" in kind:
+        kind, value = kind.split(":", 1)
+    kind, value = kind.strip().lower(), " ".join(value.split())
+    if kind not in SEGMENT_KINDS:
+        raise BadSegment("broadcasts.bad_segment")
+    if kind not in NEEDS_VALUE:
+        return Segment(kind)
+    if not value:
+        raise BadSegment("broadcasts.target_required")
+    if len(value) > 150:
+        raise BadSegment("broadcasts.bad_target")
+    if kind == "channel" and value.lower() not in DELIVERABLE:
+        raise BadSegment("broadcasts.bad_channel")
+    if kind == "join_route" and value.lower() not in {r.value for r in JoinRoute}:
+        raise BadSegment("broadcasts.bad_join_route")
+    if kind == "event" and not value.removeprefix("#").isdigit():
+        raise BadSegment("broadcasts.bad_event")
+    if kind in ("channel", "join_route"):
+        value = value.lower()
+    return Segment(kind, value.removeprefix("#") if kind == "event" else value)
+
+
+async def check_segment(session: AsyncSession, segment: Segment) -> None:
+    if segment.kind == "event" and await session.get(Event, int(segment.value)) is None:
+        raise BadSegment("broadcasts.bad_event")
+
+
+def _query(segment: Segment, after: int, limit: int) -> Any:
+    reachable: list[ColumnElement[bool]] = [
+        Identity.person_id == Person.id,
+        Identity.reachable.is_(True),
+        Identity.channel.in_(DELIVERABLE),
+    ]
+    if segment.kind == "channel":
+        reachable.append(Identity.channel == segment.value)
+    query = (
+        select(Person.id, Person.locale, Person.opt_outs, Person.skills)
+        .where(
+            Person.id > after,
+            Person.forgotten_at.is_(None),
+            Person.consent_at.is_not(None),
+            exists().where(*reachable),
+        )
+        .order_by(Person.id)
+        .limit(limit)
+    )
+    match segment.kind:
+        case "department":
+            query = query.where(func.lower(Person.department) == segment.value.lower())
+        case "join_route":
+            query = query.where(Person.join_route == segment.value)
+        case "comeback":
+            query = query.where(Person.comeback.in_((Comeback.OPEN, Comeback.MAYBE)))
+        case "event":
+            query = query.where(
+                exists().where(
+                    Rsvp.person_id == Person.id,
+                    Rsvp.event_id == int(segment.value),
+                    Rsvp.status.in_(RSVPED),
+                )
+            )
+    return query
+
+
+async def recipients(
+    session: AsyncSession, segment: Segment, *, chunk: int = CHUNK
+) -> AsyncIterator[list[tuple[int, str | None]]]:
+    """(person id, locale) of everyone the segment reaches, `chunk` people at a time (keyset
+    pagination: never the whole segment in memory). Opted out of broadcasts, forgotten,
+    not yet consented and unreachable people are left out; paused people are included (their
+    messages wait in the outbox)."""
+    after = 0
+    skill = fold(segment.value) if segment.kind == "skill" else None
+    while True:
+        rows = (await session.execute(_query(segment, after, chunk))).all()
+        if not rows:
+            return
+        after = rows[-1].id
+        found = [
+            (r.id, r.locale)
+            for r in rows
+            if "broadcasts" not in (r.opt_outs or [])
+            and (skill is None or any(fold(s) == skill for s in r.skills or []))
+        ]
+        if found:
+            yield found
+
+
+async def count(session: AsyncSession, segment: Segment) -> dict[str | None, int]:
+    """How many people the segment reaches, by their chosen locale (None: not chosen)."""
+    by_locale: dict[str | None, int] = {}
+    async for chunk in recipients(session, segment):
+        for _, locale in chunk:
+            by_locale[locale] = by_locale.get(locale, 0) + 1
+    return by_locale
+
+
+def create(
+    session: AsyncSession,
+    *,
+    author_id: int | None,
+    text: str,
+    segment: Segment,
+    urgent: bool,
+    now: datetime,
+    buttons: list[str],
+) -> Broadcast:
+    broadcast = Broadcast(
+        author_id=author_id,
+        text=text,
+        segment=str(segment),
+        urgent=urgent,
+        buttons=buttons,
+        status="draft",
+        recipients=0,
+        created_at=now,
+    )
+    session.add(broadcast)
+    return broadcast
+
+
+async def enqueue(
+    session: AsyncSession,
+    broadcast: Broadcast,
+    payloads: Mapping[str, dict[str, Any]],
+    default_locale: str,
+    now: datetime,
+    *,
+    batch: int = 1000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Queue the broadcast for everyone in its segment, `batch` rows per statement, in the
+    caller's transaction; returns how many messages it has in the outbox."""
+    segment = parse_segment(broadcast.segment)
+    done = 0
+    async for chunk in recipients(session, segment, chunk=batch):
+        rows = [
+            (
+                pid,
+                f"broadcast:{broadcast.id}:{pid}",
+                payloads.get(loc or "", payloads[default_locale]),
+            )
+            for pid, loc in chunk
+        ]
+        await outbox.enqueue_many(
+            session, rows, kind=KIND, now=now, urgent=broadcast.urgent, broadcast_id=broadcast.id
+        )
+        done += len(rows)
+        if progress is not None:
+            progress(done)
+    queued = await session.scalar(
+        select(func.count()).where(OutboxMessage.broadcast_id == broadcast.id)
+    )
+    broadcast.recipients = int(queued or 0)
+    broadcast.status = "queued" if broadcast.recipients else "done"
+    return broadcast.recipients
+
+
+@dataclass
+class Report:
+    broadcast: Broadcast
+    delivered: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    waiting: int = 0
+    clicks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.waiting == 0
+
+
+async def report(session: AsyncSession, broadcast: Broadcast) -> Report:
+    result = Report(broadcast)
+    rows = await session.execute(
+        select(
+            OutboxMessage.state,
+            OutboxMessage.last_error.like("unreachable%").label("unreachable"),
+            func.count(),
+        )
+        .where(OutboxMessage.broadcast_id == broadcast.id)
+        .group_by(OutboxMessage.state, "unreachable")
+    )
+    for state, unreachable, n in rows.all():
+        if state == "sent":
+            result.delivered += n
+        elif state == "dead" and unreachable:
+            result.unreachable += n
+        elif state == "dead":
+            result.failed += n
+        else:
+            result.waiting += n
+    clicks = await session.execute(
+        select(BroadcastClick.action, func.count())
+        .where(BroadcastClick.broadcast_id == broadcast.id)
+        .group_by(BroadcastClick.action)
+    )
+    result.clicks = {action: n for action, n in clicks.all()}
+    return result
+
+
+async def latest(session: AsyncSession) -> Broadcast | None:
+    query = select(Broadcast).where(Broadcast.status != "draft").order_by(Broadcast.id.desc())
+    return (await session.scalars(query.limit(1))).first()
+
+
+async def mark_done(session: AsyncSession, broadcast_id: int) -> bool:
+    """queued → done once nothing waits; True for the one caller that made the change."""
+    waiting = exists().where(
+        OutboxMessage.broadcast_id == broadcast_id,
+        OutboxMessage.state.in_(("queued", "sending", "failed")),
+    )
+    result = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == "queued", ~waiting)
+        .values(status="done")
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return bool(result.rowcount)
+
+
+async def click(
+    session: AsyncSession, broadcast_id: int, person_id: int, action: str, now: datetime
+) -> bool:
+    """Count a button press once per person and action; False when already counted."""
+    result = await session.execute(
+        outbox.insert_ignore(session, BroadcastClick.__table__).values(
+            broadcast_id=broadcast_id, person_id=person_id, action=action, clicked_at=now
+        )
+    )
+    assert isinstance(result, CursorResult)
+    return bool(result.rowcount)
