@@ -154,7 +154,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(**({"public_url": args.public_url} if args.public_url else {}))
     app = App.build(settings)
-    asyncio.run(app.prepare())
+
+    async def prepare() -> None:
+        await app.prepare()
+        # Pooled connections belong to this event loop (asyncpg's cannot cross loops), and
+        # uvicorn runs its own: let the pool reconnect there.
+        await app.db.engine.dispose()
+
+    asyncio.run(prepare())
     web = build_web_app(app, configured_channels(app))
     uvicorn.run(web, host="0.0.0.0", port=settings.port, log_level="info")
     return 0
