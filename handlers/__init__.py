@@ -6,7 +6,7 @@ is reachable before joining (`public`) and whether it needs the privacy consent 
 from __future__ import annotations
 
 from bot.router import CONSENT_PROMPT, Route, Router
-from handlers import broadcasts, onboarding, privacy
+from handlers import broadcasts, home, onboarding, privacy
 from storage.models import Role
 
 HR = frozenset({Role.HR, Role.ADMIN})
@@ -33,6 +33,8 @@ ROUTES: list[Route] = [
     Route(privacy.mydata, command="mydata", consent=False),
     Route(privacy.forgetme, command="forgetme", consent=False),
     Route(privacy.forget, action="privacy.forget", consent=False),
+    # the home page (Slack's App Home tab)
+    Route(home.home, action="home.open", listed=False),
     # HR and admin
     Route(onboarding.invite, command="invite", roles=HR),
     Route(broadcasts.broadcast, command="broadcast", roles=HR),

@@ -9,6 +9,10 @@ from bot.channels.base import Channel
 
 def configured_channels(app: App) -> list[Channel]:
     channels: list[Channel] = []
+    if app.settings.slack_bot_token:
+        from bot.channels.slack import SlackChannel
+
+        channels.append(SlackChannel(app))
     if app.settings.telegram_bot_token:
         from bot.channels.telegram import TelegramChannel
 

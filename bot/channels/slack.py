@@ -1,0 +1,403 @@
+"""Slack: the bot in a workspace, on slack-bolt's AsyncApp and slack_sdk's async client.
+
+HTTP mode (`serve`): `POST /slack/events` takes events, the slash command and interactivity;
+Bolt checks every signature. Socket Mode (`run`) when SLACK_APP_TOKEN is set. Every listener
+acknowledges first and does the work after (Slack gives 3 s), except a modal submission, whose
+field errors must travel in the acknowledgement itself.
+
+No feature logic here: Slack input becomes `Incoming`, the router answers, `slack_render` draws
+the answer. Personal replies (`private_only`, files) never go to a shared channel: they are
+sent as a direct message instead."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from typing import Any
+
+from slack_bolt.adapter.starlette.async_handler import (
+    to_async_bolt_request,
+    to_starlette_response,
+)
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot import forms
+from bot.app import App
+from bot.channels import slack_render as render
+from bot.channels.base import Recipient
+from bot.channels.slack_api import SlackApi, signed
+from bot.i18n import pick_locale
+from bot.router import clean_text, split_command
+from bot.settings import SettingsError
+from bot.types import Actor, Incoming, Reply
+from storage import inbound
+from storage.locales import chosen_locale
+
+log = logging.getLogger(__name__)
+
+PATH = "/slack/events"
+HOME_ACTION = "home.open"
+FORM_ACTIONS = frozenset({forms.FORM_CHOOSE, forms.FORM_SKIP, forms.FORM_CANCEL})
+MAX_BODY = 1_000_000
+
+Work = Coroutine[Any, Any, None]
+Who = tuple[str, str, str | None]  # team, user, response_url: whom to apologise to
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where and how a person acted, so the answer goes back the same way."""
+
+    actor: Actor
+    channel: str  # the conversation they acted in; their DM for Home and modals
+    in_dm: bool  # that conversation is their DM with the bot
+    response_url: str | None = None
+    trigger_id: str | None = None
+
+
+def _team(body: dict[str, Any]) -> str:
+    user = body.get("user") or {}
+    return str((body.get("team") or {}).get("id") or body.get("team_id") or user.get("team_id", ""))
+
+
+def well_formed(body: dict[str, Any]) -> bool:
+    """Enough shape for Bolt's matchers, which index payloads without looking: Slack always
+    sends it; a hand-made request may not, and gets 400 instead of a 500."""
+    kind = body.get("type")
+    if kind == "event_callback":
+        event = body.get("event")
+        return isinstance(event, dict) and isinstance(event.get("type"), str)
+    if kind in ("block_actions", "view_submission", "view_closed", "block_suggestion"):
+        user = body.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            return False
+        if kind == "block_actions":
+            actions = body.get("actions")
+            return isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
+        view = body.get("view")
+        return isinstance(view, dict) and all(
+            isinstance(view.get(k), str) for k in ("type", "callback_id")
+        )
+    return True
+
+
+class SlackChannel:
+    name = "slack"
+
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        if not settings.slack_bot_token:
+            raise SettingsError("SLACK_BOT_TOKEN is not set")
+        if not settings.slack_signing_secret and not settings.slack_app_token:
+            raise SettingsError("Slack needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN")
+        self.app = app
+        self.secret = settings.slack_signing_secret
+        self.api = SlackApi(settings.slack_bot_token, settings.slack_api_url)
+        self.bolt: AsyncApp | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- Channel protocol ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.api.start()
+        bolt = AsyncApp(
+            client=self.api.client,
+            signing_secret=self.secret or "",
+            request_verification_enabled=bool(self.secret),
+            process_before_response=True,  # our listeners ack at once and go on in a task
+            logger=logging.getLogger("slack_bolt"),
+        )
+        bolt.command(re.compile(r".+"))(self._on_command)
+        bolt.view_submission(render.FORM_CALLBACK)(self._on_submission)
+        bolt.action(re.compile(r".*"))(self._on_action)
+        bolt.event("app_home_opened")(self._on_home)
+        bolt.event({"type": "message", "subtype": None})(self._on_message)
+        bolt.event(re.compile(r".*"))(self._on_other_event)
+        self.bolt = bolt
+        log.info("slack: connected as %s to %s", self.api.bot_user_id, self.api.team)
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+        await self.api.close()
+
+    def web_routes(self) -> list[BaseRoute]:
+        if not self.secret:
+            raise SettingsError("SLACK_SIGNING_SECRET is required for `serve`")
+        return [Route(PATH, self.endpoint, methods=["POST"])]
+
+    async def poll(self) -> None:
+        """Socket Mode: Slack pushes over a WebSocket, no public URL needed (development)."""
+        token = self.app.settings.slack_app_token
+        if not token or self.bolt is None:
+            log.warning("slack: SLACK_APP_TOKEN is not set; Slack events only reach `serve`")
+            return
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(self.bolt, token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+
+    async def send(self, to: Recipient, reply: Reply) -> str | None:
+        """A proactive message to a person's DM; errors as DeliveryError subclasses."""
+        return await self.api.send(to.workspace, to.user_id, to.chat_id, reply)
+
+    async def idle(self) -> None:
+        """Wait until the work started after acknowledgements is done (tests, benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks))
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    async def endpoint(self, request: Request) -> Response:
+        if self.bolt is None:
+            return PlainTextResponse("Slack is starting", 503)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return PlainTextResponse("too large", 413)
+        try:
+            bolt_request = to_async_bolt_request(request, body)
+        except (UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError):
+            return self._refuse(request, body)
+        if not well_formed(bolt_request.body):
+            return self._refuse(request, body)
+        return to_starlette_response(await self.bolt.async_dispatch(bolt_request))
+
+    def _refuse(self, request: Request, body: bytes) -> Response:
+        """Bolt parses before it verifies: 401 for the unsigned, 400 for the signed."""
+        if not signed(self.secret or "", request.headers, body, time.time()):
+            return PlainTextResponse("invalid signature", 401)
+        log.warning("slack: a signed request with a malformed body (%d bytes)", len(body))
+        return PlainTextResponse("malformed body", 400)
+
+    # -- listeners: acknowledge, then work ----------------------------------------------------
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        if body.get("user_id"):
+            who = (_team(body), str(body["user_id"]), body.get("response_url"))
+            self._spawn(self._command(body), "command", who)
+
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user = body.get("user") or {}
+        if body.get("actions") and user.get("id"):
+            self._spawn(self._action(body), "button", (_team(body), str(user["id"]), None))
+
+    async def _on_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            await self._submission(ack, body)
+        except Exception:
+            log.exception("slack: modal submission failed: user=%s", body.get("user"))
+            if ack.response is None:
+                await ack()
+
+    async def _on_home(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        event = body.get("event") or {}
+        if event.get("tab", "home") == "home" and event.get("user"):
+            work = self._publish_home(_team(body), str(event["user"]))
+            self._spawn(self._once(body, work), "home", None)
+
+    async def _on_message(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        event = body.get("event") or {}
+        if event.get("channel_type") != "im" or event.get("bot_id") or not event.get("user"):
+            return
+        who = (_team(body), str(event["user"]), None)
+        self._spawn(self._once(body, self._message(body, event)), "direct message", who)
+
+    async def _on_other_event(self, ack: AsyncAck) -> None:
+        await ack()  # acknowledged, so Slack does not retry what we do not use
+
+    # -- the work -----------------------------------------------------------------------------
+
+    async def _command(self, body: dict[str, Any]) -> None:
+        actor = await self.api.actor(_team(body), str(body["user_id"]))
+        dm = await self.api.dm(actor.workspace, actor.user_id)
+        channel = str(body.get("channel_id") or dm)
+        origin = Origin(
+            actor, channel, channel == dm, body.get("response_url"), body.get("trigger_id")
+        )
+        text = clean_text(str(body.get("text", ""))) or "help"
+        name, args = split_command(text)  # always a command: never taken as a form's answer
+        incoming = Incoming(
+            actor, channel, text=text, command=name, args=args, private=channel == dm
+        )
+        await self._answer(origin, await self.app.dispatcher.dispatch(incoming, step_forms=False))
+
+    async def _action(self, body: dict[str, Any]) -> None:
+        actor = await self.api.actor(_team(body), str(body["user"]["id"]))
+        dm = await self.api.dm(actor.workspace, actor.user_id)
+        pressed = body["actions"][0]
+        container = body.get("container") or {}
+        in_message = container.get("type") == "message"
+        channel = str((body.get("channel") or {}).get("id") or dm) if in_message else dm
+        url = body.get("response_url") if in_message else None
+        origin = Origin(actor, channel, channel == dm, url, body.get("trigger_id"))
+        value = str(pressed.get("value", ""))
+        action = render.parse_action_id(str(pressed.get("action_id", "")))
+        payload = "" if value == "-" else value
+        incoming = Incoming(actor, channel, action=action, payload=payload, private=channel == dm)
+        # Step-form buttons only exist when a form is being asked in the DM (see _message).
+        replies = await self.app.dispatcher.dispatch(incoming, step_forms=action in FORM_ACTIONS)
+        await self._answer(origin, replies)
+        message = body.get("message")
+        if in_message and isinstance(message, dict) and not container.get("is_ephemeral"):
+            await self._mark_pressed(channel, message, str(pressed.get("action_id")))
+        if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
+            await self._publish_home(actor.workspace, actor.user_id)
+
+    async def _mark_pressed(self, channel: str, message: dict[str, Any], pressed: str) -> None:
+        """Show which button was pressed on the message (cosmetic: a failure is only logged)."""
+        blocks = render.mark_pressed(message.get("blocks") or [], pressed)
+        if not blocks:
+            return
+        try:
+            await self.api.client.chat_update(
+                channel=channel,
+                ts=str(message.get("ts")),
+                blocks=blocks,
+                text=str(message.get("text") or render.fallback(blocks)),
+            )
+        except Exception as exc:
+            log.warning("slack: could not mark the pressed button in %s: %s", channel, exc)
+
+    async def _submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        view, user = body["view"], body["user"]
+        try:
+            form, conversation = render.form_from_metadata(view["private_metadata"])
+        except (ValueError, KeyError, TypeError, IndexError):
+            log.warning("slack: a modal we did not open, from %s", user.get("id"))
+            await ack()
+            return
+        actor = await self.api.actor(_team(body), str(user["id"]))
+        values = render.submitted_values(form, (view.get("state") or {}).get("values") or {})
+        incoming = Incoming(
+            actor, conversation, action=form.submit_action, payload=form.payload, values=values
+        )
+        result = await self.app.dispatcher.submit_values(incoming, form, values)
+        if isinstance(result, dict):
+            names = [f.name for f in form.fields]
+            errors = {k: v for k, v in result.items() if k in names}
+            errors = errors or {names[0]: " ".join(result.values())}
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()  # closes the modal; the answer goes to the DM
+        who = (actor.workspace, actor.user_id, None)
+        self._spawn(self._answer_in_dm(actor, result), "answer to a modal", who)
+
+    async def _message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        actor = await self.api.actor(_team(body), str(event["user"]))
+        channel = str(event["channel"])
+        self.api.remember_dm(actor.workspace, actor.user_id, channel)
+        incoming = Incoming(actor, channel, text=str(event.get("text", "")))
+        # No trigger id in a message, so a form becomes questions in the DM (as on Telegram).
+        replies = await self.app.dispatcher.dispatch(incoming, step_forms=True)
+        await self._answer(Origin(actor, channel, True), replies)
+
+    async def _publish_home(self, team: str, user: str) -> None:
+        actor = await self.api.actor(team, user)
+        incoming = Incoming(actor, "", action=HOME_ACTION, private=True)
+        replies = await self.app.dispatcher.dispatch(incoming, step_forms=False)
+        shown = [replace(r, form=None) for r in replies if r.text or r.buttons]
+        await self.api.client.views_publish(user_id=user, view=render.home_view(shown))
+
+    async def _once(self, body: dict[str, Any], work: Work) -> None:
+        """Slack retries events it thinks were missed; each event id is processed once."""
+        event_id = str(body.get("event_id", ""))
+        now = self.app.clock.now()
+        if event_id and not await inbound.first_time(self.app.db, "slack", event_id, now):
+            work.close()
+            log.info("slack: event %s already processed", event_id)
+            return
+        await work
+
+    # -- answering ----------------------------------------------------------------------------
+
+    async def _answer_in_dm(self, actor: Actor, replies: list[Reply]) -> None:
+        dm = await self.api.dm(actor.workspace, actor.user_id)
+        await self._answer(Origin(actor, dm, True), replies)
+
+    async def _answer(self, origin: Origin, replies: list[Reply]) -> None:
+        sent_privately = False
+        for reply in replies:
+            if reply.form is not None:
+                if origin.trigger_id:
+                    await self._open_modal(origin, reply)
+                    continue
+                reply = replace(reply, form=None)
+                if not reply.text:
+                    continue
+            if not origin.in_dm and (reply.private_only or reply.attachment):
+                await self.api.post(
+                    await self.api.dm(origin.actor.workspace, origin.actor.user_id), reply
+                )
+                sent_privately = True
+            elif not origin.in_dm and origin.response_url:
+                await self.api.respond(origin.response_url, reply)
+            else:
+                await self.api.post(origin.channel, reply)
+        if sent_privately and origin.response_url:
+            note = await self._text(origin.actor, "error.private_sent")
+            await self.api.respond(origin.response_url, Reply(note))
+
+    async def _open_modal(self, origin: Origin, reply: Reply) -> None:
+        assert reply.form is not None
+        t_submit, t_close = await self._texts(origin.actor, "slack.submit", "slack.close")
+        try:
+            view = render.modal(reply.form, t_submit, t_close, origin.channel, reply.text)
+        except render.MetadataTooLong:
+            log.error("slack: form %s does not fit a modal", reply.form.submit_action)
+            await self.api.post(
+                origin.channel, Reply(await self._text(origin.actor, "error.internal"))
+            )
+            return
+        await self.api.client.views_open(trigger_id=origin.trigger_id, view=view)
+
+    async def _texts(self, actor: Actor, *keys: str) -> list[str]:
+        """The channel's own words, in the person's language."""
+        async with self.app.db.sessions() as session:
+            chosen = await chosen_locale(session, self.name, actor.workspace, actor.user_id)
+        locale = pick_locale(chosen, actor.locale_hint, self.app.settings.default_locale)
+        return [self.app.catalogs.text(locale, key) for key in keys]
+
+    async def _text(self, actor: Actor, key: str) -> str:
+        return (await self._texts(actor, key))[0]
+
+    # -- background work ----------------------------------------------------------------------
+
+    def _spawn(self, work: Work, what: str, who: Who | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._guard(work, what, who))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, work: Work, what: str, who: Who | None) -> None:
+        """The boundary for work after an ack (the router has its own; this one catches Slack
+        API failures): logged with context, and the person gets an apology if we can."""
+        try:
+            await work
+        except Exception:
+            log.exception("slack: %s failed (team, user: %s)", what, who and who[:2])
+            if who is None:
+                return
+            team, user, response_url = who
+            try:
+                actor = await self.api.actor(team, user)
+                apology = Reply(await self._text(actor, "error.internal"))
+                if response_url:
+                    await self.api.respond(response_url, apology)
+                else:
+                    await self.api.post(await self.api.dm(team, user), apology)
+            except Exception:
+                log.exception("slack: could not apologise to %s", user)
