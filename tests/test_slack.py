@@ -304,10 +304,14 @@ async def test_app_home(slack_db: Workspace, clock: FixedClock) -> None:
         f"{event.id}:maybe",
         f"{event.id}:no",
     ]
-    # events.rsvp belongs to the events feature; until then the button is unrouted
+    # events.rsvp is the events feature's; whatever it answers goes to the DM, and the
+    # home is published again so it shows the new state
     published = len(s.fake.to("views.publish"))
-    assert "有効期限が切れています" in await s.press(HANAKO, "参加")
-    assert len(s.fake.to("views.publish")) == published + 1  # home refreshed after a press
+    since = len(s.fake.calls)
+    answer = await s.press(HANAKO, "参加")
+    assert answer and "問題が発生しました" not in answer
+    assert s.fake.posted(f"D{HANAKO}")[-1] in [c.params for c in s.fake.calls[since:]]
+    assert len(s.fake.to("views.publish")) == published + 1
 
     await s.onboard(ADMIN)
     admin = s.fake.text_of((await s.open_home(ADMIN))["blocks"])
@@ -495,3 +499,23 @@ async def test_files_are_uploaded(slack: Workspace) -> None:
     await s.channel.send(Recipient("slack", "T0FAKE", EMMA), reply)
     assert s.fake.to("upload")[-1].params["bytes"] == b"\x89PNG"
     assert s.fake.to("files.completeUploadExternal")[-1].params["channel_id"] == f"D{EMMA}"
+
+
+def test_the_manifest_names_what_the_channel_serves() -> None:
+    from pathlib import Path
+
+    from bot.channels.slack import PATH
+
+    text = (Path(__file__).parent.parent / "config" / "slack_manifest.yml").read_text()
+    assert text.count(f"https://alumni.example.com{PATH}") == 3
+    for needed in (
+        "command: /alumni",
+        "- app_home_opened",
+        "- message.im",
+        "home_tab_enabled: true",
+        "users:read",
+        "files:write",
+        "im:history",
+        "chat:write",
+    ):
+        assert needed in text, needed

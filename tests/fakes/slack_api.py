@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +31,7 @@ class Call:
     method: str  # a Web API method, "upload" or "response"
     params: dict[str, Any]
     path: str = ""
+    at: float = field(default_factory=time.perf_counter)  # when it arrived (benchmarks)
 
 
 @dataclass
@@ -166,12 +169,10 @@ class FakeSlackAPI:
     def fail_next(self, method: str, error: str, status: int = 200) -> None:
         self._failures.setdefault(method, []).append((status, error))
 
-    async def wait_for(self, method: str, count: int, seconds: float = 10) -> None:
-        """Until `count` calls of `method` arrived (for a real `serve` in another process)."""
+    async def wait_until(self, done: Callable[[], bool], seconds: float = 10) -> None:
+        """Until `done()` holds after a call arrived (for a `serve` in another process)."""
         async with self.received:
-            await asyncio.wait_for(
-                self.received.wait_for(lambda: len(self.to(method)) >= count), seconds
-            )
+            await asyncio.wait_for(self.received.wait_for(done), seconds)
 
     # -- reading what arrived -----------------------------------------------------------------
 
