@@ -31,7 +31,11 @@ class Tick:
 
 def ticks() -> list[Tick]:
     """The periodic work, in one explicit list (features add their line here)."""
-    return []
+    from handlers import jobs
+
+    return [
+        Tick("jobs.digest", timedelta(hours=1), jobs.digest),
+    ]
 
 
 async def run_tick(app: App, tick: Tick) -> int:

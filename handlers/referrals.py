@@ -1,0 +1,213 @@
+"""Referrals: alumni and employees refer someone for an opening; HR moves each referral (and
+each alumnus's own interest) through submitted → screening → interview → offer → hired, or
+declined — never backwards — and the referrer hears of every step in their own language.
+
+Commands: `refer [N]` (anyone who joined), `referrals [N]` (HR).
+Buttons: jobs.refer (on an opening), referral.submit (the form), referral.move and
+referral.list (HR)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.context import Context
+from bot.i18n import Translator
+from bot.types import Button, FieldKind, Form, FormError, FormField, Incoming, Reply
+from bot.types import UserFacingError as Refused
+from handlers.jobs import card
+from storage import jobs as openings
+from storage import outbox
+from storage import referrals as store
+from storage.models import Opening, Person, Referral
+
+CHOICES = 15  # openings offered in the form's choice (Telegram shows them as buttons)
+SHOWN = 15  # referrals in one `referrals` answer
+
+
+def _today(ctx: Context) -> date:
+    return ctx.now.astimezone(ctx.zone).date()
+
+
+def _is_open(o: Opening, today: date) -> bool:
+    return o.status == "open" and (o.closes_on is None or o.closes_on >= today)
+
+
+async def refer(ctx: Context, msg: Incoming) -> Reply:
+    """`refer`, `refer 12` or the "refer someone" button of an opening: the referral form."""
+    t, chosen = ctx.t, msg.payload or (msg.args[0] if msg.args else "")
+    fields: list[FormField] = []
+    if chosen:
+        opening = await openings.get(ctx.session, chosen)
+        if opening is None:
+            raise Refused("jobs.unknown", id=chosen)
+        if not _is_open(opening, _today(ctx)):
+            raise Refused("referrals.opening_closed", title=opening.title)
+        title = t("referrals.form_title_for", title=opening.title)
+        payload = str(opening.id)
+    else:
+        listed = await openings.open_openings(ctx.session, _today(ctx), limit=CHOICES)
+        if not listed:
+            raise Refused("jobs.none_open")
+        choices = tuple((str(o.id), f"#{o.id} {o.title}"[:70]) for o in listed)
+        fields.append(FormField("opening", t("referrals.field.opening"), FieldKind.CHOICE,
+                                choices=choices))  # fmt: skip
+        title, payload = t("referrals.form_title"), ""
+    fields += [
+        FormField("name", t("referrals.field.name"), max_length=200),
+        FormField("contact", t("referrals.field.contact"), hint=t("referrals.contact_hint"),
+                  max_length=320),
+        FormField("relationship", t("referrals.field.relationship"), max_length=200,
+                  hint=t("referrals.relationship_hint")),
+        FormField("why", t("referrals.field.why"), FieldKind.LONG_TEXT, required=False,
+                  max_length=2000),
+    ]  # fmt: skip
+    return Reply(
+        "", form=Form(title=title, submit_action="referral.submit", fields=tuple(fields),
+                      payload=payload)
+    )  # fmt: skip
+
+
+async def submit(ctx: Context, msg: Incoming) -> Reply:
+    v = msg.values
+    chosen = msg.payload or v.get("opening", "")
+    opening = await openings.get(ctx.session, chosen)
+    if opening is None or not _is_open(opening, _today(ctx)):
+        title = opening.title if opening else chosen
+        if not msg.payload:
+            raise FormError({"opening": "referrals.opening_closed"}, title=title)
+        raise Refused("referrals.opening_closed", title=title)
+    name = " ".join(v.get("name", "").split())
+    if not name:
+        raise FormError({"name": "form.required"})
+    if not v.get("contact", "").strip():
+        raise FormError({"contact": "referrals.contact_required"})
+    contact = store.contact_key(v["contact"])
+    if contact is None:
+        raise FormError({"contact": "referrals.bad_contact"})
+    me = ctx.me
+    referral = await store.add(
+        ctx.session,
+        opening_id=opening.id,
+        kind="referral",
+        referrer_id=me.id,
+        candidate_person_id=None,
+        candidate_name=name,
+        contact=contact[0],
+        key=contact[1],
+        relationship=v.get("relationship") or None,
+        why=v.get("why") or None,
+        now=ctx.now,
+    )
+    if referral is None:
+        raise Refused("referrals.duplicate", name=name, title=opening.title)
+    await _tell_owner(ctx, opening, referral)
+    ctx.audit("refer", f"referral:{referral.id}", opening=opening.id)
+    return Reply(ctx.t("referrals.thanks", name=name, title=opening.title), private_only=True)
+
+
+async def _tell_owner(ctx: Context, opening: Opening, referral: Referral) -> None:
+    owner = await ctx.session.get(Person, opening.owner_id) if opening.owner_id else None
+    if owner is None or owner.is_forgotten:
+        return
+    t = ctx.catalogs.translator(owner.locale or ctx.settings.default_locale)
+    text = t(
+        "referrals.hr_new", name=referral.candidate_name, by=ctx.me.name, id=opening.id,
+        title=opening.title,
+    )  # fmt: skip
+    await outbox.enqueue(
+        ctx.session,
+        person_id=owner.id,
+        reply=Reply(text, buttons=((Button(t("jobs.pipeline_button"), "referral.list"),),)),
+        key=f"referral:{referral.id}:new",
+        kind="referral",
+        now=ctx.now,
+    )
+
+
+# -- HR's pipeline ----------------------------------------------------------------------------
+
+
+def line(t: Translator, item: store.Line) -> str:
+    r = item.referral
+    status = t(f"referrals.status.{r.status}")
+    if r.kind == "interest":
+        who = t("referrals.line_interest", name=r.candidate_name)
+    else:
+        who = t("referrals.line_referral", name=r.candidate_name, by=item.referrer or "—")
+    contact = f" ({r.candidate_contact})" if r.candidate_contact else ""
+    return f"R{r.id} · #{item.opening.id} {item.opening.title} — {who}{contact} · {status}"
+
+
+def _buttons(t: Translator, r: Referral) -> tuple[Button, ...]:
+    return tuple(
+        Button(
+            t("referrals.move_button", id=r.id, status=t(f"referrals.status.{to}")),
+            "referral.move",
+            f"{r.id}:{to}",
+            style="danger" if to == store.DECLINED else None,
+        )
+        for to in store.next_stages(r.status)
+    )
+
+
+async def referrals(ctx: Context, msg: Incoming) -> Reply:
+    """`referrals [N]`: the pipeline, optionally for one opening, with the next steps."""
+    opening_id = None
+    if msg.args:
+        opening = await openings.get(ctx.session, msg.args[0])
+        if opening is None:
+            raise Refused("jobs.unknown", id=msg.args[0])
+        opening_id = opening.id
+    items = await store.pipeline(ctx.session, opening_id, limit=SHOWN)
+    if not items:
+        raise Refused("referrals.none")
+    t = ctx.t
+    lines = [t("referrals.title")] + [line(t, i) for i in items]
+    rows = tuple(b for i in items if (b := _buttons(t, i.referral)))
+    return Reply("\n".join(lines), buttons=rows[:10], private_only=True)
+
+
+async def move(ctx: Context, msg: Incoming) -> Reply:
+    number, _, to = msg.payload.partition(":")
+    referral = await ctx.session.get(Referral, int(number)) if number.isdigit() else None
+    if referral is None:
+        raise Refused("error.expired_button")
+    problem = store.move_problem(referral.status, to)
+    if problem:
+        raise Refused(
+            problem,
+            id=referral.id,
+            status=ctx.t(f"referrals.status.{referral.status}"),
+            to=ctx.t(f"referrals.status.{to}") if to in (*store.STAGES, store.DECLINED) else to,
+        )
+    before, referral.status, referral.updated_at = referral.status, to, ctx.now
+    opening = await ctx.session.get(Opening, referral.opening_id)
+    assert opening is not None
+    await _tell_referrer(ctx, referral, opening)
+    ctx.audit("referral_move", f"referral:{referral.id}", before=before, after=to)
+    item = store.Line(referral, opening, None)
+    text = ctx.t("referrals.moved", id=referral.id) + "\n" + line(ctx.t, item)
+    buttons = _buttons(ctx.t, referral)
+    return Reply(text, buttons=(buttons,) if buttons else (), private_only=True)
+
+
+async def _tell_referrer(ctx: Context, referral: Referral, opening: Opening) -> None:
+    if referral.referrer_id is None:
+        return
+    referrer = await ctx.session.get(Person, referral.referrer_id)
+    if referrer is None or referrer.is_forgotten:
+        return
+    t = ctx.catalogs.translator(referrer.locale or ctx.settings.default_locale)
+    key = "referrals.update_interest" if referral.kind == "interest" else "referrals.update"
+    text = t(
+        key, name=referral.candidate_name, title=opening.title,
+        status=t(f"referrals.status.{referral.status}"),
+    )  # fmt: skip
+    await outbox.enqueue(
+        ctx.session,
+        person_id=referrer.id,
+        reply=Reply(text + "\n" + card(t, opening)),
+        key=f"referral:{referral.id}:{referral.status}",
+        kind="referral",
+        now=ctx.now,
+    )
