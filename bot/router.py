@@ -260,14 +260,13 @@ class Dispatcher:
         raw = msg.payload if msg.action == forms.FORM_CHOOSE else msg.text
         keeps = not field.required or bool(field.initial)  # "-" keeps the current value
         if msg.action == forms.FORM_SKIP or (raw.lower() in forms.SKIP_WORDS and keeps):
-            values[field.name] = field.initial
-        else:
-            try:
-                values[field.name] = forms.parse_field(
-                    field, raw, ctx.now.astimezone(ctx.zone).date(), ctx.zone
-                )
-            except forms.FieldError as exc:
-                return [forms.question(form, step, ctx.t, ctx.t(exc.key, **exc.params))]
+            raw = field.initial  # and parsed like an answer: "today" becomes a date
+        try:
+            values[field.name] = forms.parse_field(
+                field, raw, ctx.now.astimezone(ctx.zone).date(), ctx.zone
+            )
+        except forms.FieldError as exc:
+            return [forms.question(form, step, ctx.t, ctx.t(exc.key, **exc.params))]
         if step + 1 < len(form.fields):
             await self._save_form(ctx, form, values, step + 1)
             return [forms.question(form, step + 1, ctx.t)]

@@ -6,7 +6,7 @@ is reachable before joining (`public`) and whether it needs the privacy consent 
 from __future__ import annotations
 
 from bot.router import CONSENT_PROMPT, Route, Router
-from handlers import broadcasts, home, jobs, onboarding, privacy, referrals
+from handlers import broadcasts, checkins, home, interactions, onboarding, privacy, surveys
 from storage.models import Role
 
 HR = frozenset({Role.HR, Role.ADMIN})
@@ -33,13 +33,19 @@ ROUTES: list[Route] = [
     Route(privacy.mydata, command="mydata", consent=False),
     Route(privacy.forgetme, command="forgetme", consent=False),
     Route(privacy.forget, action="privacy.forget", consent=False),
-    # comeback openings and referrals
-    Route(jobs.browse, command="jobs"),
-    Route(jobs.interested, action="jobs.interested"),
-    Route(jobs.not_for_me, action="jobs.not_for_me"),
-    Route(referrals.refer, command="refer"),
-    Route(referrals.refer, action="jobs.refer"),
-    Route(referrals.submit, action="referral.submit"),
+    # check-ins, the interaction log and the pulse survey
+    Route(checkins.checkin, command="checkin"),
+    Route(checkins.answer, action="checkin.answer"),
+    Route(checkins.met, action="checkin.met"),
+    Route(checkins.hello, action="checkin.hello"),
+    Route(checkins.hello_back, action="checkin.hello_back"),
+    Route(checkins.later, action="checkin.later"),
+    Route(interactions.log, command="log"),
+    Route(interactions.pick, action="log.pick"),
+    Route(interactions.form, action="log.form"),
+    Route(interactions.save_form, action="log.save"),
+    Route(surveys.survey, command="survey"),
+    Route(surveys.answer, action="survey.answer"),
     # the home page (Slack's App Home tab)
     Route(home.home, action="home.open", listed=False),
     # HR and admin
@@ -50,14 +56,6 @@ ROUTES: list[Route] = [
     Route(broadcasts.cancel, action="broadcast.cancel", roles=HR),
     Route(broadcasts.status, action="broadcast.status", roles=HR),
     Route(broadcasts.click, action="broadcast.click"),
-    Route(jobs.postjob, command="postjob", roles=HR),
-    Route(jobs.save, action="jobs.save", roles=HR),
-    Route(jobs.edit, action="jobs.edit", roles=HR),
-    Route(jobs.close, action="jobs.close", roles=HR),
-    Route(jobs.broadcast_opening, action="jobs.broadcast", roles=HR),
-    Route(referrals.referrals, command="referrals", roles=HR),
-    Route(referrals.referrals, action="referral.list", roles=HR),
-    Route(referrals.move, action="referral.move", roles=HR),
 ]
 
 

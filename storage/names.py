@@ -67,7 +67,8 @@ async def _version(session: AsyncSession) -> tuple[datetime | None, int | None]:
 
 
 async def _index(session: AsyncSession) -> NameIndex:
-    key = str(session.get_bind().url)
+    bind = session.get_bind()
+    key = str(bind.engine.url)
     version = await _version(session)
     index = _indexes.get(key)
     if index is not None and index.version == version:
@@ -137,6 +138,8 @@ async def lookup(session: AsyncSession, text: str, caller_id: int) -> list[Found
 
 def _clear(found: list[Found]) -> list[Found]:
     """The best match alone when it is clearly ahead; else the close ones (at most five)."""
+    if not found:
+        return []
     top = found[0].score
     if len(found) == 1 or top - found[1].score >= CLEAR_LEAD:
         return found[:1]

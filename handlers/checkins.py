@@ -1,0 +1,308 @@
+"""Check-ins and two-sided nudges — the heart of the engagement engine.
+
+Alumni are asked, on their own cadence and at their own local time, how they are and whether
+they caught up with anyone from the company; one tap logs it, and "not yet" suggests the former
+colleague or manager they have not talked to for the longest time, with a "say hello" button
+that sends that person a friendly intro. Current employees get a monthly digest of former
+teammates and reports they have lost touch with (the research: former managers matter most).
+
+Command: checkin. Buttons: checkin.answer, checkin.met, checkin.hello, checkin.hello_back.
+Scheduled work: tick_checkins, tick_nudges (bot/scheduler.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import Context
+from bot.i18n import Translator, pick_locale
+from bot.types import Button, Incoming, Reply, UserFacingError
+from storage import engagement, interactions
+from storage.engagement import REACHABLE
+from storage.models import Person
+from storage.outbox import enqueue, enqueue_many
+from storage.schedule import next_due
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+KIND_CODES = {"p": "in_person", "o": "online"}
+
+
+# -- what people see ------------------------------------------------------------------------
+
+
+def checkin_reply(t: Translator, name: str) -> Reply:
+    return Reply(
+        t("checkin.prompt", name=name),
+        buttons=(
+            (
+                Button(t("checkin.met_in_person"), "checkin.answer", "p"),
+                Button(t("checkin.talked_online"), "checkin.answer", "o"),
+            ),
+            (Button(t("checkin.not_yet"), "checkin.answer", "no"),),
+        ),
+    )
+
+
+def hello_button(t: Translator, other: Person) -> Button:
+    return Button(t("checkin.say_hello", name=other.name)[:75], "checkin.hello", str(other.id))
+
+
+async def people_by_id(ctx: Context, ids: list[int]) -> dict[int, Person]:
+    if not ids:
+        return {}
+    rows = await ctx.session.scalars(
+        select(Person).where(Person.id.in_(ids), Person.forgotten_at.is_(None))
+    )
+    return {p.id: p for p in rows}
+
+
+async def suggestions(
+    ctx: Context, limit: int = 3
+) -> tuple[list[Person], dict[int, str], dict[int, date]]:
+    kinds = await interactions.relation_kinds(ctx.session, ctx.me.id)
+    found = await people_by_id(ctx, list(kinds))
+    kinds = {k: v for k, v in kinds.items() if k in found}
+    last = await interactions.last_contacts(ctx.session, ctx.me.id, kinds)
+    return [found[o] for o in interactions.suggest(kinds, last, limit)], kinds, last
+
+
+def last_seen(t: Translator, last: dict[int, date], other: int) -> str:
+    return t.date(last[other]) if other in last else t("checkin.never")
+
+
+def reach_line(t: Translator, person: Person, relation: str, last: dict[int, date]) -> str:
+    when = t("checkin.last", when=last_seen(t, last, person.id))
+    return f"• {person.name} ({t(f'relation.{relation}')}; {when})"
+
+
+# -- commands and buttons -------------------------------------------------------------------
+
+
+async def checkin(ctx: Context, msg: Incoming) -> Reply:
+    """This year's contacts (colleagues vs managers, in person vs online) and who to reach."""
+    t, today = ctx.t, ctx.now.astimezone(ctx.zone).date()
+    counts = await interactions.year_counts(ctx.session, ctx.me.id, date(today.year, 1, 1), today)
+    lines = [t("checkin.year_title", year=today.year)]
+    for relation in ("manager", "report", "colleague", "other"):
+        in_person, online = counts[(relation, "in_person")], counts[(relation, "online")]
+        if in_person or online or relation in ("manager", "colleague"):
+            lines.append(
+                t(
+                    "checkin.year_line",
+                    who=t(f"relation.{relation}s"),
+                    in_person=in_person,
+                    online=online,
+                )
+            )
+    people, kinds, last = await suggestions(ctx)
+    if people:
+        lines.append(t("checkin.reach_out"))
+        lines += [reach_line(t, p, kinds[p.id], last) for p in people]
+    return Reply(
+        "\n".join(lines), buttons=tuple((hello_button(t, p),) for p in people), private_only=True
+    )
+
+
+async def answer(ctx: Context, msg: Incoming) -> Reply:
+    """The check-in's one-tap answer: with whom (in person / online), or a suggestion."""
+    t = ctx.t
+    ctx.me.last_checkin_at = ctx.now
+    if msg.payload in KIND_CODES:
+        kinds = await interactions.relation_kinds(ctx.session, ctx.me.id)
+        found = await people_by_id(ctx, list(kinds))
+        last = await interactions.last_contacts(ctx.session, ctx.me.id, found)
+        recent = sorted(
+            found.values(), key=lambda p: (last.get(p.id, date.min), p.id), reverse=True
+        )
+        rows = [(Button(p.name[:75], "checkin.met", f"{p.id}:{msg.payload}"),) for p in recent[:6]]
+        rows.append((Button(t("checkin.someone_else"), "log.form", msg.payload),))
+        return Reply(t("checkin.who"), buttons=tuple(rows))
+    if msg.payload != "no":
+        raise UserFacingError("error.expired_button")
+    people, kinds, last = await suggestions(ctx, limit=1)
+    if not people:
+        return Reply(t("checkin.no_relations"))
+    other = people[0]
+    text = t(
+        "checkin.suggest",
+        name=other.name,
+        relation=t(f"relation.{kinds[other.id]}"),
+        when=last_seen(t, last, other.id),
+    )
+    return Reply(
+        text, buttons=((hello_button(t, other), Button(t("checkin.later"), "checkin.later")),)
+    )
+
+
+async def later(ctx: Context, msg: Incoming) -> Reply:
+    return Reply(ctx.t("checkin.ok_later"))
+
+
+async def met(ctx: Context, msg: Incoming) -> Reply:
+    """One tap: log a contact with this person today (both sides' taps count once)."""
+    other_id, _, code = msg.payload.partition(":")
+    if not other_id.isdigit() or code not in KIND_CODES:
+        raise UserFacingError("error.expired_button")
+    other = (await people_by_id(ctx, [int(other_id)])).get(int(other_id))
+    if other is None or other.id == ctx.me.id:
+        raise UserFacingError("log.nobody_anymore")
+    today = ctx.now.astimezone(ctx.zone).date()
+    new = await interactions.record(
+        ctx.session, ctx.me.id, other.id, KIND_CODES[code], today,
+        source="checkin", logged_by=ctx.me.id, now=ctx.now,
+    )  # fmt: skip
+    key = "checkin.logged" if new else "checkin.already_logged"
+    return Reply(ctx.t(key, name=other.name))
+
+
+async def hello(ctx: Context, msg: Incoming) -> Reply:
+    """Send a friendly intro to a former colleague or manager, where they can be reached."""
+    return await _greet(ctx, msg.payload, "hello")
+
+
+async def hello_back(ctx: Context, msg: Incoming) -> Reply:
+    return await _greet(ctx, msg.payload, "hello_back")
+
+
+async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
+    if not payload.isdigit():
+        raise UserFacingError("error.expired_button")
+    me, other_id = ctx.me, int(payload)
+    other = await ctx.session.get(Person, other_id)
+    if other is None or other.is_forgotten or other.id == me.id:
+        raise UserFacingError("log.nobody_anymore")
+    reachable = await ctx.session.scalar(select(REACHABLE.where(Person.id == other.id)))
+    if not reachable or other.paused or other.consent_at is None or "nudges" in other.opt_outs:
+        return Reply(ctx.t("checkin.cannot_reach", name=other.name))
+    kinds = await interactions.relation_kinds(ctx.session, other.id)
+    theirs = ctx.catalogs.translator(pick_locale(other.locale, None, ctx.settings.default_locale))
+    relation = theirs(f"relation.{kinds.get(me.id, 'other')}")
+    text = theirs(f"checkin.{kind}_received", name=me.name, relation=relation)
+    reply = Reply(
+        text,
+        buttons=(
+            (
+                Button(theirs("checkin.say_hello_back"), "checkin.hello_back", str(me.id)),
+                Button(theirs("checkin.log_talked"), "checkin.met", f"{me.id}:o"),
+            ),
+        ),
+    )
+    today = ctx.now.astimezone(ctx.zone).date().isoformat()
+    queued = await enqueue(
+        ctx.session, person_id=other.id, reply=reply, key=f"{kind}:{me.id}:{other.id}:{today}",
+        kind="intro", now=ctx.now,
+    )  # fmt: skip
+    ctx.audit("intro", f"person:{other.id}", kind=kind, queued=queued)
+    return Reply(
+        ctx.t("checkin.hello_sent" if queued else "checkin.hello_already", name=other.name)
+    )
+
+
+# -- scheduled work -------------------------------------------------------------------------
+
+
+def _minute(app: App, row: engagement.Due) -> int:
+    return row.local_minute(app.settings.checkins.window_start, app.settings.checkins.window_end)
+
+
+def _zone(app: App, row: engagement.Due) -> ZoneInfo:
+    return row.zone(app.settings.default_timezone)
+
+
+def _first_times(
+    app: App, rows: list[engagement.Due], now: datetime, cadence: str | None = None
+) -> list[tuple[int, datetime | None]]:
+    """Newcomers' first time: the next preferred local time (never a cadence of "off" for
+    schedules that have no cadence of their own)."""
+    return [
+        (r.id, next_due(cadence or r.cadence, _minute(app, r), _zone(app, r), now, first=True))
+        for r in rows
+    ]
+
+
+async def tick_checkins(app: App) -> int:
+    """Schedule newcomers, then claim due check-ins batch by batch and queue one each."""
+    now, size, sent = app.clock.now(), app.settings.checkins.batch_size, 0
+    column = Person.next_checkin_at
+    while True:
+        async with app.db.transaction() as session:
+            new = await engagement.unscheduled(session, column, engagement.CHECKIN, size)
+            await engagement.reschedule(session, column, _first_times(app, new, now))
+            rows = await engagement.due(session, column, engagement.CHECKIN, now, size)
+            messages, times = [], []
+            for r in rows:
+                zone = _zone(app, r)
+                times.append((r.id, next_due(r.cadence, _minute(app, r), zone, now, first=False)))
+                if r.paused or "checkins" in r.opt_outs:
+                    continue  # the next one comes on time; a stale check-in is no use
+                t = app.catalogs.translator(
+                    pick_locale(r.locale, None, app.settings.default_locale)
+                )
+                key = f"checkin:{r.id}:{now.astimezone(zone).date().isoformat()}"
+                messages.append((r.id, key, checkin_reply(t, r.name).to_dict()))
+            await enqueue_many(session, messages, kind="checkin", now=now)
+            await engagement.reschedule(session, column, times)
+        sent += len(messages)
+        if len(rows) < size and len(new) < size:
+            return sent
+
+
+async def tick_nudges(app: App) -> int:
+    """Monthly, current employees hear which former teammates and reports they lost touch with."""
+    now, settings, sent = app.clock.now(), app.settings.checkins, 0
+    column = Person.next_nudge_at
+    every, quiet_for = (
+        timedelta(days=settings.nudge_every_days),
+        timedelta(days=settings.nudge_after_days),
+    )
+    while True:
+        async with app.db.transaction() as session:
+            new = await engagement.unscheduled(
+                session, column, engagement.NUDGE, settings.batch_size
+            )
+            await engagement.reschedule(session, column, _first_times(app, new, now, "weekly"))
+            rows = await engagement.due(session, column, engagement.NUDGE, now, settings.batch_size)
+            times = [(r.id, now + every) for r in rows]
+            for r in rows:
+                if r.paused or "nudges" in r.opt_outs:
+                    continue
+                reply = await _nudge(
+                    app, session, r, now.astimezone(_zone(app, r)).date() - quiet_for
+                )
+                if reply is not None:
+                    key = f"nudge:{r.id}:{now.astimezone(_zone(app, r)).date().isoformat()}"
+                    sent += await enqueue(
+                        session, person_id=r.id, reply=reply, key=key, kind="nudge", now=now
+                    )
+            await engagement.reschedule(session, column, times)
+        if len(rows) < settings.batch_size and len(new) < settings.batch_size:
+            return sent
+
+
+async def _nudge(app: App, session: AsyncSession, row: engagement.Due, since: date) -> Reply | None:
+    kinds = await interactions.relation_kinds(session, row.id)
+    alumni = {
+        p.id: p
+        for p in await session.scalars(
+            select(Person).where(
+                Person.id.in_(list(kinds)),
+                Person.left_on.isnot(None),
+                Person.forgotten_at.is_(None),
+            )
+        )
+    }
+    last = await interactions.last_contacts(session, row.id, alumni)
+    quiet = {o: kinds[o] for o in alumni if last.get(o, date.min) < since}
+    if not quiet:
+        return None
+    t = app.catalogs.translator(pick_locale(row.locale, None, app.settings.default_locale))
+    chosen = interactions.suggest(quiet, last, limit=5)
+    lines = [t("nudge.title", name=row.name)]
+    lines += [reach_line(t, alumni[o], quiet[o], last) for o in chosen]
+    return Reply("\n".join(lines), buttons=tuple((hello_button(t, alumni[o]),) for o in chosen))

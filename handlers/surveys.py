@@ -1,0 +1,127 @@
+"""The alumni-consciousness pulse: three 1–5 items, one tap each; the index is their mean.
+
+Would work with the company or former colleagues again; wants to keep in touch; would use or
+recommend its services. Asked every six months by default (settings.checkins.survey_months);
+`survey` answers now. One answer per person and period (2026H2): a later tap replaces it.
+
+Command: survey. Buttons: survey.answer. Scheduled work: tick_surveys (bot/scheduler.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from statistics import mean
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.context import Context
+from bot.i18n import Translator, pick_locale
+from bot.types import Button, Incoming, Reply, UserFacingError
+from storage import engagement
+from storage.models import Person, SurveyResponse
+from storage.outbox import enqueue_many, insert_ignore
+from storage.schedule import add_months, at_local, period_of
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+ITEMS = ("rejoin", "keep_in_touch", "recommend")
+
+
+def question(t: Translator, index: int, intro: str = "") -> Reply:
+    item = ITEMS[index]
+    text = f"{intro}\n\n" if intro else ""
+    text += f"({index + 1}/{len(ITEMS)}) {t(f'survey.q.{item}')}\n{t('survey.scale')}"
+    row = tuple(Button(str(n), "survey.answer", f"{index}:{n}") for n in range(1, 6))
+    return Reply(text, buttons=(row,))
+
+
+async def response_for(
+    session: AsyncSession, person_id: int, period: str, now: datetime
+) -> SurveyResponse:
+    """This period's answer row, created once even if two taps race."""
+    await session.execute(
+        insert_ignore(session, SurveyResponse.__table__).values(
+            person_id=person_id, period=period, answered_at=now
+        )
+    )
+    query = select(SurveyResponse).where(
+        SurveyResponse.person_id == person_id, SurveyResponse.period == period
+    )
+    return (await session.scalars(query.execution_options(populate_existing=True))).one()
+
+
+async def survey(ctx: Context, msg: Incoming) -> Reply:
+    period = period_of(ctx.now, ctx.zone)
+    done = await ctx.session.scalar(
+        select(SurveyResponse).where(
+            SurveyResponse.person_id == ctx.me.id, SurveyResponse.period == period
+        )
+    )
+    again = done is not None and all(getattr(done, i) is not None for i in ITEMS)
+    return question(ctx.t, 0, ctx.t("survey.again" if again else "survey.intro"))
+
+
+async def answer(ctx: Context, msg: Incoming) -> Reply:
+    index, _, score = msg.payload.partition(":")
+    if not (
+        index.isdigit() and score.isdigit() and int(index) < len(ITEMS) and 1 <= int(score) <= 5
+    ):
+        raise UserFacingError("error.expired_button")
+    response = await response_for(ctx.session, ctx.me.id, period_of(ctx.now, ctx.zone), ctx.now)
+    setattr(response, ITEMS[int(index)], int(score))
+    response.answered_at = ctx.now
+    if int(index) + 1 < len(ITEMS):
+        return question(ctx.t, int(index) + 1)
+    scores = [getattr(response, i) for i in ITEMS if getattr(response, i) is not None]
+    return Reply(ctx.t("survey.thanks", index=f"{mean(scores):.1f}"))
+
+
+async def tick_surveys(app: App) -> int:
+    """Queue the pulse for alumni whose time has come; newcomers get theirs two weeks after
+    joining, so it does not arrive together with their first check-in."""
+    now, settings, sent = app.clock.now(), app.settings.checkins, 0
+    column = Person.next_survey_at
+    while True:
+        async with app.db.transaction() as session:
+            new = await engagement.unscheduled(
+                session, column, engagement.SURVEY, settings.batch_size
+            )
+            await engagement.reschedule(
+                session, column, [(r.id, _at(app, r, now, days=14)) for r in new]
+            )
+            rows = await engagement.due(
+                session, column, engagement.SURVEY, now, settings.batch_size
+            )
+            messages = []
+            for r in rows:
+                if r.paused or "surveys" in r.opt_outs:
+                    continue
+                t = app.catalogs.translator(
+                    pick_locale(r.locale, None, app.settings.default_locale)
+                )
+                key = f"survey:{r.id}:{period_of(now, _zone(app, r))}"
+                messages.append((r.id, key, question(t, 0, t("survey.intro")).to_dict()))
+            await enqueue_many(session, messages, kind="survey", now=now)
+            await engagement.reschedule(
+                session,
+                column,
+                [(r.id, _at(app, r, now, months=settings.survey_months)) for r in rows],
+            )
+        sent += len(messages)
+        if len(rows) < settings.batch_size and len(new) < settings.batch_size:
+            return sent
+
+
+def _zone(app: App, row: engagement.Due) -> ZoneInfo:
+    return row.zone(app.settings.default_timezone)
+
+
+def _at(
+    app: App, row: engagement.Due, now: datetime, *, days: int = 0, months: int = 0
+) -> datetime:
+    zone, window = _zone(app, row), app.settings.checkins
+    day = add_months(now.astimezone(zone).date(), months) + timedelta(days=days)
+    return at_local(day, row.local_minute(window.window_start, window.window_end), zone)
