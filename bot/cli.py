@@ -83,15 +83,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CommandFailed(f"no such file: {path}", 2)
     data = path.read_bytes()
     kinds = {"people": importer.import_people, "relations": importer.import_relations}
-    run = kinds[args.kind]
+    run = kinds.get(args.kind)
 
     async def work(app: App) -> int:
+        from handlers import jobs
+
+        load = run or jobs.openings_importer(app)
         total = max(data.count(b"\n") - 1, 1)
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task(f"importing {args.kind}", total=total)
             try:
                 async with app.db.transaction() as session:
-                    result = await run(
+                    result = await load(
                         session, data, app.clock.now(), lambda n: progress.update(task, completed=n)
                     )
             except importer.ImportFailed as exc:
@@ -223,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("import", help="bulk load a CSV file, all or nothing")
-    p.add_argument("kind", choices=["people", "relations"])
+    p.add_argument("kind", choices=["people", "relations", "openings"])
     p.add_argument("file", metavar="FILE.csv")
     p.set_defaults(func=cmd_import)
 

@@ -75,6 +75,26 @@ class DeliverySettings(BaseModel):
         return self.limits.get(channel) or ChannelLimit()
 
 
+class MatchingSettings(BaseModel):
+    """Job matching (bot/matching.py): rapidfuzz cut-offs (0–100), the weights of a match's
+    parts (its score is their weighted mean, 0–1), and how many people hear of an opening."""
+
+    skill_cutoff: float = Field(88, ge=50, le=100)  # fuzz.ratio of folded skills
+    title_cutoff: float = Field(80, ge=50, le=100)  # fuzz.WRatio of title vs desired roles
+    place_cutoff: float = Field(90, ge=50, le=100)  # fuzz.ratio of departments and locations
+    min_query_chars: int = Field(3, ge=1, le=10)  # shorter terms must match exactly
+    required_weight: float = Field(3.0, ge=0, le=100)
+    nice_weight: float = Field(1.0, ge=0, le=100)
+    title_weight: float = Field(1.5, ge=0, le=100)
+    department_weight: float = Field(1.0, ge=0, le=100)
+    location_weight: float = Field(0.5, ge=0, le=100)
+    min_score: float = Field(0.3, ge=0, le=1)
+    notify_top: int = Field(50, ge=0, le=10_000)  # best eligible matches told of an opening
+    notice_interval_days: int = Field(7, ge=0, le=365)  # at most one job message per person
+    digest_size: int = Field(3, ge=1, le=10)  # openings in one job message
+    max_skills: int = Field(30, ge=1, le=200)  # per list on an opening
+
+
 def default_config_file() -> Path:
     return Path(str(resources.files("config").joinpath("settings.toml")))
 
@@ -120,6 +140,7 @@ class Settings(BaseSettings):
     invites: InviteSettings = InviteSettings()
     limits: LimitSettings = LimitSettings()
     delivery: DeliverySettings = DeliverySettings()
+    matching: MatchingSettings = MatchingSettings()
     checkins: CheckinSettings = CheckinSettings()
 
     @field_validator("default_locale")

@@ -6,7 +6,17 @@ is reachable before joining (`public`) and whether it needs the privacy consent 
 from __future__ import annotations
 
 from bot.router import CONSENT_PROMPT, Route, Router
-from handlers import broadcasts, checkins, home, interactions, onboarding, privacy, surveys
+from handlers import (
+    broadcasts,
+    checkins,
+    home,
+    interactions,
+    jobs,
+    onboarding,
+    privacy,
+    referrals,
+    surveys,
+)
 from storage.models import Role
 
 HR = frozenset({Role.HR, Role.ADMIN})
@@ -46,6 +56,13 @@ ROUTES: list[Route] = [
     Route(interactions.save_form, action="log.save"),
     Route(surveys.survey, command="survey"),
     Route(surveys.answer, action="survey.answer"),
+    # comeback openings and referrals
+    Route(jobs.browse, command="jobs"),
+    Route(jobs.interested, action="jobs.interested"),
+    Route(jobs.not_for_me, action="jobs.not_for_me"),
+    Route(referrals.refer, command="refer"),
+    Route(referrals.refer, action="jobs.refer"),
+    Route(referrals.submit, action="referral.submit"),
     # the home page (Slack's App Home tab)
     Route(home.home, action="home.open", listed=False),
     # HR and admin
@@ -56,6 +73,14 @@ ROUTES: list[Route] = [
     Route(broadcasts.cancel, action="broadcast.cancel", roles=HR),
     Route(broadcasts.status, action="broadcast.status", roles=HR),
     Route(broadcasts.click, action="broadcast.click"),
+    Route(jobs.postjob, command="postjob", roles=HR),
+    Route(jobs.save, action="jobs.save", roles=HR),
+    Route(jobs.edit, action="jobs.edit", roles=HR),
+    Route(jobs.close, action="jobs.close", roles=HR),
+    Route(jobs.broadcast_opening, action="jobs.broadcast", roles=HR),
+    Route(referrals.referrals, command="referrals", roles=HR),
+    Route(referrals.referrals, action="referral.list", roles=HR),
+    Route(referrals.move, action="referral.move", roles=HR),
 ]
 
 
