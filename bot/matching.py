@@ -185,6 +185,7 @@ class ProfileIndex:
                 self.location_of[i] = self.locations.add(loc, i)
         for vocab in (self.skills, self.roles, self.departments, self.locations):
             vocab.freeze()
+        self.ids = np.fromiter((p.id for p in self.profiles), dtype=np.int64, count=n)
 
     def __len__(self) -> int:
         return len(self.profiles)
@@ -262,11 +263,13 @@ class ProfileIndex:
             weight += s.nice_weight
         total += s.title_weight * title
         weight += s.title_weight
-        in_dept = self._place(self.department_of, dept_hits, o.department)
+        in_dept = self._place(self.departments, self.department_of, dept_hits, o.department)
         if o.department:
             total += s.department_weight * in_dept
             weight += s.department_weight
-        near = self._place(self.location_of, loc_hits, None if o.remote else o.location)
+        near = self._place(
+            self.locations, self.location_of, loc_hits, None if o.remote else o.location
+        )
         if o.location and not o.remote:
             total += s.location_weight * near
             weight += s.location_weight
@@ -276,8 +279,11 @@ class ProfileIndex:
         # A department or a town alone is no reason to suggest a job: some skill or role must fit.
         relevant = (have_required + have_nice > 0) | (title > 0)
         chosen = np.nonzero(relevant & (score >= max(s.min_score, 1e-6)))[0]
-        ids = np.fromiter((self.profiles[i].id for i in chosen), dtype=np.int64, count=len(chosen))
-        order = chosen[np.lexsort((ids, -score[chosen]))][:limit]
+        if limit is not None and len(chosen) > limit:
+            # Only the best `limit` (and whoever ties with the last of them) need sorting.
+            kth = np.partition(score[chosen], len(chosen) - limit)[len(chosen) - limit]
+            chosen = chosen[score[chosen] >= kth]
+        order = chosen[np.lexsort((self.ids[chosen], -score[chosen]))][:limit]
         return [
             Found(
                 self.profiles[i].id,
@@ -294,12 +300,13 @@ class ProfileIndex:
         return counts
 
     def _place(
-        self, of: Ids, hits: dict[str, dict[int, float]], term: str | None
+        self, vocab: _Vocab, of: Ids, hits: dict[str, dict[int, float]], term: str | None
     ) -> npt.NDArray[np.float32]:
-        if not term:
-            return np.zeros(len(of), dtype=np.float32)
-        ids = list(hits.get(self.synonyms.canonical(term), {}))
-        return np.isin(of, np.array(ids, dtype=np.int32)).astype(np.float32)
+        """1 where a person's department (or location) matches `term`, else 0."""
+        table = np.zeros(len(vocab.postings) + 1, dtype=np.float32)  # the last slot: none (-1)
+        if term:
+            table[list(hits.get(self.synonyms.canonical(term), {}))] = 1.0
+        return table[of]
 
     def _reason(
         self,
