@@ -31,13 +31,15 @@ class Tick:
 
 def ticks() -> list[Tick]:
     """The periodic work, in one explicit list (features add their line here)."""
-    from handlers import checkins, jobs, surveys
+    from handlers import checkins, events, jobs, perks, surveys
 
     return [
         Tick("checkins", timedelta(minutes=1), checkins.tick_checkins),
         Tick("surveys", timedelta(minutes=5), surveys.tick_surveys),
         Tick("nudges", timedelta(minutes=15), checkins.tick_nudges),
         Tick("jobs.digest", timedelta(hours=1), jobs.digest),
+        Tick("events.reminders", timedelta(minutes=1), events.remind),
+        Tick("perks.announce", timedelta(minutes=15), perks.announce),
     ]
 
 
