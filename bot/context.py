@@ -55,6 +55,10 @@ class Context:
             raise UserFacingError("error.not_joined")
         return self.person
 
+    def command(self, name: str) -> str:
+        """How this person types a command where they are: Slack has one slash command."""
+        return f"/alumni {name}" if self.identity.channel == "slack" else f"/{name}"
+
     def has_role(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
 

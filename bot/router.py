@@ -174,7 +174,8 @@ class Dispatcher:
         if route is None:
             suggestion = self.router.suggest(name, person is not None, roles)
             if suggestion:
-                return [Reply(ctx.t("error.unknown_command_suggest", command=suggestion))]
+                text = ctx.t("error.unknown_command_suggest", command=ctx.command(suggestion))
+                return [Reply(text)]
             return [Reply(ctx.t("error.unknown_command"))]
         return await self._run(ctx, route, replace(msg, command=name, args=args), step_forms)
 

@@ -37,10 +37,19 @@ def ticks() -> list[Tick]:
         Tick("checkins", timedelta(minutes=1), checkins.tick_checkins),
         Tick("surveys", timedelta(minutes=5), surveys.tick_surveys),
         Tick("nudges", timedelta(minutes=15), checkins.tick_nudges),
+        Tick("housekeeping", timedelta(hours=1), housekeeping),
         Tick("jobs.digest", timedelta(hours=1), jobs.digest),
         Tick("events.reminders", timedelta(minutes=1), events.remind),
         Tick("perks.announce", timedelta(minutes=15), perks.announce),
     ]
+
+
+async def housekeeping(app: App) -> int:
+    """Forget processed inbound event ids and button tokens past their keeping time."""
+    from storage import inbound, telegram
+
+    now = app.clock.now()
+    return await inbound.forget_old(app.db, now) + await telegram.forget_old(app.db, now)
 
 
 async def run_tick(app: App, tick: Tick) -> int:

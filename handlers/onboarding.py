@@ -41,7 +41,7 @@ MAX_ITEM_CHARS = 60
 async def help_(ctx: Context, msg: Incoming) -> Reply:
     joined = ctx.person is not None
     lines = [ctx.t("help.title" if joined else "help.title_guest")]
-    lines += [f"/{name} — {ctx.t(f'help.cmd.{name}')}" for name in ctx.commands]
+    lines += [f"{ctx.command(name)} — {ctx.t(f'help.cmd.{name}')}" for name in ctx.commands]
     return Reply("\n".join(lines))
 
 

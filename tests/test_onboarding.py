@@ -74,7 +74,7 @@ async def test_employee_joins_in_english_and_sees_employee_help(app: App) -> Non
     await taro.press("English")
     await taro.press("Europe/London")
     assert "All set (time zone Europe/London)" in taro.text
-    assert "/invite" not in taro.text and "/profile" in taro.text
+    assert "/alumni invite" not in taro.text and "/alumni profile" in taro.text  # Slack's spelling
 
 
 @pytest.mark.parametrize("email", ["hr@example.com", "admin@example.com"])
