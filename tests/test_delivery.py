@@ -330,3 +330,47 @@ def test_own_quiet_hours_within_one_day(sqlite_app: App) -> None:
     noon = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
     assert quiet_until(person, sqlite_app.settings, noon) == noon.replace(hour=13, minute=0)
     assert quiet_until(person, sqlite_app.settings, noon.replace(hour=14)) is None
+
+
+async def test_delivery_through_the_real_telegram_channel_with_its_429s(
+    sqlite_url: str, clock: FixedClock
+) -> None:
+    """The real TelegramChannel over HTTP against the fake Bot API, which answers 429s with
+    retry_after and 403 for a user who blocked the bot."""
+    from bot.channels.telegram import TelegramChannel
+    from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
+
+    api = FakeTelegramAPI()
+    await api.start()
+    settings = make_settings(
+        sqlite_url, telegram_bot_token=TOKEN, telegram_api_url=api.api_url, delivery=delivery()
+    )
+    app = App.build(settings, clock)
+    channel = TelegramChannel(app)
+    try:
+        ids = await add_people(app.db, 12, clock.now(), prefix="7000")
+        users = [int(f"7000{n}") for n in range(12)]
+        api.started.update(users[1:])
+        api.blocked.add(users[0])
+        await queue(app, ids)
+        api.fail_next("sendMessage", 429, retry_after=3)
+        api.fail_next("sendMessage", 429, retry_after=3)
+        await channel.start()
+        start = clock.now()
+        worker = await drain(app, channel)
+        delivered = [chat for chat, _ in api.messages]
+        assert sorted(delivered) == users[1:]  # each once, none lost to the 429s
+        assert worker.stats.rate_limited == 2 and worker.stats.unreachable == 1
+        assert (clock.now() - start).total_seconds() >= 3  # the channel waited retry_after
+        assert await states(app) == {"sent": 11, "dead": 1}
+        async with app.db.transaction() as session:
+            blocked = (
+                await session.scalars(select(Identity).where(Identity.reachable.is_(False)))
+            ).one()
+            assert blocked.user_id == str(users[0]) and "blocked" in (
+                blocked.unreachable_reason or ""
+            )
+    finally:
+        await channel.stop()
+        await app.close()
+        await api.close()
