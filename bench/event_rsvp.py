@@ -1,0 +1,182 @@
+"""1,000 people pressing "Going" at the same moment for a 100-seat event, on PostgreSQL.
+
+    python bench/event_rsvp.py [--people 1000] [--capacity 100] [--cancel 50]
+                               [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+Every press goes through the real Dispatcher (identity lookup, route, handler, one
+transaction each), all started at once with asyncio.gather over the engine's connection pool.
+The RSVP handler locks the event's row, so the presses are counted one after another: the run
+fails unless exactly `capacity` people are going and everyone else is on the waitlist. Then
+`--cancel` of those going say "can't go" at once, and exactly as many must be promoted.
+
+The baseline is the same number of concurrent dispatches to a route that does nothing, in the
+same process: the ratio is what seat counting and waitlisting cost on top of the router's own
+per-message work, whatever the machine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, select
+
+from bench.fresh_db import fresh_database
+from bot.app import App
+from bot.clock import FixedClock
+from bot.router import Dispatcher, Route, Router
+from bot.settings import Settings
+from bot.types import Actor, Incoming, Reply
+from handlers import ROUTES
+from storage.models import Event, OutboxMessage, Rsvp
+from tests.crowd import add_people
+
+
+async def noop(ctx: object, msg: Incoming) -> Reply:
+    return Reply("")
+
+
+def press(user: str, action: str, payload: str) -> Incoming:
+    return Incoming(Actor("console", user), user, action=action, payload=payload)
+
+
+async def burst(
+    dispatcher: Dispatcher, presses: list[Incoming]
+) -> tuple[float, list[float], list[str]]:
+    """All at once: (wall seconds, each press's latency, each first reply's text)."""
+    latencies: list[float] = []
+
+    async def one(incoming: Incoming) -> str:
+        start = time.perf_counter()
+        replies = await dispatcher.dispatch(incoming)
+        latencies.append(time.perf_counter() - start)
+        return replies[0].text if replies else ""
+
+    started = time.perf_counter()
+    texts = await asyncio.gather(*(one(p) for p in presses))
+    return time.perf_counter() - started, latencies, list(texts)
+
+
+def describe(name: str, wall: float, latencies: list[float]) -> None:
+    p99 = statistics.quantiles(latencies, n=100)[98]
+    print(
+        f"{name:<22} {wall:6.2f} s wall   {len(latencies) / wall:7.0f}/s   "
+        f"latency median {statistics.median(latencies) * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms"
+    )
+
+
+async def statuses(app: App, event_id: int) -> dict[str, int]:
+    async with app.db.transaction() as session:
+        rows = await session.execute(
+            select(Rsvp.status, func.count()).where(Rsvp.event_id == event_id).group_by(Rsvp.status)
+        )
+        return {status: n for status, n in rows.all()}
+
+
+async def main(people: int, capacity: int, cancel: int, server_url: str) -> int:
+    async with fresh_database(server_url) as url:
+        clock = FixedClock()
+        app = App.build(Settings(database_url=url), clock)  # type: ignore[call-arg]
+        try:
+            now = clock.now()
+            person_ids = await add_people(app.db, people, now, channel="console", prefix="b")
+            async with app.db.transaction() as session:
+                event = Event(
+                    uid="bench@alumni-bot",
+                    title="Alumni summit",
+                    timezone="Asia/Tokyo",
+                    starts_at=now + timedelta(days=14),
+                    ends_at=now + timedelta(days=14, hours=3),
+                    place="Tokyo",
+                    capacity=capacity,
+                    segment="all",
+                    status="scheduled",
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(event)
+                await session.flush()
+                event_id = event.id
+            router = Router([*ROUTES, Route(noop, action="bench.noop", consent=False)])
+            dispatcher = Dispatcher(app.db, app.settings, app.catalogs, router, app.clock)
+            users = [f"b{n}" for n in range(people)]
+            print(f"{people} people at once, {capacity} seats, {app.db.engine.dialect.name}")
+
+            await burst(dispatcher, [press(u, "bench.noop", "") for u in users[:50]])  # warm up
+            base_wall, base_lat, _ = await burst(
+                dispatcher, [press(u, "bench.noop", "") for u in users]
+            )
+            describe("empty route (baseline)", base_wall, base_lat)
+
+            wall, lat, texts = await burst(
+                dispatcher, [press(u, "events.rsvp", f"{event_id}:going") for u in users]
+            )
+            describe("RSVP going", wall, lat)
+            counted = await statuses(app, event_id)
+            said_going = sum(t.startswith("You're going") for t in texts)
+            said_waiting = sum("waitlist" in t for t in texts)
+            print(
+                f"going {counted.get('going', 0)}, waitlisted {counted.get('waitlist', 0)}; "
+                f"replies: {said_going} going, {said_waiting} waitlisted"
+            )
+            print(
+                f"ratio RSVP/empty: wall {wall / base_wall:.2f}x   "
+                f"median latency {statistics.median(lat) / statistics.median(base_lat):.2f}x"
+            )
+            ok = counted == {"going": capacity, "waitlist": people - capacity}
+            ok = ok and said_going == capacity and said_waiting == people - capacity
+
+            if cancel:
+                async with app.db.transaction() as session:
+                    going = (
+                        await session.scalars(
+                            select(Rsvp.person_id)
+                            .where(Rsvp.event_id == event_id, Rsvp.status == "going")
+                            .limit(cancel)
+                        )
+                    ).all()
+                    ids = set(going)
+                leaving = [u for u, pid in zip(users, person_ids, strict=True) if pid in ids]
+                wall, lat, _ = await burst(
+                    dispatcher, [press(u, "events.rsvp", f"{event_id}:no") for u in leaving]
+                )
+                describe(f"{len(leaving)} cancel at once", wall, lat)
+                after = await statuses(app, event_id)
+                async with app.db.transaction() as session:
+                    told = await session.scalar(
+                        select(func.count()).where(OutboxMessage.kind == "event_update")
+                    )
+                print(
+                    f"after: going {after.get('going', 0)}, waitlisted "
+                    f"{after.get('waitlist', 0)}, no {after.get('no', 0)}; promoted told {told}"
+                )
+                ok = (
+                    ok
+                    and after
+                    == {
+                        "going": capacity,
+                        "waitlist": people - capacity - len(leaving),
+                        "no": len(leaving),
+                    }
+                    and told == len(leaving)
+                )
+            print("OK" if ok else "WRONG: seats were not counted exactly")
+            return 0 if ok else 1
+        finally:
+            await app.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--capacity", type=int, default=100)
+    parser.add_argument("--cancel", type=int, default=50)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.people, args.capacity, args.cancel, args.database_url)))
