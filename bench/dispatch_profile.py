@@ -62,7 +62,8 @@ async def main(n: int, database_url: str | None) -> None:
         print(f"{n} dispatches each, {app.db.engine.dialect.name}")
         base = describe("empty route", await measure(dispatcher, "/noop", n))
         prof = describe("profile", await measure(dispatcher, "/profile", n))
-        print(f"ratio profile/empty: median {prof[0] / base[0]:.2f}x   p99 {prof[1] / base[1]:.2f}x")
+        ratio = f"median {prof[0] / base[0]:.2f}x   p99 {prof[1] / base[1]:.2f}x"
+        print(f"ratio profile/empty: {ratio}")
         await app.close()
 
 

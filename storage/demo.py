@@ -167,9 +167,9 @@ async def load(session: AsyncSession, now: datetime, size: int = 300) -> int:
             day = today - timedelta(days=rng.randint(0, 730))
             if day < p.left_on:
                 continue
-            other = rng.choice(partners[p.id])
+            partner: int = rng.choice(partners[p.id])
             kind = "in_person" if rng.random() < 0.4 else "online"
-            a, b = sorted((p.id, other))
+            a, b = sorted((p.id, partner))
             if (a, b, day, kind) in seen:
                 continue
             seen.add((a, b, day, kind))

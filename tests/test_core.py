@@ -57,7 +57,9 @@ async def test_alumna_cannot_use_hr_commands_and_the_refusal_is_audited(app: App
     emma = chat(app, "emma@example.com")
     assert "only available to HR" in await emma.say("/invite hanako@example.com")
     async with app.db.transaction() as session:
-        refused = (await session.scalars(select(AuditEntry).where(AuditEntry.allowed.is_(False)))).all()
+        refused = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.allowed.is_(False)))
+        ).all()
     assert [(e.action, e.target) for e in refused] == [("refused", "invite")]
 
 
@@ -136,7 +138,9 @@ async def test_emoji_and_mixed_japanese_english_are_kept(app: App) -> None:
     await emma.say("東京 🗼")
     await emma.press("not now")
     async with app.db.transaction() as session:
-        person = (await session.scalars(select(Person).where(Person.email == "emma@example.com"))).one()
+        person = (
+            await session.scalars(select(Person).where(Person.email == "emma@example.com"))
+        ).one()
         assert person.skills == ["Python 🐍", "機械学習", "ML", "営業"]
         assert person.location == "東京 🗼"
         assert await session.scalar(select(func.count()).select_from(Person)) == 5

@@ -30,7 +30,9 @@ async def run_import(app: App, kind: str, data: bytes) -> importer.ImportResult:
 async def test_import_then_reimport_updates_by_email(app: App) -> None:
     first = await run_import(app, "people", PEOPLE_CSV.encode())
     assert (first.created, first.updated) == (5, 0)
-    changed = PEOPLE_CSV.replace("山田 花子,やまだ はなこ,営業,マネージャー", "山田 花子,やまだ はなこ,営業,部長")
+    changed = PEOPLE_CSV.replace(
+        "山田 花子,やまだ はなこ,営業,マネージャー", "山田 花子,やまだ はなこ,営業,部長"
+    )
     changed = changed.replace("hanako@example.com", "Hanako@Example.com")  # same person
     second = await run_import(app, "people", changed.encode())
     assert (second.created, second.updated, second.unchanged) == (0, 1, 4)
@@ -64,12 +66,18 @@ BAD_PEOPLE = [
 
 
 @pytest.mark.parametrize(("content", "line", "message"), BAD_PEOPLE)
-async def test_a_bad_people_file_imports_nothing(app: App, content: str, line: int, message: str) -> None:
+async def test_a_bad_people_file_imports_nothing(
+    app: App, content: str, line: int, message: str
+) -> None:
     good_rows = "\n".join(PEOPLE_CSV.splitlines()[1:])
-    data = (content.rstrip("\n") + "\n" + good_rows + "\n") if content.startswith(HEADER) else content
+    data = (
+        (content.rstrip("\n") + "\n" + good_rows + "\n") if content.startswith(HEADER) else content
+    )
     with pytest.raises(importer.ImportFailed) as failed:
         await run_import(app, "people", data.encode())
-    assert any(e.line == line and message in e.message for e in failed.value.errors), failed.value.errors
+    assert any(e.line == line and message in e.message for e in failed.value.errors), (
+        failed.value.errors
+    )
     assert await count(app, Person) == 0
 
 
@@ -82,7 +90,10 @@ async def test_wrong_encoding_is_reported_with_its_line(app: App) -> None:
 
 
 async def test_every_bad_row_is_reported(app: App) -> None:
-    data = HEADER + "\na@example.com,,,,,,,,,,,,,,\nb@example.com,B,,,,x,,,,,,,,,\nc@example.com,C,,,,,,,,,,,,,\n"
+    data = (
+        HEADER
+        + "\na@example.com,,,,,,,,,,,,,,\nb@example.com,B,,,,x,,,,,,,,,\nc@example.com,C,,,,,,,,,,,,,\n"
+    )
     with pytest.raises(importer.ImportFailed) as failed:
         await run_import(app, "people", data.encode())
     assert [e.line for e in failed.value.errors] == [2, 3]
@@ -90,7 +101,10 @@ async def test_every_bad_row_is_reported(app: App) -> None:
 
 async def test_bad_relations_import_nothing(app: App) -> None:
     await run_import(app, "people", PEOPLE_CSV.encode())
-    data = RELATIONS_CSV + "nobody@example.com,taro@example.com,manager\nhanako@example.com,taro@example.com,friend\ntaro@example.com,taro@example.com,colleague\n"
+    data = (
+        RELATIONS_CSV
+        + "nobody@example.com,taro@example.com,manager\nhanako@example.com,taro@example.com,friend\ntaro@example.com,taro@example.com,colleague\n"
+    )
     with pytest.raises(importer.ImportFailed) as failed:
         await run_import(app, "relations", data.encode())
     messages = [(e.line, e.message) for e in failed.value.errors]
@@ -101,7 +115,10 @@ async def test_bad_relations_import_nothing(app: App) -> None:
 
 
 def test_cli_import_reports_rows_and_exits_non_zero(
-    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     bad = tmp_path / "people.csv"

@@ -62,7 +62,9 @@ async def test_joining_twice_and_from_a_second_place(app: App) -> None:
     assert "already connected here" in await other_slack.say(f"join {third}")
     async with app.db.transaction() as session:
         count = await session.scalar(select(func.count()).select_from(Person))
-        ids = (await session.scalars(select(Identity.user_id).where(Identity.person_id.isnot(None)))).all()
+        ids = (
+            await session.scalars(select(Identity.user_id).where(Identity.person_id.isnot(None)))
+        ).all()
     assert count == 5
     assert sorted(ids) == sorted(["hr@example.com", "U-EMMA", "555"])
 
