@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import signal
+import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -374,3 +378,52 @@ async def test_delivery_through_the_real_telegram_channel_with_its_429s(
         await channel.stop()
         await app.close()
         await api.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+async def test_a_worker_process_killed_with_sigkill_is_finished_by_the_next(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A real process, really killed mid-run: its leased rows come back after the lease and are
+    sent by the next worker; what it had sent but not yet recorded goes out twice, counted."""
+    start = datetime.now(UTC)
+    clock = FixedClock(start)
+    app = build(database_url, clock)
+    record = tmp_path / "sent.txt"
+    record.touch()
+    try:
+        noon = time(12, 0)  # no quiet hours: the process runs on the real clock
+        ids = await add_people(app.db, 600, start, quiet_start=noon, quiet_end=noon)
+        await queue(app, ids)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.fakes.worker_process", database_url, str(record),
+            cwd=ROOT,
+        )  # fmt: skip
+        try:
+            for _ in range(3000):  # up to a minute for the process's progress; not a timing
+                if len(lines(record)) >= 150:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+        sent_before = lines(record)
+        assert 150 <= len(sent_before) < 600
+        leased = (await states(app)).get("sending", 0)
+
+        clock.current = datetime.now(UTC) + timedelta(seconds=app.settings.delivery.lease_seconds)
+        fake = FakeChannel(clock)
+        rescuer = await drain(app, fake)
+        counts = Counter(sent_before) + fake.per_user()
+        assert set(counts) == {f"u{n}" for n in range(600)}  # nothing lost
+        doubles = sum(n - 1 for n in counts.values())
+        assert doubles <= rescuer.stats.reclaimed == leased <= 2 * 50  # bounded by in flight
+        assert await states(app) == {"sent": 600}
+    finally:
+        await app.close()
