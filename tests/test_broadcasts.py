@@ -292,3 +292,12 @@ def test_cli_broadcast(
         await app.close()
 
     asyncio.run(check())
+
+
+def test_cli_worker_needs_a_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    assert main(["worker", "--drain"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no channel configured" in err and len(err.splitlines()) == 1
