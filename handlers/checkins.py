@@ -12,7 +12,7 @@ Scheduled work: tick_checkins, tick_nudges (bot/scheduler.py)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -215,25 +215,24 @@ def _zone(app: App, row: engagement.Due) -> ZoneInfo:
     return row.zone(app.settings.default_timezone)
 
 
-def _first_times(
-    app: App, rows: list[engagement.Due], now: datetime, cadence: str | None = None
-) -> list[tuple[int, datetime | None]]:
-    """Newcomers' first time: the next preferred local time (never a cadence of "off" for
-    schedules that have no cadence of their own)."""
-    return [
-        (r.id, next_due(cadence or r.cadence, _minute(app, r), _zone(app, r), now, first=True))
-        for r in rows
-    ]
+def _first(
+    app: App, row: engagement.Due, now: datetime, cadence: str | None = None
+) -> datetime | None:
+    """A newcomer's first time: the next preferred local time."""
+    return next_due(cadence or row.cadence, _minute(app, row), _zone(app, row), now, first=True)
 
 
 async def tick_checkins(app: App) -> int:
     """Schedule newcomers, then claim due check-ins batch by batch and queue one each."""
-    now, size, sent = app.clock.now(), app.settings.checkins.batch_size, 0
+    now, size = app.clock.now(), app.settings.checkins.batch_size
     column = Person.next_checkin_at
-    while True:
+    buttons: dict[str, dict[str, Any]] = {}  # the same in every message of a language
+    await engagement.schedule_newcomers(
+        app.db, column, engagement.CHECKIN, size, lambda r: _first(app, r, now)
+    )
+
+    async def batch() -> tuple[int, int]:
         async with app.db.transaction() as session:
-            new = await engagement.unscheduled(session, column, engagement.CHECKIN, size)
-            await engagement.reschedule(session, column, _first_times(app, new, now))
             rows = await engagement.due(session, column, engagement.CHECKIN, now, size)
             messages, times = [], []
             for r in rows:
@@ -241,48 +240,53 @@ async def tick_checkins(app: App) -> int:
                 times.append((r.id, next_due(r.cadence, _minute(app, r), zone, now, first=False)))
                 if r.paused or "checkins" in r.opt_outs:
                     continue  # the next one comes on time; a stale check-in is no use
-                t = app.catalogs.translator(
-                    pick_locale(r.locale, None, app.settings.default_locale)
-                )
+                locale = pick_locale(r.locale, None, app.settings.default_locale)
+                if locale not in buttons:
+                    buttons[locale] = checkin_reply(app.catalogs.translator(locale), "").to_dict()
+                text = app.catalogs.text(locale, "checkin.prompt", name=r.name)
                 key = f"checkin:{r.id}:{now.astimezone(zone).date().isoformat()}"
-                messages.append((r.id, key, checkin_reply(t, r.name).to_dict()))
+                messages.append((r.id, key, {**buttons[locale], "text": text}))
             await enqueue_many(session, messages, kind="checkin", now=now)
             await engagement.reschedule(session, column, times)
-        sent += len(messages)
-        if len(rows) < size and len(new) < size:
-            return sent
+        return len(rows), len(messages)
+
+    return await engagement.drain(app.db, batch, size)
 
 
 async def tick_nudges(app: App) -> int:
     """Monthly, current employees hear which former teammates and reports they lost touch with."""
-    now, settings, sent = app.clock.now(), app.settings.checkins, 0
+    now, settings = app.clock.now(), app.settings.checkins
     column = Person.next_nudge_at
     every, quiet_for = (
         timedelta(days=settings.nudge_every_days),
         timedelta(days=settings.nudge_after_days),
     )
-    while True:
+    await engagement.schedule_newcomers(
+        app.db,
+        column,
+        engagement.NUDGE,
+        settings.batch_size,
+        lambda r: _first(app, r, now, "weekly"),
+    )
+
+    async def batch() -> tuple[int, int]:
+        sent = 0
         async with app.db.transaction() as session:
-            new = await engagement.unscheduled(
-                session, column, engagement.NUDGE, settings.batch_size
-            )
-            await engagement.reschedule(session, column, _first_times(app, new, now, "weekly"))
             rows = await engagement.due(session, column, engagement.NUDGE, now, settings.batch_size)
-            times = [(r.id, now + every) for r in rows]
             for r in rows:
                 if r.paused or "nudges" in r.opt_outs:
                     continue
-                reply = await _nudge(
-                    app, session, r, now.astimezone(_zone(app, r)).date() - quiet_for
-                )
+                local_today = now.astimezone(_zone(app, r)).date()
+                reply = await _nudge(app, session, r, local_today - quiet_for)
                 if reply is not None:
-                    key = f"nudge:{r.id}:{now.astimezone(_zone(app, r)).date().isoformat()}"
+                    key = f"nudge:{r.id}:{local_today.isoformat()}"
                     sent += await enqueue(
                         session, person_id=r.id, reply=reply, key=key, kind="nudge", now=now
                     )
-            await engagement.reschedule(session, column, times)
-        if len(rows) < settings.batch_size and len(new) < settings.batch_size:
-            return sent
+            await engagement.reschedule(session, column, [(r.id, now + every) for r in rows])
+        return len(rows), sent
+
+    return await engagement.drain(app.db, batch, settings.batch_size)
 
 
 async def _nudge(app: App, session: AsyncSession, row: engagement.Due, since: date) -> Reply | None:

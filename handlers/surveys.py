@@ -82,16 +82,14 @@ async def answer(ctx: Context, msg: Incoming) -> Reply:
 async def tick_surveys(app: App) -> int:
     """Queue the pulse for alumni whose time has come; newcomers get theirs two weeks after
     joining, so it does not arrive together with their first check-in."""
-    now, settings, sent = app.clock.now(), app.settings.checkins, 0
+    now, settings = app.clock.now(), app.settings.checkins
     column = Person.next_survey_at
-    while True:
+    await engagement.schedule_newcomers(
+        app.db, column, engagement.SURVEY, settings.batch_size, lambda r: _at(app, r, now, days=14)
+    )
+
+    async def batch() -> tuple[int, int]:
         async with app.db.transaction() as session:
-            new = await engagement.unscheduled(
-                session, column, engagement.SURVEY, settings.batch_size
-            )
-            await engagement.reschedule(
-                session, column, [(r.id, _at(app, r, now, days=14)) for r in new]
-            )
             rows = await engagement.due(
                 session, column, engagement.SURVEY, now, settings.batch_size
             )
@@ -105,14 +103,11 @@ async def tick_surveys(app: App) -> int:
                 key = f"survey:{r.id}:{period_of(now, _zone(app, r))}"
                 messages.append((r.id, key, question(t, 0, t("survey.intro")).to_dict()))
             await enqueue_many(session, messages, kind="survey", now=now)
-            await engagement.reschedule(
-                session,
-                column,
-                [(r.id, _at(app, r, now, months=settings.survey_months)) for r in rows],
-            )
-        sent += len(messages)
-        if len(rows) < settings.batch_size and len(new) < settings.batch_size:
-            return sent
+            nexts = [(r.id, _at(app, r, now, months=settings.survey_months)) for r in rows]
+            await engagement.reschedule(session, column, nexts)
+        return len(rows), len(messages)
+
+    return await engagement.drain(app.db, batch, settings.batch_size)
 
 
 def _zone(app: App, row: engagement.Due) -> ZoneInfo:

@@ -6,16 +6,18 @@ skip (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time)."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy import ColumnElement, and_, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from storage.db import Database
 from storage.models import Cadence, Identity, Person
 from storage.schedule import spread_minute
 
@@ -100,6 +102,54 @@ async def reschedule(
     column: InstrumentedAttribute[datetime | None],
     times: Sequence[tuple[int, datetime | None]],
 ) -> None:
-    """Set each person's next time in one executemany (an ORM bulk update by primary key)."""
-    if times:
-        await session.execute(update(Person), [{"id": pid, column.key: at} for pid, at in times])
+    """Set each person's next time: on PostgreSQL one UPDATE … FROM unnest(arrays), several times
+    faster than row updates; elsewhere an executemany (an ORM bulk update by primary key)."""
+    if not times:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        statement = text(
+            f"UPDATE people SET {column.key} = v.at"
+            " FROM unnest(CAST(:ids AS integer[]), CAST(:ats AS timestamp[])) AS v(id, at)"
+            " WHERE people.id = v.id"
+        )
+        ats = [at.astimezone(UTC).replace(tzinfo=None) if at else None for _, at in times]
+        await session.execute(statement, {"ids": [pid for pid, _ in times], "ats": ats})
+        return
+    await session.execute(update(Person), [{"id": pid, column.key: at} for pid, at in times])
+
+
+async def schedule_newcomers(
+    db: Database,
+    column: InstrumentedAttribute[datetime | None],
+    eligible: ColumnElement[bool],
+    size: int,
+    first: Callable[[Due], datetime | None],
+) -> int:
+    """Give everyone eligible without a time their first one, batch by batch. Run once per tick
+    before claiming: done inside every claiming batch it would rescan the table each time."""
+    scheduled = 0
+    while True:
+        async with db.transaction() as session:
+            rows = await unscheduled(session, column, eligible, size)
+            await reschedule(session, column, [(r.id, first(r)) for r in rows])
+        scheduled += len(rows)
+        if len(rows) < size:
+            return scheduled
+
+
+async def drain(db: Database, batch: Callable[[], Awaitable[tuple[int, int]]], size: int) -> int:
+    """Run claiming batches until one comes back short; returns how many messages were queued.
+
+    On PostgreSQL two loops run at once — SKIP LOCKED hands them disjoint rows, and the database
+    works while Python renders — which nearly halves a large tick. SQLite has one writer."""
+
+    async def loop() -> int:
+        queued = 0
+        while True:
+            claimed, sent = await batch()
+            queued += sent
+            if claimed < size:
+                return queued
+
+    loops = 1 if db.is_sqlite else 2
+    return sum(await asyncio.gather(*(loop() for _ in range(loops))))

@@ -4,10 +4,12 @@ bot/delivery.py's job."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,9 +65,26 @@ async def enqueue_many(
     urgent: bool = False,
     broadcast_id: int | None = None,
 ) -> None:
-    """Queue many messages in one executemany: (person id, idempotency key, `Reply.to_dict()`)
-    each. Keys already queued are skipped, as in `enqueue`. Callers pass bounded chunks."""
+    """Queue many messages at once: (person id, idempotency key, `Reply.to_dict()`) each. Keys
+    already queued are skipped, as in `enqueue`. Callers pass bounded chunks.
+
+    On PostgreSQL one INSERT … SELECT FROM unnest(arrays): a single statement, several times
+    faster than an executemany of row inserts (100,000 due check-ins must queue in seconds)."""
     if not messages:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            UNNEST_INSERT,
+            {
+                "keys": [key for _, key, _ in messages],
+                "people": [person_id for person_id, _, _ in messages],
+                "payloads": [json.dumps(payload) for _, _, payload in messages],
+                "kind": kind,
+                "urgent": urgent,
+                "broadcast_id": broadcast_id,
+                "now": now.astimezone(UTC).replace(tzinfo=None),  # UTCDateTime's storage form
+            },
+        )
         return
     await session.execute(
         insert_ignore(session, OutboxMessage.__table__),
@@ -85,3 +104,12 @@ async def enqueue_many(
             for person_id, key, payload in messages
         ],
     )
+
+
+UNNEST_INSERT = text(
+    "INSERT INTO outbox (idempotency_key, person_id, payload, kind, urgent, broadcast_id, state,"
+    " attempts, not_before, created_at)"
+    " SELECT k, p, CAST(j AS json), :kind, :urgent, :broadcast_id, 'queued', 0, :now, :now"
+    " FROM unnest(CAST(:keys AS varchar[]), CAST(:people AS integer[]), CAST(:payloads AS text[]))"
+    " AS v(k, p, j) ON CONFLICT DO NOTHING"
+)
