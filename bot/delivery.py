@@ -46,7 +46,18 @@ FLUSH_EVERY = 50  # outcomes written per transaction while a batch is being sent
 PRUNE_EVERY = timedelta(minutes=10)
 NO_CHANNEL_RECHECK = 300  # seconds
 # Outbox kinds a person can opt out of after the message was queued.
-OPT_OUT_OF_KIND = {"broadcast": "broadcasts"}
+# A message of this kind is dropped at send time if the person has since opted out of that
+# feature (opt-outs are also honoured when queuing). Reminders and change notices for an event
+# the person said yes to, intros from a person, and HR's own notices are not opt-out-able here.
+OPT_OUT_OF_KIND = {
+    "broadcast": "broadcasts",
+    "checkin": "checkins",
+    "survey": "surveys",
+    "nudge": "nudges",
+    "job": "jobs",
+    "perk": "perks",
+    "event": "events",
+}
 
 
 @dataclass

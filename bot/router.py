@@ -42,6 +42,7 @@ class Route:
     consent: bool = True  # needs the privacy consent first
     listed: bool = True  # shown by `help`
     guest: bool = False  # shown by `help` only to those who have not joined
+    submit: bool = False  # a form's submit action: reached only by submitting that form
 
     def allows(self, roles: frozenset[Role]) -> bool:
         return not self.roles or bool(self.roles & roles)
@@ -161,7 +162,7 @@ class Dispatcher:
 
         if msg.action is not None:
             route = self.router.actions.get(msg.action)
-            if route is None:
+            if route is None or route.submit:  # a submit pressed as a button carries no form
                 return [Reply(ctx.t("error.expired_button"))]
             return await self._run(ctx, route, msg, step_forms)
 

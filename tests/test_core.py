@@ -144,3 +144,13 @@ async def test_emoji_and_mixed_japanese_english_are_kept(app: App) -> None:
         assert person.skills == ["Python 🐍", "機械学習", "ML", "営業"]
         assert person.location == "東京 🗼"
         assert await session.scalar(select(func.count()).select_from(Person)) == 5
+
+
+async def test_a_form_submit_pressed_as_a_button_changes_nothing(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    forged = Incoming(emma.actor, "x", action="profile.save", values={"skills": "", "comeback": "open"})
+    [reply] = await app.dispatcher.dispatch(forged)
+    assert "expired" in reply.text
+    assert "Python, SQL" in await emma.say("/profile")

@@ -236,3 +236,21 @@ async def test_two_workers_claim_checkins_without_doubles_on_postgresql(
     finally:
         for a in apps:
             await a.close()
+
+
+async def test_opting_out_after_a_checkin_was_queued_stops_it(app: App, clock: FixedClock) -> None:
+    from bot.delivery import Worker
+    from tests.fakes.fake_channel import FakeChannel, VirtualSleep
+
+    await company(app)
+    await checkins.tick_checkins(app)
+    clock.current = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 09:00 in Tokyo: hanako is due
+    assert await checkins.tick_checkins(app) >= 1
+    hanako = chat(app, "101", channel="telegram")
+    await hanako.say("/settings")
+    await hanako.press("チェックインをオフ")
+    fake = FakeChannel(clock)
+    await Worker(app, {"telegram": fake}, sleep=VirtualSleep(clock)).run(drain=True)
+    assert [s for s in fake.sent if s.to.user_id == "101"] == []
+    [(_, _, row)] = [m for m in await outbox(app, "checkin") if m[0] == "hanako@example.com"]
+    assert row.state == "dead" and "opted out of checkins" in (row.last_error or "")
