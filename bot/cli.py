@@ -171,6 +171,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bot import scheduler
     from bot.channels import configured_channels
     from bot.delivery import Worker, channel_map
 
@@ -185,7 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for channel in channels:
             await channel.start()
         try:
-            async with asyncio.TaskGroup() as group:
+            async with scheduler.ticking(app), asyncio.TaskGroup() as group:
                 for channel in channels:
                     group.create_task(channel.poll())
                 group.create_task(Worker(app, channel_map(channels)).run())

@@ -9,6 +9,7 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bot import scheduler
 from bot.app import App
 from bot.cli import CommandFailed, err, out, with_app
 from bot.delivery import Worker, channel_map
@@ -23,7 +24,7 @@ SEGMENT_HELP = (
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("worker", help="deliver queued messages (the Procfile worker)")
+    p = sub.add_parser("worker", help="scheduled work and message delivery (the Procfile worker)")
     p.add_argument("--drain", action="store_true", help="exit once nothing is due")
     p.set_defaults(func=cmd_worker)
 
@@ -47,7 +48,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for channel in channels:
             await channel.start()
         try:
-            stats = await Worker(app, channel_map(channels)).run(drain=args.drain)
+            if args.drain:  # what is due now: every tick once, then deliver until nothing is left
+                await scheduler.run_all(app)
+                stats = await Worker(app, channel_map(channels)).run(drain=True)
+            else:
+                async with scheduler.ticking(app):
+                    stats = await Worker(app, channel_map(channels)).run()
         finally:
             for channel in channels:
                 await channel.stop()

@@ -8,8 +8,9 @@ ran is caught up once — not once per missed tick, because a tick handles every
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -67,6 +68,18 @@ async def run_tick(app: App, tick: Tick) -> int:
 async def run_all(app: App, selected: Sequence[Tick] | None = None) -> int:
     """Every tick once, in order: the catch-up on start, `worker --drain`, and tests."""
     return sum([await run_tick(app, t) for t in (selected or ticks())])
+
+
+@contextlib.asynccontextmanager
+async def ticking(app: App) -> AsyncIterator[None]:
+    """Catch up once (work that fell due while no worker ran), then tick until the block ends.
+    Every worker process runs this; the claims in the ticks keep them from doubling work."""
+    await run_all(app)
+    scheduler = start(app)
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def start(app: App, selected: Sequence[Tick] | None = None) -> AsyncIOScheduler:

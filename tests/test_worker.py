@@ -1,0 +1,45 @@
+"""`alumni-bot worker --drain` as an operator runs it: a real process that runs the scheduled
+work that is due (here a check-in) and delivers it through the real Telegram channel."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, time, timedelta
+
+from bot.app import App
+from tests.conftest import make_settings
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
+from tests.members import member, update_person
+from tests.people import load_company
+
+
+async def test_worker_drain_runs_due_checkins_and_delivers_them(sqlite_url: str) -> None:
+    api = FakeTelegramAPI()
+    await api.start()
+    try:
+        app = App.build(make_settings(sqlite_url))
+        try:
+            await load_company(app)
+            await member(app, "hanako@example.com", "101", locale="ja")
+            noon = time(12, 0)  # start == end: no quiet hours, whatever the real time is
+            await update_person(
+                app, "hanako@example.com", quiet_start=noon, quiet_end=noon,
+                next_checkin_at=datetime.now(UTC) - timedelta(minutes=1),
+            )  # fmt: skip
+        finally:
+            await app.close()
+        api.started.add(101)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
+        env.update(DATABASE_URL=sqlite_url, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.api_url)
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "worker", "--drain", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(worker.communicate(), timeout=120)
+        assert worker.returncode == 0, err.decode()
+        assert any("お元気ですか" in text for text in api.texts(101)), api.texts(101)
+        assert "nothing due" in out.decode()
+    finally:
+        await api.close()
