@@ -21,8 +21,10 @@ from bot.types import (
     Reply,
     UserFacingError,
 )
+from handlers import bridge
 from storage import invites, people
 from storage.models import Cadence, Comeback, Person
+from storage.schedule import spread_minute
 
 TIMEZONES = (
     "Asia/Tokyo",
@@ -180,9 +182,10 @@ def profile_text(ctx: Context, person: Person) -> str:
 
 async def profile(ctx: Context, msg: Incoming) -> Reply:
     await ctx.session.refresh(ctx.me, ["identities"])
+    where, choose = await bridge.places(ctx)  # identities, and where the bot writes first
     return Reply(
-        profile_text(ctx, ctx.me),
-        buttons=((Button(ctx.t("profile.edit"), "profile.edit"),),),
+        profile_text(ctx, ctx.me) + (f"\n\n{where}" if where else ""),
+        buttons=((Button(ctx.t("profile.edit"), "profile.edit"),), *choose),
         private_only=True,
     )
 
@@ -252,7 +255,8 @@ def settings_text(ctx: Context, p: Person) -> str:
         f"• {t('profile.language')}: {t(f'locale.{ctx.locale}')}",
         f"• {t('profile.timezone')}: {ctx.timezone}",
         f"• {t('settings.quiet_hours')}: {quiet[0]:%H:%M}–{quiet[1]:%H:%M}",
-        f"• {t('settings.cadence')}: {t(f'cadence.{p.checkin_cadence}')}",
+        f"• {t('settings.cadence')}: {t(f'cadence.{p.checkin_cadence}')}"
+        f" ({checkin_time(ctx, p):%H:%M})",
         f"• {t('settings.paused')}: {t('yes' if p.paused else 'no')}",
     ]
     lines += [
@@ -335,9 +339,25 @@ async def settings_edit(ctx: Context, msg: Incoming) -> Reply:
                     choices=tuple((c.value, t(f"cadence.{c.value}")) for c in Cadence),
                     initial=p.checkin_cadence,
                 ),
+                FormField(
+                    "checkin_time",
+                    t("settings.checkin_time"),
+                    FieldKind.TIME,
+                    initial=f"{checkin_time(ctx, p):%H:%M}",
+                    max_length=5,
+                ),
             ),
         ),
     )
+
+
+def checkin_time(ctx: Context, p: Person) -> time:
+    """The person's preferred local check-in time, or the one the scheduler spreads them to."""
+    window = ctx.settings.checkins
+    minute = p.checkin_minute
+    if minute is None:
+        minute = spread_minute(p.id, window.window_start, window.window_end)
+    return time(minute // 60, minute % 60)
 
 
 def parse_hhmm(text: str, field: str) -> time:
@@ -355,11 +375,18 @@ async def settings_save(ctx: Context, msg: Incoming) -> Reply:
         raise FormError({"timezone": "settings.bad_timezone"}) from None
     p.quiet_start = parse_hhmm(v.get("quiet_start", ""), "quiet_start")
     p.quiet_end = parse_hhmm(v.get("quiet_end", ""), "quiet_end")
-    p.timezone = timezone
     if v.get("locale") in ("ja", "en"):
         p.locale = ctx.locale = v["locale"]
-    if v.get("cadence") in {c.value for c in Cadence}:
-        p.checkin_cadence = v["cadence"]
+    when = parse_hhmm(v.get("checkin_time", ""), "checkin_time")
+    cadence = v.get("cadence") if v.get("cadence") in {c.value for c in Cadence} else None
+    minute = when.hour * 60 + when.minute
+    if (
+        (cadence and cadence != p.checkin_cadence)
+        or minute != p.checkin_minute
+        or timezone != (p.timezone)
+    ):
+        p.next_checkin_at = None  # the scheduler gives the next one from the new choice
+    p.checkin_cadence, p.checkin_minute, p.timezone = cadence or p.checkin_cadence, minute, timezone
     p.updated_at = ctx.now
     return Reply(ctx.t("settings.saved") + "\n\n" + settings_text(ctx, p), private_only=True)
 

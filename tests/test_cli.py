@@ -37,11 +37,11 @@ def test_demo_then_chat_answers_help_in_japanese_and_english(workdir: Path) -> N
     assert ja.returncode == 0, ja.stderr
     assert "できること" in ja.stdout and "/invite" in ja.stdout
 
-    # Settings → edit → [2] English, keep the other four answers ("-"), then help in English.
+    # Settings → edit → [2] English, keep the other five answers ("-"), then help in English.
     en = run(
-        ["chat", "--as", "hr@example.com"], workdir, stdin="/settings\n1\n2\n-\n-\n-\n-\nhelp\n"
+        ["chat", "--as", "hr@example.com"], workdir, stdin="/settings\n1\n2\n-\n-\n-\n-\n-\nhelp\n"
     )
-    assert "[1] 設定を編集" in en.stdout and "(1/5)" in en.stdout
+    assert "[1] 設定を編集" in en.stdout and "(1/6)" in en.stdout
     assert "Settings saved" in en.stdout and "Here is what you can do" in en.stdout, en.stdout
 
 

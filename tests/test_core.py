@@ -98,14 +98,20 @@ async def test_a_bad_field_is_asked_again_with_the_reason(app: App) -> None:
     await emma.press("Edit settings")
     await emma.press("English")
     assert "not a time zone" in await emma.say("Mars/Olympus")
-    assert "(2/5)" in emma.text
+    assert "(2/6)" in emma.text
     await emma.say("Pacific/Kiritimati")
-    assert "21:00" in await emma.say("25:99") and "(3/5)" in emma.text
+    assert "21:00" in await emma.say("25:99") and "(3/6)" in emma.text
     await emma.say("22:30")
     await emma.say("07:00")
     await emma.press("weekly")
+    await emma.say("07:30")
     assert "Settings saved" in emma.text and "Pacific/Kiritimati" in emma.text
-    assert "22:30–07:00" in emma.text
+    assert "22:30–07:00" in emma.text and "weekly (07:30)" in emma.text
+    async with app.db.transaction() as session:
+        person = (
+            await session.scalars(select(Person).where(Person.email == "emma@example.com"))
+        ).one()
+        assert (person.checkin_minute, person.next_checkin_at) == (7 * 60 + 30, None)
 
 
 async def test_a_form_resumes_after_a_restart(app: App) -> None:
@@ -150,7 +156,9 @@ async def test_a_form_submit_pressed_as_a_button_changes_nothing(app: App) -> No
     await load_company(app)
     await join_directly(app, "emma@example.com")
     emma = chat(app, "emma@example.com")
-    forged = Incoming(emma.actor, "x", action="profile.save", values={"skills": "", "comeback": "open"})
+    forged = Incoming(
+        emma.actor, "x", action="profile.save", values={"skills": "", "comeback": "open"}
+    )
     [reply] = await app.dispatcher.dispatch(forged)
     assert "expired" in reply.text
     assert "Python, SQL" in await emma.say("/profile")

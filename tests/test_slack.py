@@ -172,6 +172,7 @@ async def test_settings_modal_pause_forgetme(slack: Workspace) -> None:
         "timepicker",
         "timepicker",
         "static_select",
+        "timepicker",  # the check-in time
     ]
     response = await s.submit(EMMA, {"quiet_start": "25:99", "timezone": "Mars/Base"})
     errors = response.json()["errors"]  # every bad field at once, shown in the modal
