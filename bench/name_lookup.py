@@ -21,7 +21,6 @@ from sqlalchemy import insert, text
 
 from bench.fresh_db import fresh_database
 from bot.normalize import fold
-from bot.settings import Settings
 from storage import names
 from storage.db import Database
 from storage.demo import GIVEN, SURNAMES
@@ -40,8 +39,10 @@ def directory(count: int, rng: random.Random) -> list[dict[str, object]]:
             kana: str | None = f"{surname_kana} {given_kana}"
         else:
             given, kana = "".join(rng.sample(KANJI, 2)), None
-        people.append({"id": pid, "name": f"{surname} {given}", "name_kana": kana,
-                       "email": f"p{pid}@example.com", "created_at": NOW, "updated_at": NOW})  # fmt: skip
+        people.append(
+            {"id": pid, "name": f"{surname} {given}", "name_kana": kana,
+             "email": f"p{pid}@example.com", "created_at": NOW, "updated_at": NOW}
+        )  # fmt: skip
     return people
 
 
@@ -97,14 +98,16 @@ async def main(count: int, n_queries: int, server: str) -> None:
         median, p99 = statistics.median(samples), statistics.quantiles(samples, n=100)[98]
         base = statistics.median(full)
         print(
-            f"{db.engine.dialect.name}: {count} people, {n_queries} lookups; index built once in {build:.2f} s"
+            f"{db.engine.dialect.name}: {count} people, {n_queries} lookups;"
+            f" index built once in {build:.2f} s"
         )
         print(
             f"lookup median {median * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms;"
             f" target < 50 ms median: {'met' if median < 0.05 else 'NOT met'}"
         )
         print(
-            f"full fuzzy scan (baseline) median {base * 1000:.0f} ms; lookup = {median / base:.3f}x of it"
+            f"full fuzzy scan (baseline) median {base * 1000:.0f} ms;"
+            f" lookup = {median / base:.3f}x of it"
         )
         await db.close()
 
