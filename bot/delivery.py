@@ -35,6 +35,7 @@ from typing import Any
 from bot.app import App
 from bot.channels.base import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.delivery_rules import backoff, buckets_for, pick_identity, quiet_until
+from bot.metrics import DELIVERIES
 from bot.types import Reply
 from storage import delivery as store
 from storage.models import Identity, OutboxMessage, Person
@@ -370,6 +371,7 @@ class Worker:
                 chat_id = await channel.send(p.recipient, Reply.from_dict(message.payload))
         except RateLimited as exc:
             self.stats.rate_limited += 1
+            DELIVERIES.labels(p.recipient.channel, "rate_limited").inc()
             key = p.buckets[0][0] if exc.scope == "channel" else p.buckets[-1][0]
             until = self.now + timedelta(seconds=max(exc.retry_after, 0.001))
             if self.paused.get(key, now) < until:
@@ -380,6 +382,7 @@ class Worker:
             return self.requeue(message, until, f"429: {exc}")
         except Unreachable as exc:
             self.stats.unreachable += 1
+            DELIVERIES.labels(p.recipient.channel, "unreachable").inc()
             reason = str(exc)[:200] or "unreachable"
             p.identity.reachable = False
             identities.append(
@@ -389,11 +392,13 @@ class Worker:
             # Another identity may work: the next claim decides (no attempt used).
             return self.requeue(message, self.now, f"unreachable {p.recipient.channel}: {reason}")
         except (TransientError, TimeoutError) as exc:
+            DELIVERIES.labels(p.recipient.channel, "retry").inc()
             return self.retry(message, f"{type(exc).__name__}: {exc}")
         except Exception as exc:
             log.exception("outbox %s: channel %s failed", message.id, p.recipient.channel)
             return self.retry(message, f"{type(exc).__name__}: {exc}")
         self.stats.sent += 1
+        DELIVERIES.labels(p.recipient.channel, "sent").inc()
         if chat_id and chat_id != p.identity.chat_id:
             p.identity.chat_id = chat_id
             identities.append({"id": p.identity.id, "chat_id": chat_id})

@@ -18,6 +18,7 @@ from bot import forms
 from bot.clock import Clock
 from bot.context import Context
 from bot.i18n import Catalogs, pick_locale
+from bot.metrics import DISPATCH_SECONDS, DISPATCHES
 from bot.settings import Settings
 from bot.types import Actor, Form, FormError, Incoming, Reply, UserFacingError
 from storage import people
@@ -117,10 +118,15 @@ class Dispatcher:
 
     async def dispatch(self, incoming: Incoming, *, step_forms: bool = True) -> list[Reply]:
         """Handle one incoming message in one transaction; always returns what to answer."""
+        channel = incoming.actor.channel
         try:
-            async with self.db.sessions() as session, session.begin():
-                return await self._handle(session, incoming, step_forms)
+            with DISPATCH_SECONDS.labels(channel).time():
+                async with self.db.sessions() as session, session.begin():
+                    replies = await self._handle(session, incoming, step_forms)
+            DISPATCHES.labels(channel, "ok").inc()
+            return replies
         except Exception:
+            DISPATCHES.labels(channel, "error").inc()
             log.exception(
                 "dispatch failed: channel=%s user=%s command=%s action=%s",
                 incoming.actor.channel,
