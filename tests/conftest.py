@@ -138,3 +138,13 @@ async def sqlite_app(sqlite_url: str, clock: FixedClock) -> AsyncIterator[App]:
 
 def chat(app: App, user_id: str, **kwargs: object) -> Chat:
     return Chat(app.dispatcher, user_id, **kwargs)  # type: ignore[arg-type]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say it out loud when the PostgreSQL half of the suite did not run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    missing = [r for r in skipped if "PostgreSQL NOT REACHABLE" in str(getattr(r, "longrepr", ""))]
+    if missing:
+        terminalreporter.write_sep(
+            "!", f"{len(missing)} PostgreSQL tests NOT RUN: no server at {PG_ADMIN_URL}", red=True
+        )
