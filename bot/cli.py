@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import delivery_cli  # worker, broadcast
 
     delivery_cli.add_parsers(sub)
+    from bot import report_cli  # report, export
+
+    report_cli.add_parsers(sub)
     return parser
 
 

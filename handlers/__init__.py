@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.router import CONSENT_PROMPT, Route, Router
 from handlers import (
+    admin,
     broadcasts,
     checkins,
     events,
@@ -104,6 +105,14 @@ ROUTES: list[Route] = [
     Route(referrals.referrals, command="referrals", roles=HR),
     Route(referrals.referrals, action="referral.list", roles=HR),
     Route(referrals.move, action="referral.move", roles=HR),
+    # engagement review: aggregates for HR, individuals (audit, export) for admins only
+    Route(admin.stats, command="stats", roles=HR),
+    Route(admin.report, command="report", roles=HR),
+    Route(admin.report, action="report.open", roles=HR),
+    Route(admin.chart, action="report.chart", roles=HR),
+    Route(admin.table_csv, action="report.csv", roles=HR),
+    Route(admin.audit, command="audit", roles=ADMIN),
+    Route(admin.export, command="export", roles=ADMIN),
 ]
 
 

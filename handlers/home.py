@@ -11,6 +11,7 @@ from datetime import date
 
 from bot.context import Context
 from bot.types import Button, Incoming, Reply
+from handlers import admin
 from storage import home as queries
 from storage.models import Role
 
@@ -48,6 +49,7 @@ async def home(ctx: Context, msg: Incoming) -> list[Reply]:
             "home.admin", people=a.people, joined=a.joined, interactions=a.interactions, year=year
         )
         replies.append(Reply(text, private_only=True))
+        replies += await admin.home_section(ctx)  # the engagement summary and latest chart
     return replies
 
 

@@ -1,0 +1,127 @@
+"""What every engagement-review query is narrowed by: a date range and a segment.
+
+The segment grammar is the broadcasts' (`all`, `department:NAME`, `skill:NAME`,
+`channel:slack|telegram`, also `join_route:…`, `comeback`, `event:ID`), parsed by
+`storage.broadcasts.parse_segment`; here it becomes a SQL condition on `people`, so that every
+section is computed in the database whatever the segment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, select, true
+from sqlalchemy.sql.elements import ColumnElement as Column
+
+from storage.broadcasts import RSVPED, BadSegment, Segment, fold, parse_segment
+from storage.models import Comeback, Identity, Person, Rsvp
+
+DEFAULT_DAYS = 365
+MAX_DAYS = 366 * 20
+ALL = Segment("all")
+
+
+class BadFilter(ValueError):
+    """`key` is the message explaining what is wrong (admin.po or broadcasts.po)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Filter:
+    start: date  # first day, inclusive
+    end: date  # last day, inclusive
+    segment: Segment = ALL
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def per_year(self) -> float:
+        """Multiply a count over the range by this to get a count a year."""
+        return 365.0 / self.days
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time.min, UTC)
+
+    @property
+    def until(self) -> datetime:
+        """The first instant after the range (timestamps are compared with `<`)."""
+        return datetime.combine(self.end + timedelta(days=1), time.min, UTC)
+
+    def describe(self) -> str:
+        return f"{self.start.isoformat()} – {self.end.isoformat()} · {self.segment}"
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadFilter("admin.bad_date", value=text[:40]) from None
+
+
+def make_filter(
+    today: date,
+    start: str | date | None = None,
+    end: str | date | None = None,
+    segment: str | None = None,
+) -> Filter:
+    """The last 365 days of everyone unless told otherwise; bad input raises BadFilter."""
+    last = parse_date(end) if isinstance(end, str) else (end or today)
+    first = parse_date(start) if isinstance(start, str) else start
+    if first is None:
+        first = last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise BadFilter("admin.from_after_to", start=first.isoformat(), end=last.isoformat())
+    if (last - first).days > MAX_DAYS:
+        raise BadFilter("admin.range_too_long")
+    chosen = ALL
+    if segment and segment.strip().lower() != "all":
+        try:
+            chosen = parse_segment(segment)
+        except BadSegment as exc:
+            key = "admin.bad_segment" if exc.key == "broadcasts.bad_segment" else exc.key
+            raise BadFilter(key, value=segment[:60]) from None
+    return Filter(first, last, chosen)
+
+
+def segment_clause(segment: Segment, dialect: str) -> ColumnElement[bool]:
+    """A condition on `people` selecting the segment (correlated where it needs other tables)."""
+    match segment.kind:
+        case "department":
+            return func.lower(Person.department) == segment.value.lower()
+        case "join_route":
+            return Person.join_route == segment.value
+        case "comeback":
+            return Person.comeback.in_((Comeback.OPEN, Comeback.MAYBE))
+        case "channel":
+            on = Identity.channel == segment.value
+            return exists().where(Identity.person_id == Person.id, on)
+        case "event":
+            return exists().where(
+                Rsvp.person_id == Person.id,
+                Rsvp.event_id == int(segment.value),
+                Rsvp.status.in_(RSVPED),
+            )
+        case "skill":
+            # Skills are a JSON array: unnest it in the database (json_each on SQLite).
+            unnest = func.json_each if dialect == "sqlite" else func.json_array_elements_text
+            skills = unnest(Person.skills).table_valued("value")
+            value: Column[str] = skills.c.value
+            return exists(
+                select(1).select_from(skills).where(func.lower(value) == fold(segment.value))
+            )
+    return true()
+
+
+def people_in(segment: Segment, dialect: str) -> Select[Any] | None:
+    """The ids of the segment's people for an IN (...), or None for everyone."""
+    if segment.kind == "all":
+        return None
+    return select(Person.id).where(segment_clause(segment, dialect))
