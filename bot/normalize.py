@@ -24,12 +24,22 @@ VARIANT_KANJI = str.maketrans(
 DROPPED = str.maketrans({c: None for c in " \t\n・･·.-_　'’"})
 
 
-@lru_cache(maxsize=65536)
-def fold(text: str) -> str:
-    """The matching form of a name, skill or title. Idempotent."""
+def _fold_once(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     text = jaconv.kata2hira(text.translate(VARIANT_KANJI))
     return text.translate(DROPPED)
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """The matching form of a name, skill or title. Idempotent: folding is repeated until it
+    changes nothing (dropping a space can let a combining mark join the letter before it)."""
+    for _ in range(4):
+        folded = _fold_once(text)
+        if folded == text:
+            break
+        text = folded
+    return text
 
 
 def fold_words(text: str) -> list[str]:

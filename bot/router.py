@@ -219,7 +219,8 @@ class Dispatcher:
             return [Reply(ctx.t("error.not_joined"))]
         if ctx.person is not None and not route.allows(ctx.roles):
             ctx.audit("refused", what, allowed=False, roles=sorted(ctx.roles))
-            return [Reply(ctx.t("error.forbidden"))]
+            admin_only = Role.HR not in route.roles
+            return [Reply(ctx.t("error.forbidden_admin" if admin_only else "error.forbidden"))]
         if ctx.person is not None and route.consent and ctx.person.consent_at is None:
             consent = self.router.actions.get(CONSENT_PROMPT)
             if consent is not None:

@@ -49,7 +49,7 @@ async def test_who_may_see_what_and_every_refusal_is_audited(app: App) -> None:
     assert "年間交流回数" in await hr.say("/report activity")
     for command in ("/export people 2026-01-01 2026-12-31", "/audit"):
         await hr.say(command)  # individuals: admins only
-        assert hr.text == app.catalogs.text("ja", "error.forbidden")
+        assert hr.text == app.catalogs.text("ja", "error.forbidden_admin")  # not "HR or admin"
     await hanako.say("/stats")  # alumni: only their own data
     await hanako.say("/report")
     refused = [(e.target, e.allowed) for e in await audit_log(app, "refused")]
