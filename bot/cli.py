@@ -97,6 +97,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                     result = await load(
                         session, data, app.clock.now(), lambda n: progress.update(task, completed=n)
                     )
+                    if isinstance(result, importer.ImportResult) and result.newly_left:
+                        from handlers import bridge  # left_on newly set: the hand-over
+
+                        await bridge.after_import(
+                            session, app.catalogs, app.settings, result.newly_left, app.clock.now()
+                        )
             except importer.ImportFailed as exc:
                 progress.stop()
                 for error in exc.errors:
@@ -247,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import report_cli  # report, export
 
     report_cli.add_parsers(sub)
+    from bot import bridge_cli  # offboard
+
+    bridge_cli.add_parsers(sub)
     return parser
 
 

@@ -128,6 +128,19 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: str | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    # Several workspaces (OAuth, docs/slack.md): with both set, `serve` offers /slack/install.
+    slack_client_id: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_CLIENT_ID", "slack_client_id")
+    )
+    slack_client_secret: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "slack_client_secret")
+    )
+    slack_scopes: list[str] = Field(
+        default_factory=lambda: [
+            "commands", "chat:write", "im:write", "im:history", "users:read", "files:write"
+        ]
+    )  # fmt: skip
+    alumni_workspace_invite_url: str = ""  # the alumni Slack workspace's invite link
 
     telegram_bot_token: str | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.router import CONSENT_PROMPT, Route, Router
 from handlers import (
     admin,
+    bridge,
     broadcasts,
     checkins,
     events,
@@ -43,6 +44,7 @@ ROUTES: list[Route] = [
     Route(onboarding.settings_edit, action="settings.edit"),
     Route(onboarding.settings_save, action="settings.save", submit=True),
     Route(onboarding.settings_toggle, action="settings.toggle"),
+    Route(bridge.prefer, action="bridge.prefer"),
     # privacy
     Route(privacy.pause, command="pause", consent=False),
     Route(privacy.mydata, command="mydata", consent=False),
@@ -55,6 +57,9 @@ ROUTES: list[Route] = [
     Route(checkins.hello, action="checkin.hello"),
     Route(checkins.hello_back, action="checkin.hello_back"),
     Route(checkins.later, action="checkin.later"),
+    Route(bridge.reply_form, action="bridge.reply"),
+    Route(bridge.reply_send, action="bridge.reply_send", submit=True),
+    Route(bridge.meet, action="bridge.meet"),
     Route(interactions.log, command="log"),
     Route(interactions.pick, action="log.pick"),
     Route(interactions.form, action="log.form"),
@@ -82,6 +87,8 @@ ROUTES: list[Route] = [
     Route(home.home, action="home.open", listed=False),
     # HR and admin
     Route(onboarding.invite, command="invite", roles=HR),
+    Route(bridge.offboard, command="offboard", roles=HR),
+    Route(bridge.reach, command="reach", roles=HR),
     Route(perks.post, command="postperk", roles=HR),
     Route(perks.create, action="perks.create", roles=HR, submit=True),
     Route(perks.claims, action="perks.claims", roles=HR),

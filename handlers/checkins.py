@@ -6,7 +6,8 @@ colleague or manager they have not talked to for the longest time, with a "say h
 that sends that person a friendly intro. Current employees get a monthly digest of former
 teammates and reports they have lost touch with (the research: former managers matter most).
 
-Command: checkin. Buttons: checkin.answer, checkin.met, checkin.hello, checkin.hello_back.
+Command: checkin. Buttons: checkin.answer, checkin.met, checkin.hello, checkin.hello_back (the
+intro's "reply" and "let's meet" are handlers/bridge.py's).
 Scheduled work: tick_checkins, tick_nudges (bot/scheduler.py)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.context import Context
 from bot.i18n import Translator, pick_locale
 from bot.types import Button, Incoming, Reply, UserFacingError
+from handlers import bridge
 from storage import engagement, interactions
 from storage.engagement import REACHABLE
 from storage.models import Person
@@ -191,6 +193,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
                 Button(theirs("checkin.say_hello_back"), "checkin.hello_back", str(me.id)),
                 Button(theirs("checkin.log_talked"), "checkin.met", f"{me.id}:o"),
             ),
+            bridge.intro_buttons(theirs, me.id),  # answers travel back to wherever I am
         ),
     )
     today = ctx.now.astimezone(ctx.zone).date().isoformat()

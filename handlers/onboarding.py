@@ -21,6 +21,7 @@ from bot.types import (
     Reply,
     UserFacingError,
 )
+from handlers import bridge
 from storage import invites, people
 from storage.models import Cadence, Comeback, Person
 from storage.schedule import spread_minute
@@ -181,9 +182,10 @@ def profile_text(ctx: Context, person: Person) -> str:
 
 async def profile(ctx: Context, msg: Incoming) -> Reply:
     await ctx.session.refresh(ctx.me, ["identities"])
+    where, choose = await bridge.places(ctx)  # identities, and where the bot writes first
     return Reply(
-        profile_text(ctx, ctx.me),
-        buttons=((Button(ctx.t("profile.edit"), "profile.edit"),),),
+        profile_text(ctx, ctx.me) + (f"\n\n{where}" if where else ""),
+        buttons=((Button(ctx.t("profile.edit"), "profile.edit"),), *choose),
         private_only=True,
     )
 

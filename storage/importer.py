@@ -51,6 +51,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)
+    newly_left: list[int] = field(default_factory=list)  # people whose left_on was just set
 
 
 def read_rows(
@@ -184,6 +185,8 @@ async def import_people(
             session.add(person)
             result.created += 1
         elif any(getattr(person, k) != v for k, v in values.items()):
+            if person.left_on is None and values["left_on"] is not None:
+                result.newly_left.append(person.id)  # the offboarding hand-over starts
             for key, value in values.items():
                 setattr(person, key, value)
             person.updated_at = now

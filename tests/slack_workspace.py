@@ -85,6 +85,7 @@ class Workspace:
     client: httpx.AsyncClient
     channel: SlackChannel
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    team: str = TEAM  # the workspace these requests come from (tests/test_bridge.py: several)
 
     async def post(
         self,
@@ -115,7 +116,7 @@ class Workspace:
             "command": "/alumni",
             "text": text,
             "user_id": user,
-            "team_id": TEAM,
+            "team_id": self.team,
             "channel_id": where,
             "response_url": self.fake.response_url(f"{where}-{next(self.counter)}"),
             "trigger_id": f"trigger-{next(self.counter)}",
@@ -129,7 +130,7 @@ class Workspace:
     ) -> httpx.Response:
         body = {
             "token": "unused",
-            "team_id": TEAM,
+            "team_id": self.team,
             "api_app_id": "AFAKE",
             "type": "event_callback",
             "event_id": event_id or f"Ev{next(self.counter)}",
@@ -202,8 +203,8 @@ class Workspace:
         since = len(self.fake.calls)
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "user": {"id": user, "team_id": TEAM},
-            "team": {"id": TEAM},
+            "user": {"id": user, "team_id": self.team},
+            "team": {"id": self.team},
             "trigger_id": f"trigger-{next(self.counter)}",
             "actions": [
                 {
@@ -273,8 +274,8 @@ class Workspace:
             state[block["block_id"]] = {element["action_id"]: entry}
         payload = {
             "type": "view_submission",
-            "user": {"id": user, "team_id": TEAM},
-            "team": {"id": TEAM},
+            "user": {"id": user, "team_id": self.team},
+            "team": {"id": self.team},
             "view": {
                 "id": "V1",
                 "type": "modal",

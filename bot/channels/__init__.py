@@ -9,7 +9,8 @@ from bot.channels.base import Channel
 
 def configured_channels(app: App) -> list[Channel]:
     channels: list[Channel] = []
-    if app.settings.slack_bot_token:
+    s = app.settings
+    if s.slack_bot_token or (s.slack_client_id and s.slack_client_secret):
         from bot.channels.slack import SlackChannel
 
         channels.append(SlackChannel(app))

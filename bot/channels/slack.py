@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 import time
+import warnings
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +25,7 @@ from slack_bolt.adapter.starlette.async_handler import (
     to_starlette_response,
 )
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -32,17 +34,19 @@ from bot import forms
 from bot.app import App
 from bot.channels import slack_render as render
 from bot.channels.base import Recipient
-from bot.channels.slack_api import SlackApi, signed
+from bot.channels.slack_api import SlackApi, WorkspaceGone, signed
+from bot.channels.slack_install import Authorize, Installations
 from bot.i18n import pick_locale
 from bot.router import clean_text, split_command
 from bot.settings import SettingsError
 from bot.types import Actor, Incoming, Reply
-from storage import inbound
+from storage import identities, inbound
 from storage.locales import chosen_locale
 
 log = logging.getLogger(__name__)
 
 PATH = "/slack/events"
+INSTALL_PATH, REDIRECT_PATH = "/slack/install", "/slack/oauth_redirect"
 HOME_ACTION = "home.open"
 FORM_ACTIONS = frozenset({forms.FORM_CHOOSE, forms.FORM_SKIP, forms.FORM_CANCEL})
 MAX_BODY = 1_000_000
@@ -93,13 +97,19 @@ class SlackChannel:
 
     def __init__(self, app: App) -> None:
         settings = app.settings
-        if not settings.slack_bot_token:
-            raise SettingsError("SLACK_BOT_TOKEN is not set")
+        oauth = bool(settings.slack_client_id and settings.slack_client_secret)
+        if not settings.slack_bot_token and not oauth:
+            raise SettingsError("SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and _SECRET) is not set")
         if not settings.slack_signing_secret and not settings.slack_app_token:
             raise SettingsError("Slack needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN")
+        if oauth and not settings.slack_signing_secret:
+            raise SettingsError("installing in several workspaces needs SLACK_SIGNING_SECRET")
         self.app = app
         self.secret = settings.slack_signing_secret
-        self.api = SlackApi(settings.slack_bot_token, settings.slack_api_url)
+        self.installations = Installations(
+            app.db.engine if oauth else None, settings.slack_client_id, settings.slack_bot_token
+        )
+        self.api = SlackApi(settings.slack_bot_token, settings.slack_api_url, self.installations)
         self.bolt: AsyncApp | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -107,21 +117,39 @@ class SlackChannel:
 
     async def start(self) -> None:
         await self.api.start()
+        oauth = None
+        if self.installations.multi:
+            settings = self.app.settings
+            oauth = AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=settings.slack_scopes,
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+                installation_store=self.installations.store,
+                state_store=self.installations.states,
+            )
         bolt = AsyncApp(
             client=self.api.client,
             signing_secret=self.secret or "",
             request_verification_enabled=bool(self.secret),
             process_before_response=True,  # our listeners ack at once and go on in a task
             logger=logging.getLogger("slack_bolt"),
+            # Every request is checked against the workspaces that installed us (or the one
+            # SLACK_BOT_TOKEN is for): a workspace we are not in gets nothing processed.
+            authorize=Authorize(self.installations),  # type: ignore[arg-type]  # Bolt takes it
+            oauth_settings=oauth,
         )
         bolt.command(re.compile(r".+"))(self._on_command)
         bolt.view_submission(render.FORM_CALLBACK)(self._on_submission)
         bolt.action(re.compile(r".*"))(self._on_action)
         bolt.event("app_home_opened")(self._on_home)
+        bolt.event("app_uninstalled")(self._on_uninstalled)
+        bolt.event("tokens_revoked")(self._on_tokens_revoked)
         bolt.event({"type": "message", "subtype": None})(self._on_message)
         bolt.event(re.compile(r".*"))(self._on_other_event)
         self.bolt = bolt
-        log.info("slack: connected as %s to %s", self.api.bot_user_id, self.api.team)
+        log.info("slack: connected as %s to %s", self.api.bot_user_id, self.api.team or "OAuth")
 
     async def stop(self) -> None:
         if self._tasks:
@@ -131,7 +159,13 @@ class SlackChannel:
     def web_routes(self) -> list[BaseRoute]:
         if not self.secret:
             raise SettingsError("SLACK_SIGNING_SECRET is required for `serve`")
-        return [Route(PATH, self.endpoint, methods=["POST"])]
+        routes: list[BaseRoute] = [Route(PATH, self.endpoint, methods=["POST"])]
+        if self.installations.multi:
+            routes += [
+                Route(INSTALL_PATH, self.oauth_endpoint, methods=["GET"]),
+                Route(REDIRECT_PATH, self.oauth_endpoint, methods=["GET"]),
+            ]
+        return routes
 
     async def poll(self) -> None:
         """Socket Mode: Slack pushes over a WebSocket, no public URL needed (development)."""
@@ -149,8 +183,14 @@ class SlackChannel:
             await handler.close_async()  # type: ignore[no-untyped-call]
 
     async def send(self, to: Recipient, reply: Reply) -> str | None:
-        """A proactive message to a person's DM; errors as DeliveryError subclasses."""
-        return await self.api.send(to.workspace, to.user_id, to.chat_id, reply)
+        """A proactive message to a person's DM; errors as DeliveryError subclasses. When the
+        workspace's token is gone, everyone there is marked unreachable at once, so the rest of
+        a broadcast falls back to their other identities instead of failing one by one."""
+        try:
+            return await self.api.send(to.workspace, to.user_id, to.chat_id, reply)
+        except WorkspaceGone as exc:
+            await self._workspace_gone(to.workspace, str(exc))
+            raise
 
     async def idle(self) -> None:
         """Wait until the work started after acknowledgements is done (tests, benchmarks)."""
@@ -172,6 +212,23 @@ class SlackChannel:
         if not well_formed(bolt_request.body):
             return self._refuse(request, body)
         return to_starlette_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def oauth_endpoint(self, request: Request) -> Response:
+        """`GET /slack/install` (a state and its cookie, then Slack's consent page) and
+        `GET /slack/oauth_redirect` (state checked and used once, token stored)."""
+        flow = self.bolt.oauth_flow if self.bolt is not None else None
+        if flow is None:
+            return PlainTextResponse("Slack is starting", 503)
+        bolt_request = to_async_bolt_request(request, b"")
+        if request.url.path == INSTALL_PATH:
+            return to_starlette_response(await flow.handle_installation(bolt_request))
+        with warnings.catch_warnings():
+            # slack_sdk sends the client secret with aiohttp's BasicAuth, which aiohttp 3.12
+            # deprecates: a library matter, not ours to fail a installation on.
+            warnings.filterwarnings("ignore", "BasicAuth is deprecated", DeprecationWarning)
+            response = await flow.handle_callback(bolt_request)
+        log.info("slack: installation callback answered %s", response.status)
+        return to_starlette_response(response)
 
     def _refuse(self, request: Request, body: bytes) -> Response:
         """Bolt parses before it verifies: 401 for the unsigned, 400 for the signed."""
@@ -217,6 +274,28 @@ class SlackChannel:
         who = (_team(body), str(event["user"]), None)
         self._spawn(self._once(body, self._message(body, event)), "direct message", who)
 
+    async def _on_uninstalled(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        work = self._workspace_gone(_team(body), "app_uninstalled")
+        self._spawn(self._once(body, work), "uninstall", None)
+
+    async def _on_tokens_revoked(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        tokens = (body.get("event") or {}).get("tokens") or {}
+        if tokens.get("bot"):  # user tokens are not ours to care about: we only use the bot's
+            work = self._workspace_gone(_team(body), "tokens_revoked")
+            self._spawn(self._once(body, work), "tokens revoked", None)
+
+    async def _workspace_gone(self, team: str, reason: str) -> None:
+        """The app was removed from a workspace: forget its token, and nobody there can be
+        written to any more (their other identities take over)."""
+        await self.installations.uninstall(team)
+        self.api.forget(team)
+        marked = await identities.mark_workspace_unreachable(
+            self.app.db, self.name, team, reason[:200]
+        )
+        log.warning("slack: workspace %s gone (%s): %d unreachable", team, reason, marked)
+
     async def _on_other_event(self, ack: AsyncAck) -> None:
         await ack()  # acknowledged, so Slack does not retry what we do not use
 
@@ -254,17 +333,22 @@ class SlackChannel:
         await self._answer(origin, replies)
         message = body.get("message")
         if in_message and isinstance(message, dict) and not container.get("is_ephemeral"):
-            await self._mark_pressed(channel, message, str(pressed.get("action_id")))
+            await self._mark_pressed(
+                actor.workspace, channel, message, str(pressed.get("action_id"))
+            )
         if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
             await self._publish_home(actor.workspace, actor.user_id)
 
-    async def _mark_pressed(self, channel: str, message: dict[str, Any], pressed: str) -> None:
+    async def _mark_pressed(
+        self, team: str, channel: str, message: dict[str, Any], pressed: str
+    ) -> None:
         """Show which button was pressed on the message (cosmetic: a failure is only logged)."""
         blocks = render.mark_pressed(message.get("blocks") or [], pressed)
         if not blocks:
             return
         try:
-            await self.api.client.chat_update(
+            client = await self.api.client_for(team)
+            await client.chat_update(
                 channel=channel,
                 ts=str(message.get("ts")),
                 blocks=blocks,
@@ -311,7 +395,8 @@ class SlackChannel:
         incoming = Incoming(actor, "", action=HOME_ACTION, private=True)
         replies = await self.app.dispatcher.dispatch(incoming, step_forms=False)
         shown = [replace(r, form=None) for r in replies if r.text or r.buttons]
-        await self.api.client.views_publish(user_id=user, view=render.home_view(shown))
+        client = await self.api.client_for(team)
+        await client.views_publish(user_id=user, view=render.home_view(shown))
 
     async def _once(self, body: dict[str, Any], work: Work) -> None:
         """Slack retries events it thinks were missed; each event id is processed once."""
@@ -331,6 +416,7 @@ class SlackChannel:
 
     async def _answer(self, origin: Origin, replies: list[Reply]) -> None:
         sent_privately = False
+        team = origin.actor.workspace
         for reply in replies:
             if reply.form is not None:
                 if origin.trigger_id:
@@ -340,14 +426,12 @@ class SlackChannel:
                 if not reply.text:
                     continue
             if not origin.in_dm and (reply.private_only or reply.attachment):
-                await self.api.post(
-                    await self.api.dm(origin.actor.workspace, origin.actor.user_id), reply
-                )
+                await self.api.post(await self.api.dm(team, origin.actor.user_id), reply, team=team)
                 sent_privately = True
             elif not origin.in_dm and origin.response_url:
                 await self.api.respond(origin.response_url, reply)
             else:
-                await self.api.post(origin.channel, reply)
+                await self.api.post(origin.channel, reply, team=team)
         if sent_privately and origin.response_url:
             note = await self._text(origin.actor, "error.private_sent")
             await self.api.respond(origin.response_url, Reply(note))
@@ -360,10 +444,13 @@ class SlackChannel:
         except render.MetadataTooLong:
             log.error("slack: form %s does not fit a modal", reply.form.submit_action)
             await self.api.post(
-                origin.channel, Reply(await self._text(origin.actor, "error.internal"))
+                origin.channel,
+                Reply(await self._text(origin.actor, "error.internal")),
+                team=origin.actor.workspace,
             )
             return
-        await self.api.client.views_open(trigger_id=origin.trigger_id, view=view)
+        client = await self.api.client_for(origin.actor.workspace)
+        await client.views_open(trigger_id=origin.trigger_id, view=view)
 
     async def _texts(self, actor: Actor, *keys: str) -> list[str]:
         """The channel's own words, in the person's language."""
@@ -398,6 +485,6 @@ class SlackChannel:
                 if response_url:
                     await self.api.respond(response_url, apology)
                 else:
-                    await self.api.post(await self.api.dm(team, user), apology)
+                    await self.api.post(await self.api.dm(team, user), apology, team=team)
             except Exception:
                 log.exception("slack: could not apologise to %s", user)

@@ -23,11 +23,14 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render as render
 from bot.channels.base import DeliveryError, RateLimited, TransientError, Unreachable
+from bot.channels.slack_install import Installations
 from bot.settings import SettingsError
 from bot.types import Actor, Reply
 
 log = logging.getLogger(__name__)
 
+# The bot's token itself no longer works in that workspace (uninstalled, revoked).
+WORKSPACE_GONE = frozenset({"token_revoked", "invalid_auth", "not_authed", "team_not_found"})
 UNREACHABLE = frozenset(
     {"account_inactive", "user_not_found", "channel_not_found", "is_archived",
      "not_in_channel", "cannot_dm_bot", "user_disabled", "team_access_not_granted"}
@@ -36,6 +39,10 @@ TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "
 USER_TTL = 3600.0  # seconds a users.info answer (language, name) is kept
 CACHE_SIZE = 10_000
 SIGNATURE_AGE = 300  # Bolt's limit too: older requests are refused as replays
+
+
+class WorkspaceGone(Unreachable):
+    """Nobody in this workspace can be reached any more: the bot's token was revoked."""
 
 
 def delivery_error(exc: SlackApiError) -> DeliveryError:
@@ -51,6 +58,8 @@ def delivery_error(exc: SlackApiError) -> DeliveryError:
         except ValueError:
             retry_after = 1.0
         return RateLimited(retry_after, "channel")
+    if error in WORKSPACE_GONE:
+        return WorkspaceGone(error)
     if error in UNREACHABLE:
         return Unreachable(error)
     if status >= 500 or error in TRANSIENT:
@@ -70,21 +79,26 @@ def signed(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> 
 
 
 class SlackApi:
-    def __init__(self, token: str, base_url: str) -> None:
+    """The Web API for every workspace the bot is in: one client pair per bot token (all on one
+    aiohttp session), the token chosen by the workspace (`Installations`)."""
+
+    def __init__(self, token: str | None, base_url: str, installations: Installations) -> None:
         self.token = token
+        self.installations = installations
         self.base_url = base_url.rstrip("/") + "/"
         self.session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
         self._bulk: AsyncWebClient | None = None
         self.bot_user_id = ""
         self.team = ""
+        self.team_id = ""
+        self._clients: dict[str, tuple[AsyncWebClient, AsyncWebClient]] = {}
         self._users: dict[str, tuple[float, str | None, str | None]] = {}
         self._dms: dict[str, str] = {}
 
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession()
-        self._client = AsyncWebClient(
-            self.token,
+    def _pair(self, token: str | None) -> tuple[AsyncWebClient, AsyncWebClient]:
+        interactive = AsyncWebClient(
+            token,
             base_url=self.base_url,
             session=self.session,
             retry_handlers=[
@@ -92,9 +106,16 @@ class SlackApi:
                 AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             ],
         )
-        self._bulk = AsyncWebClient(
-            self.token, base_url=self.base_url, session=self.session, retry_handlers=[]
+        bulk = AsyncWebClient(
+            token, base_url=self.base_url, session=self.session, retry_handlers=[]
         )
+        return interactive, bulk
+
+    async def start(self) -> None:
+        self.session = aiohttp.ClientSession()
+        self._client, self._bulk = self._pair(self.token)
+        if not self.token:
+            return  # OAuth only: each workspace's token comes from its installation
         try:
             auth = await self._client.auth_test()
         except SlackApiError as exc:
@@ -103,6 +124,9 @@ class SlackApi:
             raise SettingsError(f"Slack refused SLACK_BOT_TOKEN: {error}") from None
         self.bot_user_id = str(auth.get("user_id", ""))
         self.team = str(auth.get("team", ""))
+        self.team_id = str(auth.get("team_id", ""))
+        self.installations.single_team = self.team_id
+        self.installations.single_bot_user = self.bot_user_id
 
     async def close(self) -> None:
         if self.session is not None:
@@ -121,6 +145,32 @@ class SlackApi:
             raise RuntimeError("SlackApi.start() was not called")
         return self._bulk
 
+    async def clients_for(self, team: str) -> tuple[AsyncWebClient, AsyncWebClient]:
+        """(interactive, bulk) clients with this workspace's bot token; Unreachable when the
+        bot is not installed there (any more)."""
+        found = await self.installations.bot(team)
+        if found is None:
+            raise WorkspaceGone(f"workspace_not_installed: {team or '?'}")
+        token = found[0]
+        if token == self.token:
+            return self.client, self.bulk
+        if token not in self._clients:
+            if len(self._clients) >= CACHE_SIZE:
+                self._clients.clear()
+            self._clients[token] = self._pair(token)
+        return self._clients[token]
+
+    async def client_for(self, team: str) -> AsyncWebClient:
+        return (await self.clients_for(team))[0]
+
+    def forget(self, team: str) -> None:
+        """Drop what is cached for a workspace that removed the app."""
+        self.installations.forget(team)
+        prefix = f"{team}:"
+        for cache in (self._users, self._dms):
+            for key in [k for k in cache if k.startswith(prefix)]:
+                del cache[key]
+
     async def actor(self, team: str, user: str) -> Actor:
         """The Slack user with their language and name (users.info, cached for an hour)."""
         key = f"{team}:{user}"
@@ -128,7 +178,8 @@ class SlackApi:
         if cached is None or cached[0] < time.monotonic():
             locale = name = None
             try:
-                info = await self.client.users_info(user=user, include_locale=True)
+                client = await self.client_for(team)
+                info = await client.users_info(user=user, include_locale=True)
                 data = info.get("user") or {}
                 locale = data.get("locale")
                 profile = data.get("profile") or {}
@@ -148,15 +199,17 @@ class SlackApi:
         """The person's DM channel with the bot (conversations.open, cached)."""
         key = f"{team}:{user}"
         if key not in self._dms:
-            opened = await (client or self.client).conversations_open(users=user)
+            opened = await (client or await self.client_for(team)).conversations_open(users=user)
             if len(self._dms) >= CACHE_SIZE:
                 self._dms.clear()
             self._dms[key] = str(opened["channel"]["id"])
         return self._dms[key]
 
-    async def post(self, channel: str, reply: Reply, client: AsyncWebClient | None = None) -> None:
+    async def post(
+        self, channel: str, reply: Reply, client: AsyncWebClient | None = None, *, team: str = ""
+    ) -> None:
         """A reply as one or more messages (Block Kit limits), then its file if any."""
-        client = client or self.client
+        client = client or await self.client_for(team)
         if reply.text or reply.buttons or reply.attachment is None:
             for message in render.messages(reply):
                 await client.chat_postMessage(channel=channel, **message)
@@ -177,8 +230,9 @@ class SlackApi:
     async def send(self, workspace: str, user: str, chat_id: str | None, reply: Reply) -> str:
         """Delivery's proactive message: errors become DeliveryError subclasses."""
         try:
-            channel = chat_id or await self.dm(workspace, user, self.bulk)
-            await self.post(channel, reply, self.bulk)
+            bulk = (await self.clients_for(workspace))[1]
+            channel = chat_id or await self.dm(workspace, user, bulk)
+            await self.post(channel, reply, bulk)
         except SlackApiError as exc:
             raise delivery_error(exc) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

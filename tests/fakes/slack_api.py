@@ -5,7 +5,11 @@ It answers what the Slack channel calls (`auth.test`, `users.info`, `conversatio
 with its upload URL, `files.completeUploadExternal`) and `response_url` posts, records every
 call, and refuses what Slack refuses: a wrong token (`invalid_auth`), Block Kit over its limits
 (`invalid_blocks`), an unknown user. It can be told to answer 429 with `Retry-After`
-(`rate_limit`) or to fail a method (`fail_next`)."""
+(`rate_limit`) or to fail a method (`fail_next`).
+
+It can serve several workspaces: each bot token belongs to one team (`add_team`), a user is
+found only with their own team's token, `oauth.v2.access` trades a granted code for a team's
+token (`grant_code`), and a revoked token answers `token_revoked` (`revoke`, `revoke_after`)."""
 
 from __future__ import annotations
 
@@ -124,6 +128,11 @@ def _json_param(value: Any) -> Any:
 class FakeSlackAPI:
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
+        self.teams: dict[str, tuple[str, str]] = {token: (TEAM, "Fake Co")}  # token → team
+        self.revoked: set[str] = set()
+        self.codes: dict[str, str] = {}  # OAuth code → the token it is traded for
+        self._revoke_after: dict[str, int] = {}
+        self._team = TEAM  # the team of the request being answered
         self.calls: list[Call] = []
         self.users: dict[str, SlackUser] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -159,9 +168,29 @@ class FakeSlackAPI:
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
-    def add_user(self, user_id: str, name: str, locale: str = "en-US") -> SlackUser:
-        self.users[user_id] = SlackUser(user_id, name, locale)
+    def add_user(
+        self, user_id: str, name: str, locale: str = "en-US", team: str = TEAM
+    ) -> SlackUser:
+        self.users[user_id] = SlackUser(user_id, name, locale, team)
         return self.users[user_id]
+
+    def add_team(self, team: str, token: str, name: str) -> None:
+        self.teams[token] = (team, name)
+
+    def grant_code(self, code: str, token: str) -> None:
+        """Slack's consent page was passed: `code` may be traded once for `token`."""
+        self.codes[code] = token
+
+    def revoke(self, token: str) -> None:
+        self.revoked.add(token)
+
+    def revoke_after(self, token: str, messages: int) -> None:
+        """The token is revoked after this many more chat.postMessage calls succeed."""
+        self._revoke_after[token] = messages
+
+    def _user(self, user_id: object) -> SlackUser | None:
+        user = self.users.get(str(user_id))
+        return user if user is not None and user.team == self._team else None
 
     def rate_limit(self, method: str, retry_after: int, times: int = 1) -> None:
         self._rate_limits.setdefault(method, []).extend([retry_after] * times)
@@ -231,8 +260,21 @@ class FakeSlackAPI:
         method = request.match_info["method"]
         params = await self._params(request)
         await self._record(Call(method, params, request.path))
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if method == "oauth.v2.access":  # the app's client id and secret, no token
+            basic = request.headers.get("Authorization", "").startswith("Basic ")
+            return web.json_response(self._oauth_v2_access(params, basic))
+        if token in self.revoked:
+            return web.json_response({"ok": False, "error": "token_revoked"})
+        if token not in self.teams:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        self._team = self.teams[token][0]
+        if method == "chat.postMessage" and token in self._revoke_after:
+            self._revoke_after[token] -= 1
+            if self._revoke_after[token] < 0:
+                del self._revoke_after[token]
+                self.revoked.add(token)
+                return web.json_response({"ok": False, "error": "token_revoked"})
         if self._rate_limits.get(method):
             retry_after = self._rate_limits[method].pop(0)
             return web.json_response(
@@ -256,18 +298,35 @@ class FakeSlackAPI:
             answer["response_metadata"] = {"messages": detail}
         return answer
 
+    def _oauth_v2_access(self, p: dict[str, Any], basic: bool) -> dict[str, Any]:
+        token = self.codes.pop(str(p.get("code")), None)
+        if token is None or not (basic or (p.get("client_id") and p.get("client_secret"))):
+            return self._error("invalid_code")
+        team, name = self.teams[token]
+        return {
+            "ok": True,
+            "app_id": "AFAKE",
+            "access_token": token,
+            "token_type": "bot",
+            "scope": "commands,chat:write",
+            "bot_user_id": BOT_USER,
+            "team": {"id": team, "name": name},
+            "authed_user": {"id": "UINSTALLER"},
+        }
+
     def _auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
+        team, name = next(v for v in self.teams.values() if v[0] == self._team)
         return {
             "ok": True,
             "user_id": BOT_USER,
-            "team": "Fake Co",
-            "team_id": TEAM,
+            "team": name,
+            "team_id": team,
             "bot_id": "BFAKE",
             "url": "https://fake.slack.com/",
         }
 
     def _users_info(self, p: dict[str, Any]) -> dict[str, Any]:
-        user = self.users.get(str(p.get("user")))
+        user = self._user(p.get("user"))
         if user is None:
             return self._error("user_not_found")
         data: dict[str, Any] = {
@@ -282,7 +341,7 @@ class FakeSlackAPI:
 
     def _conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
         user = str(p.get("users", ""))
-        if user not in self.users:
+        if self._user(user) is None:
             return self._error("user_not_found")
         return {"ok": True, "channel": {"id": "D" + user}}
 
@@ -319,7 +378,7 @@ class FakeSlackAPI:
         return {"ok": True, "view": {"id": "V1", **p["view"]}}
 
     def _views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
-        if str(p.get("user_id")) not in self.users:
+        if self._user(p.get("user_id")) is None:
             return self._error("user_not_found")
         if problems := view_errors(p.get("view")):
             return self._error("invalid_blocks", problems)

@@ -1,0 +1,85 @@
+"""A person's chat identities across places (company workspace, alumni workspace, Telegram):
+which one the bot writes to, which are unreachable, and who can be reached nowhere."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import Database
+from storage.engagement import REACHABLE
+from storage.models import Identity, Person, slack_bots
+
+PROACTIVE = ("slack", "telegram")  # the channels proactive messages can go through
+
+
+async def mark_workspace_unreachable(
+    db: Database, channel: str, workspace: str, reason: str
+) -> int:
+    """Everyone in a workspace the bot was removed from: unreachable there (their identities
+    elsewhere take over). Returns how many identities changed."""
+    if not workspace:
+        return 0
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Identity)
+            .where(
+                Identity.channel == channel,
+                Identity.workspace == workspace,
+                Identity.reachable.is_(True),
+            )
+            .values(reachable=False, unreachable_reason=reason)
+        )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+async def of(session: AsyncSession, person: Person) -> list[Identity]:
+    """The person's identities, the one messages go to first."""
+    rows = await session.scalars(
+        select(Identity)
+        .where(Identity.person_id == person.id)
+        .order_by(Identity.reachable.desc(), Identity.priority, Identity.id)
+    )
+    return list(rows)
+
+
+def preferred(found: list[Identity]) -> Identity | None:
+    usable = [i for i in found if i.reachable and i.channel in PROACTIVE]
+    return min(usable, key=lambda i: (i.priority, i.id), default=None)
+
+
+async def prefer(session: AsyncSession, person: Person, identity_id: int) -> Identity | None:
+    """Make this identity (the person's own) the first choice; the others keep their order
+    behind it. None when it is not theirs."""
+    found = await of(session, person)
+    chosen = next((i for i in found if i.id == identity_id), None)
+    if chosen is None:
+        return None
+    others = sorted((i for i in found if i is not chosen), key=lambda i: (i.priority, i.id))
+    chosen.priority = 0
+    for n, identity in enumerate(others, start=1):
+        identity.priority = n
+    return chosen
+
+
+async def workspace_names(session: AsyncSession) -> dict[str, str]:
+    """Slack team id → the workspace's name, from the installations we keep."""
+    rows = await session.execute(select(slack_bots.c.team_id, slack_bots.c.team_name))
+    return {str(team): str(name) for team, name in rows.all() if team and name}
+
+
+async def reachable_nowhere(session: AsyncSession, limit: int = 50) -> tuple[int, list[Person]]:
+    """Alumni whom no proactive message can reach (never joined, or every identity gone): the
+    total, and the first `limit` of them by name."""
+    where = (Person.left_on.isnot(None), Person.forgotten_at.is_(None), ~REACHABLE)
+    rows = list(
+        await session.scalars(select(Person).where(*where).order_by(Person.name).limit(limit))
+    )
+    total = len(rows)
+    if total == limit:
+        total = int(
+            await session.scalar(select(func.count()).select_from(Person).where(*where)) or 0
+        )
+    return total, rows
