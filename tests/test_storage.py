@@ -67,3 +67,19 @@ async def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(sqlite_app: Ap
         timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
         keys = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
     assert (mode, timeout, keys) == ("wal", 10_000, 1)
+
+
+async def test_the_migrations_and_the_models_agree_column_by_column(database_url: str) -> None:
+    """A model changed without a migration (or the other way round) shows up here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    db = Database.connect(database_url)
+    try:
+        async with db.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+            )
+    finally:
+        await db.close()
+    assert diff == []

@@ -2,7 +2,7 @@
 
 Two sources, usable together: the one `SLACK_BOT_TOKEN` (a single-workspace deployment, bound to
 the team `auth.test` names), and OAuth installations (`/slack/install`), kept by slack_sdk's
-SQLAlchemy stores in our own database (tables in storage/models.py, migrated by Alembic). Bolt
+SQLAlchemy stores in our own database (tables in storage/models/slack.py, migrated by Alembic). Bolt
 asks `Authorize` for every request: a workspace with neither gets nothing processed."""
 
 from __future__ import annotations

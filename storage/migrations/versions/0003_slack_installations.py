@@ -1,7 +1,7 @@
 """slack installations and oauth states (several workspaces)
 
-The tables slack_sdk's SQLAlchemy installation and OAuth state stores use, as storage/models.py
-declares them (mirroring slack_sdk's own definitions).
+The tables slack_sdk's SQLAlchemy installation and OAuth state stores use, as
+storage/models/slack.py declares them (mirroring slack_sdk's own definitions).
 
 Revision ID: 0003
 Revises: 0002

@@ -1,0 +1,94 @@
+"""The whole product's tables (DESIGN.md). Features add columns through migrations, never by
+creating tables behind Alembic's back.
+
+Conventions: timestamps are aware UTC (`UTCDateTime`); calendar dates are `Date`;
+enumerations are short strings checked by the code that writes them (the StrEnums in base.py),
+so adding a value needs no migration; lists (skills, desired roles) are JSON arrays of strings.
+
+The tables live in modules by domain; everything is importable from `storage.models`."""
+
+from __future__ import annotations
+
+from storage.models.base import (
+    NAMING,
+    Base,
+    Cadence,
+    Channel,
+    Comeback,
+    InteractionKind,
+    JoinRoute,
+    Role,
+)
+from storage.models.engagement import (
+    Interaction,
+    SurveyResponse,
+)
+from storage.models.offers import (
+    Event,
+    Match,
+    Opening,
+    Perk,
+    PerkClaim,
+    PerkCode,
+    Referral,
+    Rsvp,
+)
+from storage.models.operations import (
+    AuditEntry,
+    Broadcast,
+    BroadcastClick,
+    ButtonToken,
+    FormState,
+    OutboxMessage,
+    ProcessedEvent,
+    RateLimit,
+)
+from storage.models.people import (
+    Identity,
+    Invite,
+    Person,
+    Relation,
+    RoleGrant,
+)
+from storage.models.slack import (
+    slack_bots,
+    slack_installations,
+    slack_oauth_states,
+)
+
+__all__ = [
+    "NAMING",
+    "AuditEntry",
+    "Base",
+    "Broadcast",
+    "BroadcastClick",
+    "ButtonToken",
+    "Cadence",
+    "Channel",
+    "Comeback",
+    "Event",
+    "FormState",
+    "Identity",
+    "Interaction",
+    "InteractionKind",
+    "Invite",
+    "JoinRoute",
+    "Match",
+    "Opening",
+    "OutboxMessage",
+    "Perk",
+    "PerkClaim",
+    "PerkCode",
+    "Person",
+    "ProcessedEvent",
+    "RateLimit",
+    "Referral",
+    "Relation",
+    "Role",
+    "RoleGrant",
+    "Rsvp",
+    "SurveyResponse",
+    "slack_bots",
+    "slack_installations",
+    "slack_oauth_states",
+]

@@ -1,0 +1,66 @@
+"""The declarative base, the naming convention and the enumerations every model shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    MetaData,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from storage.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012
+
+
+class Role(StrEnum):
+    ALUMNI = "alumni"
+    EMPLOYEE = "employee"
+    HR = "hr"
+    ADMIN = "admin"
+
+
+class JoinRoute(StrEnum):
+    NEW_GRAD = "new_grad"
+    MID_CAREER = "mid_career"
+
+
+class Comeback(StrEnum):
+    UNKNOWN = "unknown"
+    OPEN = "open"
+    MAYBE = "maybe"
+    NOT_NOW = "not_now"
+
+
+class Cadence(StrEnum):
+    WEEKLY = "weekly"
+    BIWEEKLY = "biweekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    OFF = "off"
+
+
+class Channel(StrEnum):
+    CONSOLE = "console"
+    SLACK = "slack"
+    TELEGRAM = "telegram"
+
+
+class InteractionKind(StrEnum):
+    IN_PERSON = "in_person"
+    ONLINE = "online"
