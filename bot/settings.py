@@ -137,7 +137,8 @@ class Settings(BaseSettings):
     )
     slack_scopes: list[str] = Field(
         default_factory=lambda: [
-            "commands", "chat:write", "im:write", "im:history", "users:read", "files:write"
+            "commands", "chat:write", "im:write", "im:history", "users:read", "users:read.email",
+            "files:write"
         ]
     )  # fmt: skip
     alumni_workspace_invite_url: str = ""  # the alumni Slack workspace's invite link

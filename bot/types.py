@@ -24,6 +24,7 @@ class Actor:
     workspace: str = ""
     display_name: str | None = None
     locale_hint: str | None = None  # the platform's language, used until the person chooses
+    verified_email: str | None = None  # an email the platform itself verified (Slack's profile)
 
 
 @dataclass(frozen=True)

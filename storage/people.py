@@ -37,6 +37,8 @@ async def identity_for(session: AsyncSession, actor: Actor, now: datetime) -> Id
         session.add(found)
         await session.flush()
         found.person = None
+        if actor.verified_email:
+            await _link_by_verified_email(session, found, actor.verified_email)
         return found
     if found.workspace != actor.workspace:
         found.workspace = actor.workspace
@@ -45,6 +47,34 @@ async def identity_for(session: AsyncSession, actor: Actor, now: datetime) -> Id
     if actor.display_name and not found.display_name:
         found.display_name = actor.display_name
     return found
+
+
+async def _link_by_verified_email(session: AsyncSession, identity: Identity, email: str) -> None:
+    """A platform-verified email (Slack) links a new identity to the person with that email, as
+    an invite would — unless they are forgotten or already have an account in that place (then
+    this is someone else, and they join with an invite like anyone)."""
+    person = await person_by_email(session, email)
+    if person is None or person.is_forgotten:
+        return
+    taken = await session.scalar(
+        select(func.count())
+        .select_from(Identity)
+        .where(
+            Identity.person_id == person.id,
+            Identity.channel == identity.channel,
+            Identity.workspace == identity.workspace,
+        )
+    )
+    if taken:
+        return
+    count = await session.scalar(
+        select(func.count()).select_from(Identity).where(Identity.person_id == person.id)
+    )
+    identity.person_id, identity.priority = person.id, int(count or 0)
+    await session.flush()
+    await session.refresh(identity, ["person"])
+    if identity.person is not None:
+        await session.refresh(identity.person, ["grants"])
 
 
 def roles_of(person: Person) -> frozenset[Role]:

@@ -462,3 +462,23 @@ async def test_a_token_revoked_mid_broadcast(places: Places) -> None:
     assert worker.stats.sent == 2
     await p.company.onboard("USUZUKI", agree="同意する", language="日本語")
     assert "New" in await p.company.command("USUZUKI", "reach")
+
+
+async def test_a_slack_verified_email_links_the_same_person_once_per_workspace(
+    places: Places,
+) -> None:
+    """Emma writes from the alumni workspace with the email Slack verified for her: she is the
+    same person, no invite needed. A second account there with her email is someone else."""
+    p = places
+    await p.install_alumni()
+    p.slack.add_user("UA_EMMA_V", "Emma", "en-GB", team=ALUMNI, email="emma@example.com")
+    p.slack.add_user("UA_COPY", "Emma?", "en-GB", team=ALUMNI, email="emma@example.com")
+    p.slack.add_user("UA_NOBODY", "Nobody", "en-GB", team=ALUMNI, email="nobody@example.org")
+    assert "/alumni profile" in await p.alumni.command("UA_EMMA_V", "help")
+    linked = [(i.workspace, i.user_id) for i in await identities_of(p.app, "emma@example.com")]
+    assert (ALUMNI, "UA_EMMA_V") in linked
+    for stranger in ("UA_COPY", "UA_NOBODY"):
+        answer = await p.alumni.command(stranger, "help")
+        assert "join" in answer and "/alumni profile" not in answer
+    linked = [(i.workspace, i.user_id) for i in await identities_of(p.app, "emma@example.com")]
+    assert (ALUMNI, "UA_COPY") not in linked

@@ -93,7 +93,8 @@ class SlackApi:
         self.team = ""
         self.team_id = ""
         self._clients: dict[str, tuple[AsyncWebClient, AsyncWebClient]] = {}
-        self._users: dict[str, tuple[float, str | None, str | None]] = {}
+        # (expires, locale, name, verified email) per team:user
+        self._users: dict[str, tuple[float, str | None, str | None, str | None]] = {}
         self._dms: dict[str, str] = {}
 
     def _pair(self, token: str | None) -> tuple[AsyncWebClient, AsyncWebClient]:
@@ -176,7 +177,7 @@ class SlackApi:
         key = f"{team}:{user}"
         cached = self._users.get(key)
         if cached is None or cached[0] < time.monotonic():
-            locale = name = None
+            locale = name = email = None
             try:
                 client = await self.client_for(team)
                 info = await client.users_info(user=user, include_locale=True)
@@ -184,13 +185,14 @@ class SlackApi:
                 locale = data.get("locale")
                 profile = data.get("profile") or {}
                 name = profile.get("display_name") or profile.get("real_name") or data.get("name")
+                email = profile.get("email")  # verified by Slack; needs users:read.email
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("slack: users.info failed for %s: %s", user, exc)
             if len(self._users) >= CACHE_SIZE:
                 self._users.clear()
-            cached = (time.monotonic() + USER_TTL, locale, name)
+            cached = (time.monotonic() + USER_TTL, locale, name, email)
             self._users[key] = cached
-        return Actor("slack", user, team, cached[2], cached[1])
+        return Actor("slack", user, team, cached[2], cached[1], verified_email=cached[3])
 
     def remember_dm(self, team: str, user: str, channel: str) -> None:
         self._dms[f"{team}:{user}"] = channel

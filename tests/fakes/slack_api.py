@@ -44,6 +44,7 @@ class SlackUser:
     name: str
     locale: str = "en-US"
     team: str = TEAM
+    email: str | None = None  # in the profile (users:read.email)
 
 
 def block_errors(blocks: Any, limit: int) -> list[str]:
@@ -169,9 +170,14 @@ class FakeSlackAPI:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
     def add_user(
-        self, user_id: str, name: str, locale: str = "en-US", team: str = TEAM
+        self,
+        user_id: str,
+        name: str,
+        locale: str = "en-US",
+        team: str = TEAM,
+        email: str | None = None,
     ) -> SlackUser:
-        self.users[user_id] = SlackUser(user_id, name, locale, team)
+        self.users[user_id] = SlackUser(user_id, name, locale, team, email)
         return self.users[user_id]
 
     def add_team(self, team: str, token: str, name: str) -> None:
@@ -335,6 +341,8 @@ class FakeSlackAPI:
             "name": user.name.lower(),
             "profile": {"real_name": user.name, "display_name": user.name},
         }
+        if user.email:
+            data["profile"]["email"] = user.email
         if str(p.get("include_locale")).lower() in ("1", "true"):
             data["locale"] = user.locale
         return {"ok": True, "user": data}
