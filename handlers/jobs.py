@@ -47,7 +47,8 @@ def card(t: Translator, o: Opening) -> str:
         where.append(t("jobs.remote"))
     parts = [o.department or "", " / ".join(where)]
     if o.employment_type:
-        parts.append(t(f"jobs.type.{o.employment_type}"))
+        known = o.employment_type in store.EMPLOYMENT_TYPES
+        parts.append(t(f"jobs.type.{o.employment_type}") if known else o.employment_type)
     if o.closes_on:
         parts.append(t("jobs.closes", date=t.date(o.closes_on)))
     details = " · ".join(p for p in parts if p)

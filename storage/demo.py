@@ -230,7 +230,7 @@ async def _catalogue(
                 nice_to_have=nice,
                 location=location,
                 remote=location == "リモート",
-                employment_type="正社員",
+                employment_type="full_time",
                 welcome_note="おかえりなさい、を待っています。",
                 closes_on=today + timedelta(days=60),
                 owner_id=hr.id,

@@ -67,3 +67,11 @@ def test_grant_and_invite_from_the_command_line(workdir: Path) -> None:
     unknown = run(["invite", "--email", "ghost@example.com"], workdir)
     assert unknown.returncode == 1 and "nobody with email" in unknown.stderr
     assert run(["grant", "hanako@example.com", "king"], workdir).returncode == 2
+
+
+def test_the_console_shows_demo_openings_and_plain_text(workdir: Path) -> None:
+    assert run(["demo"], workdir).returncode == 0
+    shown = run(["chat", "--as", "hanako@example.com"], workdir, stdin="/jobs\n/refer\n/cancel\n")
+    assert "jobs.type" not in shown.stdout  # no raw message keys
+    assert "*" not in shown.stdout  # Slack's *bold* is not printed on a terminal
+    assert "ERROR" not in shown.stderr

@@ -7,6 +7,7 @@ message), so a session can be scripted."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +20,7 @@ from storage import people
 from storage.models import Channel, Identity
 
 FILES_DIR = Path("alumni-bot-files")
+BOLD = re.compile(r"\*([^*\n]+)\*")
 
 
 class ConsoleChat:
@@ -92,7 +94,7 @@ class ConsoleChat:
         self.shown = []
         for reply in replies:
             if reply.text:
-                self.write(reply.text + "\n")
+                self.write(BOLD.sub(r"\1", reply.text) + "\n")  # a terminal shows no *bold*
             for row in reply.buttons:
                 labels = []
                 for button in row:
