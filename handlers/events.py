@@ -111,9 +111,11 @@ def is_hr(ctx: Context) -> bool:
     return ctx.has_role(Role.HR, Role.ADMIN)
 
 
-def invited(ctx: Context, event: Event) -> bool:
+async def invited(ctx: Context, event: Event) -> bool:
     segment = segment_of(event)
-    return is_hr(ctx) or (segment is not None and segment.includes(ctx.me))
+    if is_hr(ctx):
+        return True
+    return segment is not None and await store.contains(ctx.session, segment, ctx.me.id)
 
 
 async def event_for(ctx: Context, payload: str, *, lock: bool = False) -> Event:
@@ -124,7 +126,10 @@ async def event_for(ctx: Context, payload: str, *, lock: bool = False) -> Event:
     event = await store.get(ctx.session, int(event_id), lock=lock)
     if event is None:
         raise UserFacingError("error.expired_button")
-    if not invited(ctx, event) and await store.rsvp_of(ctx.session, event.id, ctx.me.id) is None:
+    if (
+        not await invited(ctx, event)
+        and await store.rsvp_of(ctx.session, event.id, ctx.me.id) is None
+    ):
         raise UserFacingError("events.not_invited")
     return event
 
@@ -142,7 +147,7 @@ async def list_(ctx: Context, msg: Incoming) -> Reply:
         if event is None:
             raise UserFacingError("events.checkin_bad_code")
         return await check_in(ctx, event)
-    found = [e for e in await store.upcoming(ctx.session, ctx.now) if invited(ctx, e)]
+    found = [e for e in await store.upcoming(ctx.session, ctx.now) if await invited(ctx, e)]
     found = found[:LIST_LIMIT]
     if not found:
         return Reply(t("events.none_hr" if is_hr(ctx) else "events.none"))

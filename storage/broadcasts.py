@@ -3,7 +3,6 @@ alumni network), queuing a broadcast into the outbox, and its delivery report.""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,68 +28,22 @@ from storage import outbox
 from storage.models import (
     Broadcast,
     BroadcastClick,
-    Comeback,
     Event,
     Identity,
-    JoinRoute,
     OutboxMessage,
     Person,
-    Rsvp,
 )
-from storage.models import Channel as ChannelName
+from storage.segments import DELIVERABLE as DELIVERABLE
+from storage.segments import KINDS, segment_clause
+from storage.segments import BadSegment as BadSegment
+from storage.segments import Segment as Segment
+from storage.segments import fold as fold
+from storage.segments import parse_segment as parse_segment
 from storage.types import UTCDateTime
 
 KIND = "broadcast"
-SEGMENT_KINDS = ("all", "department", "skill", "join_route", "channel", "comeback", "event")
-NEEDS_VALUE = frozenset({"department", "skill", "join_route", "channel", "event"})
-DELIVERABLE = (ChannelName.SLACK.value, ChannelName.TELEGRAM.value)
-RSVPED = ("going", "maybe", "waitlist")
+SEGMENT_KINDS = KINDS
 CHUNK = 5000
-
-
-class BadSegment(ValueError):
-    """`key` is the message key explaining what is wrong (broadcasts.po)."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-@dataclass(frozen=True)
-class Segment:
-    kind: str
-    value: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.value}" if self.value else self.kind
-
-
-def fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold().strip()
-
-
-def parse_segment(kind: str, value: str = "") -> Segment:
-    """`parse_segment("department", "営業")`, or one string: `parse_segment("skill:Python")`."""
-    if not value and ":" in kind:
-        kind, value = kind.split(":", 1)
-    kind, value = kind.strip().lower(), " ".join(value.split())
-    if kind not in SEGMENT_KINDS:
-        raise BadSegment("broadcasts.bad_segment")
-    if kind not in NEEDS_VALUE:
-        return Segment(kind)
-    if not value:
-        raise BadSegment("broadcasts.target_required")
-    if len(value) > 150:
-        raise BadSegment("broadcasts.bad_target")
-    if kind == "channel" and value.lower() not in DELIVERABLE:
-        raise BadSegment("broadcasts.bad_channel")
-    if kind == "join_route" and value.lower() not in {r.value for r in JoinRoute}:
-        raise BadSegment("broadcasts.bad_join_route")
-    if kind == "event" and not value.removeprefix("#").isdigit():
-        raise BadSegment("broadcasts.bad_event")
-    if kind in ("channel", "join_route"):
-        value = value.lower()
-    return Segment(kind, value.removeprefix("#") if kind == "event" else value)
 
 
 async def check_segment(session: AsyncSession, segment: Segment) -> None:
@@ -98,7 +51,7 @@ async def check_segment(session: AsyncSession, segment: Segment) -> None:
         raise BadSegment("broadcasts.bad_event")
 
 
-def _query(segment: Segment, after: int, limit: int) -> Any:
+def _query(segment: Segment, after: int, limit: int, dialect: str) -> Any:
     """One keyset page of the segment's people (before the checks done in Python)."""
     query = (
         select(Person.id, Person.locale, Person.opt_outs, Person.skills)
@@ -110,21 +63,8 @@ def _query(segment: Segment, after: int, limit: int) -> Any:
         .order_by(Person.id)
         .limit(limit)
     )
-    match segment.kind:
-        case "department":
-            query = query.where(func.lower(Person.department) == segment.value.lower())
-        case "join_route":
-            query = query.where(Person.join_route == segment.value)
-        case "comeback":
-            query = query.where(Person.comeback.in_((Comeback.OPEN, Comeback.MAYBE)))
-        case "event":
-            query = query.where(
-                exists().where(
-                    Rsvp.person_id == Person.id,
-                    Rsvp.event_id == int(segment.value),
-                    Rsvp.status.in_(RSVPED),
-                )
-            )
+    if segment.kind not in ("channel", "skill"):  # those two are checked per page, below
+        query = query.where(segment_clause(segment, dialect))
     return query
 
 
@@ -154,7 +94,8 @@ async def recipients(
     after = 0
     skill = fold(segment.value) if segment.kind == "skill" else None
     while True:
-        rows = (await session.execute(_query(segment, after, chunk))).all()
+        dialect = session.get_bind().dialect.name
+        rows = (await session.execute(_query(segment, after, chunk, dialect))).all()
         if not rows:
             return
         after = rows[-1].id

@@ -21,6 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import interactions
 from storage.models import Event, InteractionKind, Person, Rsvp
+from storage.segments import Segment as Segment
+from storage.segments import contains as contains
+from storage.segments import parse_segment as parse_segment
+from storage.segments import segment_clause
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 BEFORE_24H = timedelta(hours=24)
@@ -46,41 +50,6 @@ class Refused(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Who an event is for: `all`, `alumni`, `employees`, `department:NAME`, `skill:NAME`."""
-
-    kind: str
-    value: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.value}" if self.value else self.kind
-
-    def includes(self, person: Person) -> bool:
-        match self.kind:
-            case "all":
-                return True
-            case "alumni":
-                return person.is_alumnus
-            case "employees":
-                return not person.is_alumnus
-            case "department":
-                return (person.department or "").casefold() == self.value.casefold()
-            case _:  # skill
-                return self.value.casefold() in {s.casefold() for s in person.skills}
-
-
-def parse_segment(text: str) -> Segment:
-    """Raise ValueError for anything but the forms above."""
-    kind, _, value = text.strip().partition(":")
-    kind, value = kind.strip().lower(), " ".join(value.split())
-    if kind in ("all", "alumni", "employees") and not value:
-        return Segment(kind)
-    if kind in ("department", "skill") and value and len(value) <= 150:
-        return Segment(kind, value)
-    raise ValueError(text)
 
 
 def new_uid() -> str:
@@ -272,16 +241,13 @@ async def promote(session: AsyncSession, event: Event, now: datetime) -> list[Rs
 async def audience(session: AsyncSession, segment: Segment) -> list[Person]:
     """People an invitation goes to: joined (consented), not forgotten, paused or opted out."""
     query = select(Person).where(
-        Person.consent_at.is_not(None), Person.forgotten_at.is_(None), Person.paused.is_(False)
+        Person.consent_at.is_not(None),
+        Person.forgotten_at.is_(None),
+        Person.paused.is_(False),
+        segment_clause(segment, session.get_bind().dialect.name),
     )
-    if segment.kind == "alumni":
-        query = query.where(Person.left_on.is_not(None))
-    elif segment.kind == "employees":
-        query = query.where(Person.left_on.is_(None))
-    elif segment.kind == "department":
-        query = query.where(func.lower(Person.department) == segment.value.lower())
     people = (await session.scalars(query.order_by(Person.id))).all()
-    return [p for p in people if "events" not in p.opt_outs and segment.includes(p)]
+    return [p for p in people if "events" not in p.opt_outs]
 
 
 async def with_people(

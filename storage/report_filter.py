@@ -9,13 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select, true
-from sqlalchemy.sql.elements import ColumnElement as Column
-
-from storage.broadcasts import RSVPED, BadSegment, Segment, fold, parse_segment
-from storage.models import Comeback, Identity, Person, Rsvp
+from storage.segments import BadSegment, Segment, parse_segment
 
 DEFAULT_DAYS = 365
 MAX_DAYS = 366 * 20
@@ -89,39 +84,3 @@ def make_filter(
             key = "admin.bad_segment" if exc.key == "broadcasts.bad_segment" else exc.key
             raise BadFilter(key, value=segment[:60]) from None
     return Filter(first, last, chosen)
-
-
-def segment_clause(segment: Segment, dialect: str) -> ColumnElement[bool]:
-    """A condition on `people` selecting the segment (correlated where it needs other tables)."""
-    match segment.kind:
-        case "department":
-            return func.lower(Person.department) == segment.value.lower()
-        case "join_route":
-            return Person.join_route == segment.value
-        case "comeback":
-            return Person.comeback.in_((Comeback.OPEN, Comeback.MAYBE))
-        case "channel":
-            on = Identity.channel == segment.value
-            return exists().where(Identity.person_id == Person.id, on)
-        case "event":
-            return exists().where(
-                Rsvp.person_id == Person.id,
-                Rsvp.event_id == int(segment.value),
-                Rsvp.status.in_(RSVPED),
-            )
-        case "skill":
-            # Skills are a JSON array: unnest it in the database (json_each on SQLite).
-            unnest = func.json_each if dialect == "sqlite" else func.json_array_elements_text
-            skills = unnest(Person.skills).table_valued("value")
-            value: Column[str] = skills.c.value
-            return exists(
-                select(1).select_from(skills).where(func.lower(value) == fold(segment.value))
-            )
-    return true()
-
-
-def people_in(segment: Segment, dialect: str) -> Select[Any] | None:
-    """The ids of the segment's people for an IN (...), or None for everyone."""
-    if segment.kind == "all":
-        return None
-    return select(Person.id).where(segment_clause(segment, dialect))

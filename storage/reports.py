@@ -42,7 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Interaction, Person, Relation, SurveyResponse
-from storage.report_filter import Filter, segment_clause
+from storage.report_filter import Filter
+from storage.segments import segment_clause
 
 MIN_GROUP = 5
 TOP_GROUPS = 12
