@@ -17,7 +17,7 @@ import re
 import time
 import warnings
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import (
@@ -36,6 +36,7 @@ from bot.channels import slack_render as render
 from bot.channels.base import Recipient
 from bot.channels.slack_api import SlackApi, WorkspaceGone, signed
 from bot.channels.slack_install import Authorize, Installations
+from bot.channels.slack_payload import Origin, Who, team_of, well_formed
 from bot.i18n import pick_locale
 from bot.router import clean_text, split_command
 from bot.settings import SettingsError
@@ -52,44 +53,6 @@ FORM_ACTIONS = frozenset({forms.FORM_CHOOSE, forms.FORM_SKIP, forms.FORM_CANCEL}
 MAX_BODY = 1_000_000
 
 Work = Coroutine[Any, Any, None]
-Who = tuple[str, str, str | None]  # team, user, response_url: whom to apologise to
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where and how a person acted, so the answer goes back the same way."""
-
-    actor: Actor
-    channel: str  # the conversation they acted in; their DM for Home and modals
-    in_dm: bool  # that conversation is their DM with the bot
-    response_url: str | None = None
-    trigger_id: str | None = None
-
-
-def _team(body: dict[str, Any]) -> str:
-    user = body.get("user") or {}
-    return str((body.get("team") or {}).get("id") or body.get("team_id") or user.get("team_id", ""))
-
-
-def well_formed(body: dict[str, Any]) -> bool:
-    """Enough shape for Bolt's matchers, which index payloads without looking: Slack always
-    sends it; a hand-made request may not, and gets 400 instead of a 500."""
-    kind = body.get("type")
-    if kind == "event_callback":
-        event = body.get("event")
-        return isinstance(event, dict) and isinstance(event.get("type"), str)
-    if kind in ("block_actions", "view_submission", "view_closed", "block_suggestion"):
-        user = body.get("user")
-        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
-            return False
-        if kind == "block_actions":
-            actions = body.get("actions")
-            return isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
-        view = body.get("view")
-        return isinstance(view, dict) and all(
-            isinstance(view.get(k), str) for k in ("type", "callback_id")
-        )
-    return True
 
 
 class SlackChannel:
@@ -242,14 +205,14 @@ class SlackChannel:
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         if body.get("user_id"):
-            who = (_team(body), str(body["user_id"]), body.get("response_url"))
+            who = (team_of(body), str(body["user_id"]), body.get("response_url"))
             self._spawn(self._command(body), "command", who)
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = body.get("user") or {}
         if body.get("actions") and user.get("id"):
-            self._spawn(self._action(body), "button", (_team(body), str(user["id"]), None))
+            self._spawn(self._action(body), "button", (team_of(body), str(user["id"]), None))
 
     async def _on_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
@@ -263,7 +226,7 @@ class SlackChannel:
         await ack()
         event = body.get("event") or {}
         if event.get("tab", "home") == "home" and event.get("user"):
-            work = self._publish_home(_team(body), str(event["user"]))
+            work = self._publish_home(team_of(body), str(event["user"]))
             self._spawn(self._once(body, work), "home", None)
 
     async def _on_message(self, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -271,19 +234,19 @@ class SlackChannel:
         event = body.get("event") or {}
         if event.get("channel_type") != "im" or event.get("bot_id") or not event.get("user"):
             return
-        who = (_team(body), str(event["user"]), None)
+        who = (team_of(body), str(event["user"]), None)
         self._spawn(self._once(body, self._message(body, event)), "direct message", who)
 
     async def _on_uninstalled(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        work = self._workspace_gone(_team(body), "app_uninstalled")
+        work = self._workspace_gone(team_of(body), "app_uninstalled")
         self._spawn(self._once(body, work), "uninstall", None)
 
     async def _on_tokens_revoked(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         tokens = (body.get("event") or {}).get("tokens") or {}
         if tokens.get("bot"):  # user tokens are not ours to care about: we only use the bot's
-            work = self._workspace_gone(_team(body), "tokens_revoked")
+            work = self._workspace_gone(team_of(body), "tokens_revoked")
             self._spawn(self._once(body, work), "tokens revoked", None)
 
     async def _workspace_gone(self, team: str, reason: str) -> None:
@@ -302,7 +265,7 @@ class SlackChannel:
     # -- the work -----------------------------------------------------------------------------
 
     async def _command(self, body: dict[str, Any]) -> None:
-        actor = await self.api.actor(_team(body), str(body["user_id"]))
+        actor = await self.api.actor(team_of(body), str(body["user_id"]))
         dm = await self.api.dm(actor.workspace, actor.user_id)
         channel = str(body.get("channel_id") or dm)
         origin = Origin(
@@ -316,7 +279,7 @@ class SlackChannel:
         await self._answer(origin, await self.app.dispatcher.dispatch(incoming, step_forms=False))
 
     async def _action(self, body: dict[str, Any]) -> None:
-        actor = await self.api.actor(_team(body), str(body["user"]["id"]))
+        actor = await self.api.actor(team_of(body), str(body["user"]["id"]))
         dm = await self.api.dm(actor.workspace, actor.user_id)
         pressed = body["actions"][0]
         container = body.get("container") or {}
@@ -365,7 +328,7 @@ class SlackChannel:
             log.warning("slack: a modal we did not open, from %s", user.get("id"))
             await ack()
             return
-        actor = await self.api.actor(_team(body), str(user["id"]))
+        actor = await self.api.actor(team_of(body), str(user["id"]))
         values = render.submitted_values(form, (view.get("state") or {}).get("values") or {})
         incoming = Incoming(
             actor, conversation, action=form.submit_action, payload=form.payload, values=values
@@ -382,7 +345,7 @@ class SlackChannel:
         self._spawn(self._answer_in_dm(actor, result), "answer to a modal", who)
 
     async def _message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        actor = await self.api.actor(_team(body), str(event["user"]))
+        actor = await self.api.actor(team_of(body), str(event["user"]))
         channel = str(event["channel"])
         self.api.remember_dm(actor.workspace, actor.user_id, channel)
         incoming = Incoming(actor, channel, text=str(event.get("text", "")))
