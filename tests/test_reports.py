@@ -274,6 +274,52 @@ async def test_people_sections_match_hand_computed_values(app: App) -> None:
     assert months["0–11"] == (0, None)
 
 
+async def test_each_side_of_a_contact_is_counted_by_its_own_relation(app: App) -> None:
+    """Who managed whom decides the side: the report is per alumnus, and the interaction log
+    stores each pair once, lower id first, so both orders of ids are tried."""
+    async with app.db.transaction() as s:
+        people = [alumnus(n) for n in ("A1", "A2", "A3", "A4", "A5")]
+        s.add_all(people)
+        await s.flush()
+        a1, a2, a3, a4, a5 = (p.id for p in people)
+        s.add_all(
+            [
+                Relation(person_id=a1, other_id=a2, kind="manager"),  # A2 managed A1
+                Relation(person_id=a4, other_id=a3, kind="manager"),  # A3 managed A4
+                Relation(person_id=a4, other_id=a5, kind="colleague"),  # stored both ways
+                Relation(person_id=a5, other_id=a4, kind="colleague"),
+            ]
+        )
+        for low, high, kind, times in (
+            (a1, a2, "in_person", 2),
+            (a3, a4, "online", 1),
+            (a4, a5, "in_person", 3),
+            (a1, a5, "online", 1),  # unrelated
+        ):
+            for day in range(times):
+                s.add(
+                    Interaction(
+                        person_a=low,
+                        person_b=high,
+                        kind=kind,
+                        occurred_on=date(2026, 5, 1 + day),
+                        source="log",
+                    )
+                )
+    f = make_filter(TODAY)
+    async with app.db.transaction() as s, reports.facts(s, f):
+        F = reports.F
+        rows = await s.execute(select(F.id, F.m_in, F.m_on, F.c_in, F.c_on, F.o_all))
+        counts = {row[0]: tuple(row[1:]) for row in rows}
+    assert counts == {  # manager in/on, colleague in/on, other
+        a1: (2, 0, 0, 0, 1),
+        a2: (0, 0, 2, 0, 0),  # the person one managed is a colleague
+        a3: (0, 0, 0, 1, 0),
+        a4: (0, 1, 3, 0, 0),  # both ways stored, counted once
+        a5: (0, 0, 3, 0, 1),
+    }
+
+
 async def test_outcome_sections_match_hand_computed_values(app: App) -> None:
     ids = await company(app)
     f = make_filter(TODAY)
