@@ -35,6 +35,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     text,
     union_all,
@@ -338,9 +339,12 @@ def _series(name: str) -> Any:
     }[name]
 
 
-def _bucket(x: Any, per_year: float) -> Any:
+def _bucket(x: int, per_year: float) -> int:
+    """Index into BUCKETS of `x` contacts in the range, scaled to a year."""
     yearly = x * per_year
-    return case((x == 0, 0), (yearly < 3, 1), (yearly < 6, 2), (yearly < 12, 3), else_=4)
+    if x == 0:
+        return 0
+    return next((i for i, limit in enumerate((3, 6, 12), start=1) if yearly < limit), 4)
 
 
 def _hide(label: str, people: int, index: Any) -> Bucket:
@@ -348,52 +352,71 @@ def _hide(label: str, people: int, index: Any) -> Bucket:
     return Bucket(label, people, float(index) if shown else None)
 
 
-async def spearman(session: AsyncSession, x: Any, y: Any, where: Any) -> tuple[float | None, int]:
-    """Spearman's rho in the database: average ranks by window functions, then Pearson's r of
-    the ranks from six sums. (rho, n); rho is None when n < MIN_GROUP or a side is constant."""
-    base = select(x.label("x"), y.label("y")).where(where).subquery("base")
+def _average_ranks(counts: dict[Any, int]) -> dict[Any, float]:
+    """Rank of each value among `counts[value]` copies of each: tied values share the mean of
+    their positions (1-based)."""
+    ranks, below = {}, 0
+    for value in sorted(counts):
+        ranks[value] = below + (counts[value] + 1) / 2
+        below += counts[value]
+    return ranks
 
-    def rank(col: Any) -> Any:
-        ties = func.count().over(partition_by=col)
-        return func.rank().over(order_by=col) + (ties - 1) / 2.0
 
-    ranked = select(rank(base.c.x).label("rx"), rank(base.c.y).label("ry")).subquery("ranked")
-    rx, ry = ranked.c.rx, ranked.c.ry
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.sum(rx),
-                func.sum(ry),
-                func.sum(rx * rx),
-                func.sum(ry * ry),
-                func.sum(rx * ry),
-            )
-        )
-    ).one()
-    n = int(row[0] or 0)
+def spearman(cells: dict[tuple[Any, Any], int]) -> tuple[float | None, int]:
+    """Spearman's rho from a contingency table {(x, y): people}: Pearson's r of average ranks.
+    (rho, n); rho is None when n < MIN_GROUP or a side is constant."""
+    xs: dict[Any, int] = {}
+    ys: dict[Any, int] = {}
+    for (x, y), n in cells.items():
+        xs[x] = xs.get(x, 0) + n
+        ys[y] = ys.get(y, 0) + n
+    n = sum(cells.values())
     if n < MIN_GROUP:
         return None, n
-    sx, sy, sxx, syy, sxy = (float(v or 0) for v in row[1:])
-    vx, vy = sxx - sx * sx / n, syy - sy * sy / n
+    rx, ry = _average_ranks(xs), _average_ranks(ys)
+    mx, my = (n + 1) / 2, (n + 1) / 2  # the mean of ranks 1..n, ties or not
+    vx = sum(c * (rx[x] - mx) ** 2 for x, c in xs.items())
+    vy = sum(c * (ry[y] - my) ** 2 for y, c in ys.items())
     if vx <= 1e-9 or vy <= 1e-9:
         return None, n
-    return (sxy - sx * sy / n) / math.sqrt(vx * vy), n
+    cov = sum(c * (rx[x] - mx) * (ry[y] - my) for (x, y), c in cells.items())
+    return cov / math.sqrt(vx * vy), n
 
 
 async def consciousness(session: AsyncSession, f: Filter) -> list[Correlation]:
-    """The index against contact frequency buckets, per series (respondents only)."""
-    out = []
+    """The index against contact frequency buckets, per series (respondents only).
+
+    One query counts the respondents by (series, contacts, index): a few hundred cells at most,
+    since both are small counts and means of 1–5 answers. Buckets and rank correlations are
+    computed from those cells, exactly as from the people themselves."""
     answered = F.idx.is_not(None)
-    for name in SERIES:
-        x = _series(name)
-        bucket = _bucket(x, f.per_year).label("bucket")
-        rows = await session.execute(
-            select(bucket, func.count(), func.avg(F.idx)).where(answered).group_by(bucket)
+    per_series = union_all(
+        *(
+            select(literal_column(str(i)).label("series"), _series(name).label("x"), F.idx).where(
+                answered
+            )
+            for i, name in enumerate(SERIES)
         )
-        found = {int(b): (int(n), idx) for b, n, idx in rows}
-        buckets = [_hide(label, *found.get(i, (0, None))) for i, label in enumerate(BUCKETS)]
-        rho, n = await spearman(session, x, F.idx, answered)
+    ).subquery("per_series")
+    p = per_series.c
+    rows = await session.execute(
+        select(p.series, p.x, p.idx, func.count()).group_by(p.series, p.x, p.idx)
+    )
+    cells: list[dict[tuple[int, float], int]] = [{} for _ in SERIES]
+    for i, x, idx, n in rows:
+        cells[int(i)][(int(x), float(idx))] = int(n)
+    out = []
+    for name, table in zip(SERIES, cells, strict=True):
+        people, total = [0] * len(BUCKETS), [0.0] * len(BUCKETS)
+        for (x, idx), n in table.items():
+            b = _bucket(x, f.per_year)
+            people[b] += n
+            total[b] += idx * n
+        buckets = [
+            _hide(label, people[b], total[b] / people[b] if people[b] else None)
+            for b, label in enumerate(BUCKETS)
+        ]
+        rho, n = spearman(table)
         out.append(Correlation(name, buckets, rho, n))
     return out
 

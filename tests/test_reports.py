@@ -403,3 +403,20 @@ def test_bad_filters_say_what_is_wrong(
     with pytest.raises(BadFilter) as caught:
         make_filter(TODAY, start, end, segment)
     assert caught.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("cells", "rho"),
+    [
+        ({(0, 1.0): 2, (1, 2.0): 2, (3, 4.0): 1}, 1.0),  # ties, still perfectly monotone
+        ({(0, 5.0): 3, (2, 1.0): 3}, -1.0),
+        ({(0, 2.0): 3, (0, 4.0): 3}, None),  # nobody met anyone: undefined, not zero
+        ({(0, 1.0): 2, (1, 2.0): 2}, None),  # four people: hidden
+    ],
+)
+def test_rank_correlation_from_counted_cells(
+    cells: dict[tuple[int, float], int], rho: float | None
+) -> None:
+    found, people = reports.spearman(cells)
+    assert people == sum(cells.values())
+    assert found == (pytest.approx(rho) if rho is not None else None)
