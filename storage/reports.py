@@ -4,8 +4,8 @@ One pass over the interaction log builds a temporary table with one row per alum
 segment (`report_facts`): their former department and title, tenure, join route, leave reason,
 months since leaving, how often they met former managers and colleagues in person and online in
 the range, and their alumni-consciousness index (the mean of the three pulse items). Every
-section is then a GROUP BY over that table, so the interaction log is read once per report
-whatever the number of sections.
+section is then a GROUP BY over that table (the consciousness section over cells counted from
+it), so the interaction log is read once per report whatever the number of sections.
 
 Relations: "manager" when the other person was the alumnus's manager; "colleague" for any other
 recorded relation (teammates, and people the alumnus managed); "other" for contacts with nobody
@@ -72,7 +72,7 @@ FACTS = Table(
     prefixes=["TEMPORARY"],
 )
 F = FACTS.c
-# Steps of the one pass, each with a primary key so the next join is a key lookup on SQLite too.
+# On SQLite, the steps of the one pass: each with a primary key so the next join is a key lookup.
 PAIRS = Table(
     "tmp_report_pairs",
     _meta,
