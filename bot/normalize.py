@@ -8,6 +8,7 @@ spaces or middle dots, and one form of each variant kanji (髙/高, 﨑/崎, 齋
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 import jaconv
@@ -45,3 +46,20 @@ def fold(text: str) -> str:
 def fold_words(text: str) -> list[str]:
     """Fold each space-separated word (for token scorers, where words exist)."""
     return [w for w in (fold(part) for part in unicodedata.normalize("NFKC", text).split()) if w]
+
+
+def tidy(text: str) -> str:
+    """The stored form of a typed label (a skill, a department): NFKC, so that what a Japanese
+    keyboard types full-width (Ｐｙｔｈｏｎ, ＩＴ部) or half-width (ｴﾝｼﾞﾆｱ) is stored as everyone
+    else types it, and runs of spaces (full-width ones too) collapsed to one."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def distinct_items(items: Iterable[str]) -> list[str]:
+    """Tidied items in the order given, empty ones and repeats (by `fold`) left out."""
+    found: dict[str, str] = {}
+    for raw in items:
+        item = tidy(raw)
+        if item:
+            found.setdefault(fold(item) or item, item)
+    return list(found.values())

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.context import Context
 from bot.forms import EMAIL
+from bot.normalize import distinct_items, tidy
 from bot.types import (
     Button,
     FieldKind,
@@ -148,11 +149,7 @@ def valid_timezone(name: str) -> str:
 
 
 def split_list(text: str, field: str) -> list[str]:
-    items: list[str] = []
-    for raw in LIST_SPLIT.split(text):
-        item = " ".join(raw.split())
-        if item and item.casefold() not in {i.casefold() for i in items}:
-            items.append(item)
+    items = distinct_items(LIST_SPLIT.split(text))
     if len(items) > MAX_LIST_ITEMS or any(len(i) > MAX_ITEM_CHARS for i in items):
         raise FormError({field: "profile.list_too_long"}, max=MAX_LIST_ITEMS, chars=MAX_ITEM_CHARS)
     return items
@@ -236,7 +233,7 @@ async def profile_save(ctx: Context, msg: Incoming) -> Reply:
     p, v = ctx.me, msg.values
     p.skills = split_list(v.get("skills", ""), "skills")
     p.desired_roles = split_list(v.get("desired_roles", ""), "desired_roles")
-    p.location = v.get("location") or None
+    p.location = tidy(v.get("location", "")) or None
     if v.get("comeback") in {c.value for c in Comeback}:
         p.comeback = v["comeback"]
     p.updated_at = ctx.now

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.normalize import distinct_items, tidy
 from storage.models import Channel, Identity, JoinRoute, Person, Relation
 
 PEOPLE_COLUMNS = (
@@ -123,21 +124,21 @@ def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     for name in ("name", "name_kana", "department", "title", "leave_reason", "location"):
         if len(row.get(name, "")) > 200:
             errors.append(f"{name} is longer than 200 characters")
-    skills = [s.strip() for s in row.get("skills", "").split(";") if s.strip()]
+    skills = distinct_items(row.get("skills", "").split(";"))
     if len(skills) > 50:
         errors.append("more than 50 skills")
     values = {
         "email": email,
         "name": row.get("name", ""),
         "name_kana": row.get("name_kana") or None,
-        "department": row.get("department") or None,
-        "title": row.get("title") or None,
+        "department": tidy(row.get("department", "")) or None,
+        "title": tidy(row.get("title", "")) or None,
         "joined_on": joined,
         "left_on": left,
         "join_route": route or None,
-        "leave_reason": row.get("leave_reason") or None,
-        "skills": list(dict.fromkeys(skills)),
-        "location": row.get("location") or None,
+        "leave_reason": tidy(row.get("leave_reason", "")) or None,
+        "skills": skills,
+        "location": tidy(row.get("location", "")) or None,
         "locale": locale or None,
         "timezone": tz or None,
     }

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matching import Found, Profile, Wanted, synonyms
-from bot.normalize import fold
+from bot.normalize import distinct_items, fold
 from storage.importer import ImportFailed, Progress, RowError, _date, read_rows
 from storage.models import Comeback, Match, Opening, Person
 from storage.outbox import insert_ignore
@@ -29,12 +29,7 @@ COMEBACK_OK = (Comeback.OPEN.value, Comeback.MAYBE.value)
 
 def split_skills(text: str) -> list[str]:
     """`Python; SQL、営業` → distinct items, spaces collapsed, in the order given."""
-    items: dict[str, str] = {}
-    for raw in SPLIT.split(text):
-        item = " ".join(raw.split())
-        if item:
-            items.setdefault(fold(item) or item, item)
-    return list(items.values())
+    return distinct_items(SPLIT.split(text))
 
 
 def skills_problem(items: list[str], maximum: int, *, required: bool) -> str | None:

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement as Column
 
+from bot.normalize import tidy
 from storage.models import Channel as ChannelName
 from storage.models import Comeback, Identity, JoinRoute, Person, Rsvp
 
@@ -53,7 +54,7 @@ def parse_segment(kind: str, value: str = "") -> Segment:
     """`parse_segment("department", "営業")`, or one string: `parse_segment("skill:Python")`."""
     if not value and ":" in kind:
         kind, value = kind.split(":", 1)
-    kind, value = kind.strip().lower(), " ".join(value.split())
+    kind, value = kind.strip().lower(), tidy(value)
     if kind not in KINDS:
         raise BadSegment("broadcasts.bad_segment")
     if kind not in NEEDS_VALUE:

@@ -144,7 +144,7 @@ async def test_hr_broadcast_in_japanese_to_a_skill_with_an_unreachable_person(
     assert "配信済み: 1" in status and "連絡不可: 1" in status and "完了" in status
     async with app.db.transaction() as session:
         item = (await session.scalars(select(Broadcast))).one()
-        assert item.urgent and item.segment == "skill:ｐｙｔｈｏｎ" and item.status == "done"
+        assert item.urgent and item.segment == "skill:python" and item.status == "done"
 
 
 async def test_bad_segment_values_are_asked_again_kindly(app: App) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from bot.app import App
-from storage import events, segments
+from storage import events, reports, segments
 from storage.broadcasts import recipients
+from storage.report_filter import make_filter
 from tests.members import member, person
 from tests.people import load_company
 
@@ -47,3 +49,27 @@ def test_bad_segments_are_refused_with_a_reason(text: str) -> None:
     with pytest.raises(segments.BadSegment) as refused:
         segments.parse_segment(text)
     assert refused.value.key.startswith("broadcasts.")
+
+
+async def test_a_skill_typed_full_width_is_found_by_every_feature(app: App) -> None:
+    """A Japanese keyboard types ｐｙｔｈｏｎ and half-width ｴｸｾﾙ; the profile keeps them as
+    everyone else types them, so a segment written either way finds the person everywhere."""
+    await load_company(app)
+    hanako = await member(app, "hanako@example.com", "1", locale="ja")
+    await hanako.say("/profile")
+    await hanako.press("プロフィールを編集")
+    await hanako.say("ｐｙｔｈｏｎ、ｴｸｾﾙ、Ｐｙｔｈｏｎ")
+    await hanako.say("")
+    await hanako.say("　大阪　")
+    answer = await hanako.press("関心あり")
+    assert "スキル: python, エクセル" in answer and "所在地: 大阪\n" in answer
+    me = (await person(app, "hanako@example.com")).id
+    for text in ("skill:Python", "skill:ＰＹＴＨＯＮ", "skill:エクセル"):
+        segment = segments.parse_segment(text)
+        async with app.db.transaction() as session:
+            assert await segments.contains(session, segment, me), text
+            assert me in {p.id for p in await events.audience(session, segment)}, text
+            assert me in {pid async for chunk in recipients(session, segment) for pid, _ in chunk}
+            f = make_filter(app.clock.now().date(), segment=text)
+            async with reports.facts(session, f) as facts:
+                assert me in set(await session.scalars(select(facts.c.id))), text

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App
@@ -83,3 +84,27 @@ async def test_the_migrations_and_the_models_agree_column_by_column(database_url
     finally:
         await db.close()
     assert diff == []
+
+
+async def test_upgrading_tidies_labels_typed_full_width(database_url: str) -> None:
+    """Migration 0004: profiles stored before tidying are found by segments afterwards."""
+    db = Database.connect(database_url)
+    try:
+        await migrate.downgrade(db, "0003")
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO people (email, name, department, title, skills, desired_roles,"
+                    " comeback, paused, opt_outs, checkin_cadence, created_at, updated_at)"
+                    " VALUES ('a@example.com', 'A', 'ＩＴ　部', 'リーダー', :skills, '[]',"
+                    " 'unknown', false, '[]', 'monthly', :now, :now)"
+                ),
+                {"skills": '["ｐｙｔｈｏｎ", "Python", "ｴｸｾﾙ"]', "now": datetime(2026, 1, 1)},
+            )
+        await migrate.upgrade(db)
+        async with db.engine.connect() as conn:
+            row = (await conn.execute(text("SELECT department, title, skills FROM people"))).one()
+        skills = row.skills if isinstance(row.skills, list) else json.loads(row.skills)
+        assert (row.department, row.title, skills) == ("IT 部", "リーダー", ["python", "エクセル"])
+    finally:
+        await db.close()
