@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from bot.app import App
 from bot.channels import configured_channels
@@ -22,6 +23,7 @@ from bot.settings import Settings
 from bot.types import Attachment, Button, Reply
 from bot.web import build_web_app
 from storage import invites, people
+from storage.models import Role, RoleGrant
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegramAPI, TgUser
 from tests.people import load_company
@@ -397,6 +399,39 @@ async def test_serve_registers_the_webhook_and_the_command_menus(
         assert menus["ja"]["help"] == s.app.catalogs.text("ja", "help.cmd.help")
         assert menus["en"]["help"] == s.app.catalogs.text("en", "help.cmd.help")
         assert menus[None] == menus["ja"]  # the default language for everyone else
+
+
+async def test_hr_and_admins_get_their_commands_in_their_own_menu(served: Served) -> None:
+    s, fake = served, served.fake
+    await join(s, SUZUKI, "hr@example.com")
+    await join(s, HANAKO, "hanako@example.com")
+    hr_menu = {c["command"]: c["description"] for c in fake.chat_commands[SUZUKI.id]}
+    assert {"broadcast", "invite", "postjob", "stats", "profile"} <= set(hr_menu)
+    assert "audit" not in hr_menu and "join" not in hr_menu  # admin's; already joined
+    assert hr_menu["broadcast"] == s.app.catalogs.text("ja", "help.cmd.broadcast")
+    assert HANAKO.id not in fake.chat_commands  # alumni use everyone's menu
+
+    async with s.app.db.transaction() as session:  # hanako becomes an admin...
+        hanako = await people.person_by_email(session, "hanako@example.com")
+        assert hanako is not None
+        await people.grant(session, hanako, Role.ADMIN, None, s.app.clock.now())
+    await s.say(HANAKO, "/help")
+    assert "audit" in {c["command"] for c in fake.chat_commands[HANAKO.id]}
+    async with s.app.db.transaction() as session:  # ...and is one no longer
+        await session.execute(delete(RoleGrant).where(RoleGrant.person_id == hanako.id))
+    await s.say(HANAKO, "/help")
+    assert HANAKO.id not in fake.chat_commands
+
+
+async def test_a_restart_sets_the_menus_of_hr_again(
+    sqlite_url: str, clock: FixedClock, fake: FakeTelegramAPI
+) -> None:
+    async with serving(tg_settings(sqlite_url, fake), clock, fake) as s:
+        await load_company(s.app)
+        await join(s, SUZUKI, "hr@example.com")
+    fake.chat_commands.clear()  # as if set by another deployment, or lost
+    async with serving(tg_settings(sqlite_url, fake), clock, fake):
+        assert "broadcast" in {c["command"] for c in fake.chat_commands[SUZUKI.id]}
 
 
 async def test_run_does_not_register_a_webhook(

@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from telegram import BotCommand, CallbackQuery, Message, Update, User
+from telegram import CallbackQuery, Message, Update, User
 from telegram.constants import ChatType
 from telegram.error import ChatMigrated, Conflict, Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
@@ -28,6 +28,7 @@ from bot.app import App
 from bot.channels import telegram_render as render
 from bot.channels import telegram_send as send
 from bot.channels.base import Recipient, Unreachable
+from bot.channels.telegram_menu import Menus
 from bot.i18n import pick_locale
 from bot.types import Actor, Incoming, Reply
 from storage import inbound
@@ -75,6 +76,7 @@ class TelegramChannel:
         )
         self.serving_webhook = False
         self.username = app.settings.telegram_bot_username
+        self.menus = Menus(app, self.bot)
 
     @property
     def bot(self) -> ExtBot[None]:
@@ -87,7 +89,7 @@ class TelegramChannel:
         await self.application.initialize()  # getMe: a wrong token fails here, at start-up
         self.username = self.bot.username or self.username
         await store.forget_old(self.app.db, self.app.clock.now())
-        await self._set_commands()
+        await self.menus.start()
         if self.serving_webhook:
             if not self.secret:
                 log.error("TELEGRAM_WEBHOOK_SECRET is not set: every webhook update is refused")
@@ -104,25 +106,6 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         await self.application.shutdown()
-
-    async def _set_commands(self) -> None:
-        """The command menu, per language, from the route table and the help catalog."""
-        names = [
-            r.command
-            for r in self.app.dispatcher.router.routes
-            if r.command and r.listed and not r.roles  # HR commands stay out of everyone's menu
-        ]
-        catalogs = self.app.catalogs
-        targets: list[tuple[str, str | None]] = [("ja", "ja"), ("en", "en")]
-        targets.append((self.app.settings.default_locale, None))  # any other language
-        try:
-            for locale, code in targets:
-                commands = [
-                    BotCommand(n, catalogs.text(locale, f"help.cmd.{n}")[:256]) for n in names
-                ]
-                await self.bot.set_my_commands(commands, language_code=code)
-        except TelegramError as exc:  # the menu is a convenience: never a reason not to start
-            log.warning("telegram setMyCommands failed: %s", exc)
 
     # -- webhook (serve) -----------------------------------------------------------------------
 
@@ -249,6 +232,8 @@ class TelegramChannel:
             )
         replies = await self.app.dispatcher.dispatch(incoming)
         await self._answer(message.chat.id, user, replies, private, message.message_id)
+        if private:
+            await self.menus.refresh(user.id)
 
     async def _on_edited(self, message: Message) -> None:
         # Acting on an edit would run a command twice; in a private chat, say so kindly.
@@ -279,6 +264,8 @@ class TelegramChannel:
         )
         replies = await self.app.dispatcher.dispatch(incoming)
         await self._answer(chat_id, user, replies, private, None)
+        if private:
+            await self.menus.refresh(user.id)
 
     async def _mark_pressed(self, query: CallbackQuery) -> None:
         """Take the keyboard off the pressed message (no double presses of a stale button) and

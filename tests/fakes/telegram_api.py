@@ -78,6 +78,7 @@ class FakeTelegramAPI:
         self.groups: dict[int, str] = {}
         self.webhook: dict[str, Any] | None = None
         self.commands: dict[str | None, list[dict[str, str]]] = {}
+        self.chat_commands: dict[int, list[dict[str, str]]] = {}  # scope "chat": one chat's own
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat, message id) → message
         self.open_queries: set[str] = set()
         self.seen_users: set[int] = set()  # met in a group, never pressed Start
@@ -204,7 +205,21 @@ class FakeTelegramAPI:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(c.get("description", "")) <= 256:
                 raise ApiError(400, "Bad Request: command description is invalid")
-        self.commands[p.get("language_code")] = commands
+        scope = p.get("scope") or {"type": "default"}
+        if scope.get("type") == "chat":
+            self._chat(scope.get("chat_id"))  # a chat the bot cannot reach: 400 or 403
+            self.chat_commands[int(scope["chat_id"])] = commands
+        else:
+            self.commands[p.get("language_code")] = commands
+        return True
+
+    async def api_deleteMyCommands(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
+        scope = p.get("scope") or {"type": "default"}
+        if scope.get("type") == "chat":
+            self._chat(scope.get("chat_id"))
+            self.chat_commands.pop(int(scope["chat_id"]), None)
+        else:
+            self.commands.pop(p.get("language_code"), None)
         return True
 
     async def api_getUpdates(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
