@@ -115,6 +115,9 @@ class Dispatcher:
         self.catalogs = catalogs
         self.router = router
         self.clock = clock
+        # Told who is writing (their roles and language) at each dispatch: a channel keeps
+        # per-person state of its own (Telegram's command menus) without asking the database.
+        self.observers: list[Callable[[Actor, frozenset[Role], str], None]] = []
 
     async def dispatch(self, incoming: Incoming, *, step_forms: bool = True) -> list[Reply]:
         """Handle one incoming message in one transaction; always returns what to answer."""
@@ -147,6 +150,8 @@ class Dispatcher:
         locale = pick_locale(
             person.locale if person else None, identity.locale_hint, self.settings.default_locale
         )
+        for observe in self.observers:
+            observe(msg.actor, roles, locale)
         ctx = self._context(session, identity, person, roles, locale)
         text = clean_text(msg.text)
         if len(text) > self.settings.limits.max_message_chars:

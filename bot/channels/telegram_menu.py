@@ -5,7 +5,8 @@ joined can use. A person granted HR or admin gets a menu of their own for their 
 (Bot API scope `chat`; a private chat's id is the user's id) listing their commands too, in the
 language they chose. Those are set when the bot starts, for everyone with such a role and a
 Telegram identity, and again whenever someone's roles differ from what this process last set
-for them: a grant or a revocation shows in the menu after their next message. The menu is a
+for them: a grant or a revocation shows in the menu after their next message. Roles come from
+the dispatcher, which reads them anyway (no query of our own per message). The menu is a
 convenience: failing to set it is logged, never a reason to fail anything."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
 from bot.app import App
+from bot.types import Actor
 from storage import people
 from storage.models import Identity, Person, Role
 
@@ -32,7 +34,9 @@ Key = tuple[tuple[str, ...], str]  # (staff roles, locale) a chat's menu was set
 class Menus:
     def __init__(self, app: App, bot: ExtBot[None]) -> None:
         self.app, self.bot = app, bot
-        self.chats: dict[int, Key] = {}
+        self.chats: dict[int, Key] = {}  # what this process set (or knows is right) per chat
+        self.wanted: dict[int, tuple[frozenset[Role], str]] = {}  # seen, not yet compared
+        app.dispatcher.observers.append(self.seen)
 
     def _commands(self, locale: str, roles: frozenset[Role] | None) -> list[BotCommand]:
         """The menu of someone with `roles`; None: of anyone at all, joined or not."""
@@ -64,26 +68,23 @@ class Menus:
                 .options(selectinload(Identity.person).selectinload(Person.grants))
             )
             found = [(int(i.user_id), i.person) for i in staff if i.user_id.isdigit()]
+        default = self.app.settings.default_locale
         for user_id, person in found:
             if person is not None:
-                await self._update(user_id, person)
+                await self._update(user_id, people.roles_of(person), person.locale or default)
+
+    def seen(self, actor: Actor, roles: frozenset[Role], locale: str) -> None:
+        if actor.channel == NAME and actor.user_id.isdigit():
+            self.wanted[int(actor.user_id)] = (roles, locale)
 
     async def refresh(self, user_id: int) -> None:
         """After a private message: set this person's menu again if their roles changed."""
-        async with self.app.db.transaction() as session:
-            person = await session.scalar(
-                select(Person)
-                .join(Identity, Identity.person_id == Person.id)
-                .where(Identity.channel == NAME, Identity.user_id == str(user_id))
-                .options(selectinload(Person.grants))
-            )
-        if person is not None:
-            await self._update(user_id, person)
+        wanted = self.wanted.pop(user_id, None)
+        if wanted is not None:
+            await self._update(user_id, *wanted)
 
-    async def _update(self, user_id: int, person: Person) -> None:
-        roles = people.roles_of(person)
+    async def _update(self, user_id: int, roles: frozenset[Role], locale: str) -> None:
         staff = tuple(sorted(r.value for r in roles & STAFF))
-        locale = person.locale or self.app.settings.default_locale
         key: Key = (staff, locale)
         known = self.chats.get(user_id)
         if known == key or (known is None and not staff):
