@@ -154,7 +154,7 @@ async def load(session: AsyncSession, now: datetime, size: int = 300) -> int:
     session.add_all(Relation(person_id=a, other_id=b, kind=k) for a, b, k in sorted(relations))
 
     partners: dict[int, list[int]] = {}
-    for a, b, _ in relations:
+    for a, b, _ in sorted(relations):  # a set of str-bearing tuples: its order changes per run
         partners.setdefault(a, []).append(b)
     seen: set[tuple[int, int, date, str]] = set()
     interactions: list[Interaction] = []

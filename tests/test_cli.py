@@ -75,3 +75,16 @@ def test_the_console_shows_demo_openings_and_plain_text(workdir: Path) -> None:
     assert "jobs.type" not in shown.stdout  # no raw message keys
     assert "*" not in shown.stdout  # Slack's *bold* is not printed on a terminal
     assert "ERROR" not in shown.stderr
+
+
+def test_the_demo_is_the_same_company_every_time(tmp_path: Path) -> None:
+    """Two newcomers (processes with different string hashing) see the same report."""
+    reports = []
+    for seed in ("1", "2"):
+        folder = tmp_path / seed
+        folder.mkdir()
+        assert run(["demo"], folder, PYTHONHASHSEED=seed).returncode == 0
+        shown = run(["report"], folder, PYTHONHASHSEED=seed)
+        assert shown.returncode == 0, shown.stderr
+        reports.append(shown.stdout)
+    assert reports[0] == reports[1] and "スピアマン" in reports[0]
