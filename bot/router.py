@@ -143,6 +143,10 @@ class Dispatcher:
     async def _handle(self, session: AsyncSession, msg: Incoming, step_forms: bool) -> list[Reply]:
         now = self.clock.now()
         identity = await people.identity_for(session, msg.actor, now)
+        if msg.private and not identity.reachable:
+            # They wrote to us here, privately: whatever stopped delivery (a blocked bot, an
+            # app removed from the workspace) is over, and proactive messages may come here again.
+            identity.reachable, identity.unreachable_reason = True, None
         person = identity.person
         if person is not None and person.is_forgotten:
             person = None

@@ -286,6 +286,11 @@ async def test_one_person_three_identities_choice_and_fallbacks(places: Places) 
     assert now[("slack", TEAM)].reachable
     delivered = [m for m in p.slack.posted("DUHANAKO") if m.get("text") == "notice 3"]
     assert len(delivered) == 1
+    # She unblocks the bot and writes to it: Telegram, her choice, works again.
+    p.tg.blocked.discard(HANAKO_TG.id)
+    await p.telegram.say(HANAKO_TG, "/help")
+    await notice("4")
+    assert "notice 4" in p.tg.texts(HANAKO_TG.id)
 
 
 # -- bridged intros ------------------------------------------------------------------------------
