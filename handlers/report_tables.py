@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
+from storage import report_facts, reports
 from storage import report_funnels as outcomes
-from storage import reports
 from storage.report_filter import Filter
 
 SECTIONS = ("activity", "consciousness", "index", "funnel", "events", "perks", "broadcasts")
@@ -51,7 +51,7 @@ async def build(
     """The tables of the chosen sections, in SECTIONS order."""
     out: list[Table] = []
     if PEOPLE_SECTIONS.intersection(sections):
-        async with reports.facts(session, f):
+        async with report_facts.facts(session, f):
             if "activity" in sections:
                 out += _activity(t, await reports.activity(session, f))
             if "consciousness" in sections:

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import Event, Interaction, Opening, Person, Referral, Rsvp, SurveyResponse
+from storage.report_facts import FACTS, F, facts
 from storage.report_filter import Filter
-from storage.reports import FACTS, F, facts
 
 KINDS = ("people", "interactions", "surveys", "referrals", "rsvps")
 PAGE = 2000

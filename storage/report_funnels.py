@@ -26,8 +26,8 @@ from storage.models import (
     Referral,
     Rsvp,
 )
+from storage.report_facts import dialect_of
 from storage.report_filter import Filter
-from storage.reports import dialect_of
 from storage.segments import people_in, segment_clause
 
 # Referral stages in order; a referral at a stage has passed every earlier one.

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from storage import report_funnels, report_stats, reports
+from storage import report_facts, report_funnels, report_stats, reports
 from storage.models import (
     Broadcast,
     BroadcastClick,
@@ -237,7 +237,7 @@ async def test_people_sections_match_hand_computed_values(app: App) -> None:
     await company(app)
     f = make_filter(TODAY)
     assert (f.start, f.end, f.days) == (date(2025, 11, 25), TODAY, 365)
-    async with app.db.transaction() as s, reports.facts(s, f):
+    async with app.db.transaction() as s, report_facts.facts(s, f):
         activity = await reports.activity(s, f)
         found = {c.series: c for c in await reports.consciousness(s, f)}
         index = {d.dimension: d.groups for d in await reports.index_by(s, f)}
@@ -307,8 +307,8 @@ async def test_each_side_of_a_contact_is_counted_by_its_own_relation(app: App) -
                     )
                 )
     f = make_filter(TODAY)
-    async with app.db.transaction() as s, reports.facts(s, f):
-        F = reports.F
+    async with app.db.transaction() as s, report_facts.facts(s, f):
+        F = report_facts.F
         rows = await s.execute(select(F.id, F.m_in, F.m_on, F.c_in, F.c_on, F.o_all))
         counts = {row[0]: tuple(row[1:]) for row in rows}
     assert counts == {  # manager in/on, colleague in/on, other
@@ -368,10 +368,9 @@ async def test_segments_narrow_the_people_in_the_database(
 ) -> None:
     await company(app)
     f = make_filter(TODAY, segment=segment)
-    async with app.db.transaction() as s, reports.facts(s, f):
-        row = (
-            await s.execute(select(func.count(), func.sum(reports.F.c_in + reports.F.c_on)))
-        ).one()
+    F = report_facts.F
+    async with app.db.transaction() as s, report_facts.facts(s, f):
+        row = (await s.execute(select(func.count(), func.sum(F.c_in + F.c_on)))).one()
     assert (row[0], int(row[1] or 0)) == (people, colleague_total)
 
 

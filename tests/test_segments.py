@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from storage import events, reports, segments
+from storage import events, report_facts, segments
 from storage.broadcasts import recipients
 from storage.report_filter import make_filter
 from tests.members import member, person
@@ -71,5 +71,5 @@ async def test_a_skill_typed_full_width_is_found_by_every_feature(app: App) -> N
             assert me in {p.id for p in await events.audience(session, segment)}, text
             assert me in {pid async for chunk in recipients(session, segment) for pid, _ in chunk}
             f = make_filter(app.clock.now().date(), segment=text)
-            async with reports.facts(session, f) as facts:
+            async with report_facts.facts(session, f) as facts:
                 assert me in set(await session.scalars(select(facts.c.id))), text
