@@ -5,9 +5,8 @@ Bolt checks every signature. Socket Mode (`run`) when SLACK_APP_TOKEN is set. Ev
 acknowledges first and does the work after (Slack gives 3 s), except a modal submission, whose
 field errors must travel in the acknowledgement itself.
 
-No feature logic here: Slack input becomes `Incoming`, the router answers, `slack_render` draws
-the answer. Personal replies (`private_only`, files) never go to a shared channel: they are
-sent as a direct message instead."""
+No feature logic here: Slack input becomes `Incoming`, the router answers, and `slack_answer`
+sends the answer where it belongs (personal replies never to a shared channel)."""
 
 from __future__ import annotations
 
@@ -34,15 +33,14 @@ from bot import forms
 from bot.app import App
 from bot.channels import slack_render as render
 from bot.channels.base import Recipient
+from bot.channels.slack_answer import Answers
 from bot.channels.slack_api import SlackApi, WorkspaceGone, signed
 from bot.channels.slack_install import Authorize, Installations
 from bot.channels.slack_payload import Origin, Who, team_of, well_formed
-from bot.i18n import pick_locale
 from bot.router import clean_text, split_command
 from bot.settings import SettingsError
-from bot.types import Actor, Incoming, Reply
+from bot.types import Incoming, Reply
 from storage import identities, inbound
-from storage.locales import chosen_locale
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +71,7 @@ class SlackChannel:
             app.db.engine if oauth else None, settings.slack_client_id, settings.slack_bot_token
         )
         self.api = SlackApi(settings.slack_bot_token, settings.slack_api_url, self.installations)
+        self.answers = Answers(app, self.api)
         self.bolt: AsyncApp | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -276,7 +275,9 @@ class SlackChannel:
         incoming = Incoming(
             actor, channel, text=text, command=name, args=args, private=channel == dm
         )
-        await self._answer(origin, await self.app.dispatcher.dispatch(incoming, step_forms=False))
+        await self.answers.answer(
+            origin, await self.app.dispatcher.dispatch(incoming, step_forms=False)
+        )
 
     async def _action(self, body: dict[str, Any]) -> None:
         actor = await self.api.actor(team_of(body), str(body["user"]["id"]))
@@ -293,7 +294,7 @@ class SlackChannel:
         incoming = Incoming(actor, channel, action=action, payload=payload, private=channel == dm)
         # Step-form buttons only exist when a form is being asked in the DM (see _message).
         replies = await self.app.dispatcher.dispatch(incoming, step_forms=action in FORM_ACTIONS)
-        await self._answer(origin, replies)
+        await self.answers.answer(origin, replies)
         message = body.get("message")
         if in_message and isinstance(message, dict) and not container.get("is_ephemeral"):
             await self._mark_pressed(
@@ -342,7 +343,7 @@ class SlackChannel:
             return
         await ack()  # closes the modal; the answer goes to the DM
         who = (actor.workspace, actor.user_id, None)
-        self._spawn(self._answer_in_dm(actor, result), "answer to a modal", who)
+        self._spawn(self.answers.in_dm(actor, result), "answer to a modal", who)
 
     async def _message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         actor = await self.api.actor(team_of(body), str(event["user"]))
@@ -351,7 +352,7 @@ class SlackChannel:
         incoming = Incoming(actor, channel, text=str(event.get("text", "")))
         # No trigger id in a message, so a form becomes questions in the DM (as on Telegram).
         replies = await self.app.dispatcher.dispatch(incoming, step_forms=True)
-        await self._answer(Origin(actor, channel, True), replies)
+        await self.answers.answer(Origin(actor, channel, True), replies)
 
     async def _publish_home(self, team: str, user: str) -> None:
         actor = await self.api.actor(team, user)
@@ -370,60 +371,6 @@ class SlackChannel:
             log.info("slack: event %s already processed", event_id)
             return
         await work
-
-    # -- answering ----------------------------------------------------------------------------
-
-    async def _answer_in_dm(self, actor: Actor, replies: list[Reply]) -> None:
-        dm = await self.api.dm(actor.workspace, actor.user_id)
-        await self._answer(Origin(actor, dm, True), replies)
-
-    async def _answer(self, origin: Origin, replies: list[Reply]) -> None:
-        sent_privately = False
-        team = origin.actor.workspace
-        for reply in replies:
-            if reply.form is not None:
-                if origin.trigger_id:
-                    await self._open_modal(origin, reply)
-                    continue
-                reply = replace(reply, form=None)
-                if not reply.text:
-                    continue
-            if not origin.in_dm and (reply.private_only or reply.attachment):
-                await self.api.post(await self.api.dm(team, origin.actor.user_id), reply, team=team)
-                sent_privately = True
-            elif not origin.in_dm and origin.response_url:
-                await self.api.respond(origin.response_url, reply)
-            else:
-                await self.api.post(origin.channel, reply, team=team)
-        if sent_privately and origin.response_url:
-            note = await self._text(origin.actor, "error.private_sent")
-            await self.api.respond(origin.response_url, Reply(note))
-
-    async def _open_modal(self, origin: Origin, reply: Reply) -> None:
-        assert reply.form is not None
-        t_submit, t_close = await self._texts(origin.actor, "slack.submit", "slack.close")
-        try:
-            view = render.modal(reply.form, t_submit, t_close, origin.channel, reply.text)
-        except render.MetadataTooLong:
-            log.error("slack: form %s does not fit a modal", reply.form.submit_action)
-            await self.api.post(
-                origin.channel,
-                Reply(await self._text(origin.actor, "error.internal")),
-                team=origin.actor.workspace,
-            )
-            return
-        client = await self.api.client_for(origin.actor.workspace)
-        await client.views_open(trigger_id=origin.trigger_id, view=view)
-
-    async def _texts(self, actor: Actor, *keys: str) -> list[str]:
-        """The channel's own words, in the person's language."""
-        async with self.app.db.sessions() as session:
-            chosen = await chosen_locale(session, self.name, actor.workspace, actor.user_id)
-        locale = pick_locale(chosen, actor.locale_hint, self.app.settings.default_locale)
-        return [self.app.catalogs.text(locale, key) for key in keys]
-
-    async def _text(self, actor: Actor, key: str) -> str:
-        return (await self._texts(actor, key))[0]
 
     # -- background work ----------------------------------------------------------------------
 
@@ -444,7 +391,7 @@ class SlackChannel:
             team, user, response_url = who
             try:
                 actor = await self.api.actor(team, user)
-                apology = Reply(await self._text(actor, "error.internal"))
+                apology = Reply(await self.answers.text(actor, "error.internal"))
                 if response_url:
                     await self.api.respond(response_url, apology)
                 else:
