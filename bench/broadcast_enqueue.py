@@ -44,14 +44,7 @@ async def queue_once(app: App) -> tuple[int, float]:
             buttons=[feature.INTERESTED],
         )
         await session.flush()
-        queued = await store.enqueue(
-            session,
-            item,
-            feature.payloads(app.catalogs, item),
-            app.settings.default_locale,
-            now,
-            batch=app.settings.delivery.enqueue_batch_size,
-        )
+        queued = await feature.queue(session, app.catalogs, app.settings, item, now)
     return queued, time.perf_counter() - started
 
 

@@ -114,13 +114,12 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
                     buttons=[feature.INTERESTED],
                 )
                 await session.flush()
-                queued = await store.enqueue(
+                queued = await feature.queue(
                     session,
+                    app.catalogs,
+                    app.settings,
                     item,
-                    feature.payloads(app.catalogs, item),
-                    app.settings.default_locale,
                     now,
-                    batch=app.settings.delivery.enqueue_batch_size,
                     progress=lambda n: progress.update(task, completed=n),
                 )
                 audit.record(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
 from bot.i18n import Catalogs
-from bot.settings import LOCALES
+from bot.settings import LOCALES, Settings
 from bot.types import (
     Button,
     FieldKind,
@@ -54,6 +54,27 @@ def message_for(catalogs: Catalogs, locale: str, broadcast: Broadcast) -> Reply:
 
 def payloads(catalogs: Catalogs, broadcast: Broadcast) -> dict[str, dict[str, Any]]:
     return {loc: message_for(catalogs, loc, broadcast).to_dict() for loc in LOCALES}
+
+
+async def queue(
+    session: AsyncSession,
+    catalogs: Catalogs,
+    settings: Settings,
+    draft: Broadcast,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Queue a broadcast for everyone in its segment, in each person's language: what "send"
+    in chat and `alumni-bot broadcast` both do. Returns how many messages are in the outbox."""
+    return await store.enqueue(
+        session,
+        draft,
+        payloads(catalogs, draft),
+        settings.default_locale,
+        now,
+        batch=settings.delivery.enqueue_batch_size,
+        progress=progress,
+    )
 
 
 def segment_label(ctx: Context, segment: store.Segment) -> str:
@@ -185,14 +206,7 @@ async def confirm(ctx: Context, msg: Incoming) -> Reply:
     draft = await _get(ctx, msg.payload)
     if draft.status != "draft":
         raise UserFacingError("broadcasts.not_draft", id=draft.id)
-    queued = await store.enqueue(
-        ctx.session,
-        draft,
-        payloads(ctx.catalogs, draft),
-        ctx.settings.default_locale,
-        ctx.now,
-        batch=ctx.settings.delivery.enqueue_batch_size,
-    )
+    queued = await queue(ctx.session, ctx.catalogs, ctx.settings, draft, ctx.now)
     ctx.audit("broadcast", f"broadcast:{draft.id}", segment=draft.segment, recipients=queued)
     if queued == 0:
         return Reply(ctx.t("broadcasts.nobody"))
