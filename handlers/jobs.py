@@ -85,6 +85,27 @@ async def opening_for(ctx: Context, payload: str, *, must_be_open: bool) -> Open
 # -- browsing ---------------------------------------------------------------------------------
 
 
+async def tell_owner(
+    ctx: Context, opening: Opening, text_key: str, key: str, kind: str, **values: Any
+) -> Person | None:
+    """A DM to the HR person who owns the opening (in their language, with a button to the
+    pipeline); the owner told, or None when the opening has none (or they were forgotten)."""
+    owner = await ctx.session.get(Person, opening.owner_id) if opening.owner_id else None
+    if owner is None or owner.is_forgotten:
+        return None
+    t = ctx.catalogs.translator(owner.locale or ctx.settings.default_locale)
+    text = t(text_key, id=opening.id, title=opening.title, **values)
+    await outbox.enqueue(
+        ctx.session,
+        person_id=owner.id,
+        reply=Reply(text, buttons=((Button(t("jobs.pipeline_button"), "referral.list"),),)),
+        key=key,
+        kind=kind,
+        now=ctx.now,
+    )
+    return owner
+
+
 def _matches_words(o: Opening, words: Sequence[str]) -> bool:
     syn = matching.synonyms()
     fields = [o.title, o.department or "", o.description, o.location or "", *o.skills]
@@ -153,20 +174,12 @@ async def interested(ctx: Context, msg: Incoming) -> Reply:
         match.created_at = match.notified_at = ctx.now
         ctx.session.add(match)
     match.response = "interested"
-    owner = await ctx.session.get(Person, opening.owner_id) if opening.owner_id else None
-    if owner is not None and not owner.is_forgotten:
-        t = ctx.catalogs.translator(owner.locale or ctx.settings.default_locale)
-        text = t("jobs.hr_interest", name=me.name, id=opening.id, title=opening.title)
-        await outbox.enqueue(
-            ctx.session,
-            person_id=owner.id,
-            reply=Reply(text, buttons=((Button(t("jobs.pipeline_button"), "referral.list"),),)),
-            key=f"interest:{opening.id}:{me.id}",
-            kind="job_interest",
-            now=ctx.now,
-        )
+    owner = await tell_owner(
+        ctx, opening, "jobs.hr_interest", f"interest:{opening.id}:{me.id}", "job_interest",
+        name=me.name,
+    )  # fmt: skip
     ctx.audit("job_interest", f"opening:{opening.id}")
-    who = owner.name if owner is not None and not owner.is_forgotten else ctx.t("jobs.hr_team")
+    who = owner.name if owner is not None else ctx.t("jobs.hr_team")
     return Reply(ctx.t("jobs.interest_thanks", title=opening.title, hr=who))
 
 

@@ -14,7 +14,7 @@ from bot.context import Context
 from bot.i18n import Translator
 from bot.types import Button, FieldKind, Form, FormError, FormField, Incoming, Reply
 from bot.types import UserFacingError as Refused
-from handlers.jobs import card
+from handlers.jobs import card, tell_owner
 from storage import jobs as openings
 from storage import outbox
 from storage import referrals as store
@@ -100,28 +100,12 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
     )
     if referral is None:
         raise Refused("referrals.duplicate", name=name, title=opening.title)
-    await _tell_owner(ctx, opening, referral)
+    await tell_owner(
+        ctx, opening, "referrals.hr_new", f"referral:{referral.id}:new", "referral",
+        name=referral.candidate_name, by=ctx.me.name,
+    )  # fmt: skip
     ctx.audit("refer", f"referral:{referral.id}", opening=opening.id)
     return Reply(ctx.t("referrals.thanks", name=name, title=opening.title), private_only=True)
-
-
-async def _tell_owner(ctx: Context, opening: Opening, referral: Referral) -> None:
-    owner = await ctx.session.get(Person, opening.owner_id) if opening.owner_id else None
-    if owner is None or owner.is_forgotten:
-        return
-    t = ctx.catalogs.translator(owner.locale or ctx.settings.default_locale)
-    text = t(
-        "referrals.hr_new", name=referral.candidate_name, by=ctx.me.name, id=opening.id,
-        title=opening.title,
-    )  # fmt: skip
-    await outbox.enqueue(
-        ctx.session,
-        person_id=owner.id,
-        reply=Reply(text, buttons=((Button(t("jobs.pipeline_button"), "referral.list"),),)),
-        key=f"referral:{referral.id}:new",
-        kind="referral",
-        now=ctx.now,
-    )
 
 
 # -- HR's pipeline ----------------------------------------------------------------------------
