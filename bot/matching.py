@@ -29,6 +29,7 @@ from bot.normalize import fold
 from bot.settings import MatchingSettings
 
 Scorer = Callable[..., float]
+Hits = dict[str, dict[int, float]]  # query term → {vocabulary id: score 0–1}
 Ids = npt.NDArray[np.int32]
 
 
@@ -195,38 +196,21 @@ class ProfileIndex:
     ) -> dict[int, list[Found]]:
         """The people matching each opening, best first (ties by id), at most `limit` each."""
         s, syn = settings, self.synonyms
-        skill_terms = sorted({syn.canonical(x) for o in openings for x in _skills(o)} - {""})
-        title_terms = sorted({syn.canonical_text(o.title) for o in openings} - {""})
-        dept_terms = sorted({syn.canonical(o.department or "") for o in openings} - {""})
-        loc_terms = sorted({syn.canonical(o.location or "") for o in openings} - {""})
-        skill_hits = dict(
-            zip(
-                skill_terms,
-                self.skills.hits(skill_terms, fuzz.ratio, s.skill_cutoff, s.min_query_chars),
-                strict=True,
-            )
-        )
-        title_hits = dict(
-            zip(
-                title_terms,
-                self.roles.hits(title_terms, fuzz.WRatio, s.title_cutoff, s.min_query_chars),
-                strict=True,
-            )
-        )
-        dept_hits = dict(
-            zip(
-                dept_terms,
-                self.departments.hits(dept_terms, fuzz.ratio, s.place_cutoff, s.min_query_chars),
-                strict=True,
-            )
-        )
-        loc_hits = dict(
-            zip(
-                loc_terms,
-                self.locations.hits(loc_terms, fuzz.ratio, s.place_cutoff, s.min_query_chars),
-                strict=True,
-            )
-        )
+
+        def hits(vocab: _Vocab, terms: set[str], scorer: Scorer, cutoff: float) -> Hits:
+            """{term: its hits} for the distinct non-empty terms of this batch of openings."""
+            queries = sorted(terms - {""})
+            found = vocab.hits(queries, scorer, cutoff, s.min_query_chars)
+            return dict(zip(queries, found, strict=True))
+
+        skills = {syn.canonical(x) for o in openings for x in _skills(o)}
+        skill_hits = hits(self.skills, skills, fuzz.ratio, s.skill_cutoff)
+        titles = {syn.canonical_text(o.title) for o in openings}
+        title_hits = hits(self.roles, titles, fuzz.WRatio, s.title_cutoff)
+        departments = {syn.canonical(o.department or "") for o in openings}
+        dept_hits = hits(self.departments, departments, fuzz.ratio, s.place_cutoff)
+        locations = {syn.canonical(o.location or "") for o in openings}
+        loc_hits = hits(self.locations, locations, fuzz.ratio, s.place_cutoff)
         return {
             o.id: self._one(o, s, limit, skill_hits, title_hits, dept_hits, loc_hits)
             for o in openings
@@ -237,10 +221,10 @@ class ProfileIndex:
         o: Wanted,
         s: MatchingSettings,
         limit: int | None,
-        skill_hits: dict[str, dict[int, float]],
-        title_hits: dict[str, dict[int, float]],
-        dept_hits: dict[str, dict[int, float]],
-        loc_hits: dict[str, dict[int, float]],
+        skill_hits: Hits,
+        title_hits: Hits,
+        dept_hits: Hits,
+        loc_hits: Hits,
     ) -> list[Found]:
         n, syn = len(self.profiles), self.synonyms
         if n == 0:
@@ -300,7 +284,7 @@ class ProfileIndex:
         return counts
 
     def _place(
-        self, vocab: _Vocab, of: Ids, hits: dict[str, dict[int, float]], term: str | None
+        self, vocab: _Vocab, of: Ids, hits: Hits, term: str | None
     ) -> npt.NDArray[np.float32]:
         """1 where a person's department (or location) matches `term`, else 0."""
         table = np.zeros(len(vocab.postings) + 1, dtype=np.float32)  # the last slot: none (-1)
@@ -314,7 +298,7 @@ class ProfileIndex:
         o: Wanted,
         required: list[dict[int, float]],
         nice: list[dict[int, float]],
-        title_hits: dict[str, dict[int, float]],
+        title_hits: Hits,
         in_dept: npt.NDArray[np.float32],
         near: npt.NDArray[np.float32],
     ) -> dict[str, Any]:
