@@ -33,10 +33,11 @@ from bot.i18n import pick_locale
 from bot.types import Actor, Incoming, Reply
 from storage import inbound
 from storage import telegram as store
+from storage.models import Channel
 
 log = logging.getLogger(__name__)
 
-NAME = "telegram"
+NAME = Channel.TELEGRAM.value
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")

@@ -22,11 +22,11 @@ from telegram.ext import ExtBot
 from bot.app import App
 from bot.types import Actor
 from storage import people
-from storage.models import Identity, Person, Role
+from storage.models import Channel, Identity, Person, Role
 
 log = logging.getLogger(__name__)
 
-NAME = "telegram"
+NAME = Channel.TELEGRAM.value
 STAFF = frozenset({Role.HR, Role.ADMIN})
 Key = tuple[tuple[str, ...], str]  # (staff roles, locale) a chat's menu was set for
 
