@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text
 
 from bench.fresh_db import fresh_database
-from bot.app import App
-from bot.clock import FixedClock
-from bot.settings import Settings
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.runtime.app import App
 from handlers import broadcasts as feature
 from storage import broadcasts as store
-from tests.crowd import add_people
+from tests.support.crowd import add_people
 
 
 async def queue_once(app: App) -> tuple[int, float]:

@@ -19,10 +19,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import delete, insert, text, update
 
 from bench.fresh_db import fresh_database
-from bot.app import App
-from bot.clock import FixedClock
-from bot.settings import Settings
-from bot.types import Reply
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.core.types import Reply
+from bot.runtime.app import App
 from handlers.checkins import tick_checkins
 from storage.models import Identity, OutboxMessage, Person
 from storage.outbox import enqueue_many

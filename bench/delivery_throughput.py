@@ -22,16 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from bench.fresh_db import fresh_database
-from bot.app import App
-from bot.channels.base import Recipient
-from bot.clock import SystemClock
-from bot.delivery import Worker
-from bot.settings import ChannelLimit, DeliverySettings, Settings
-from bot.types import Reply
+from bot.core.channel import Recipient
+from bot.core.clock import SystemClock
+from bot.core.settings import ChannelLimit, DeliverySettings, Settings
+from bot.core.types import Reply
+from bot.runtime.app import App
+from bot.runtime.delivery import Worker
 from storage import outbox
 from storage.models import OutboxMessage
-from tests.crowd import add_people
 from tests.fakes.fake_channel import FakeChannel
+from tests.support.crowd import add_people
 
 NOON = clock_time(12, 0)
 

@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.app import App
-from bot.clock import FixedClock
-from bot.router import Dispatcher, Route, Router
-from bot.settings import Settings
-from bot.types import Actor, Incoming, Reply
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.core.types import Actor, Incoming, Reply
+from bot.dispatch.router import Dispatcher, Route, Router
+from bot.runtime.app import App
 from handlers import ROUTES
 from storage import demo, migrate
 

@@ -28,14 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from bench.fresh_db import fresh_database
-from bot.app import App
-from bot.clock import FixedClock
-from bot.router import Dispatcher, Route, Router
-from bot.settings import Settings
-from bot.types import Actor, Incoming, Reply
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.core.types import Actor, Incoming, Reply
+from bot.dispatch.router import Dispatcher, Route, Router
+from bot.runtime.app import App
 from handlers import ROUTES
 from storage.models import Event, OutboxMessage, Rsvp
-from tests.crowd import add_people
+from tests.support.crowd import add_people
 
 
 async def noop(ctx: object, msg: Incoming) -> Reply:

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rapidfuzz import fuzz, process
 
-from bot.matching import Profile, ProfileIndex, Wanted
-from bot.normalize import fold
-from bot.settings import MatchingSettings
+from bot.core.matching import Profile, ProfileIndex, Wanted
+from bot.core.normalize import fold
+from bot.core.settings import MatchingSettings
 
 BASE_SKILLS = (
     "Python", "SQL", "JavaScript", "JS", "TypeScript", "Go", "Java", "Kotlin", "Swift", "Ruby",

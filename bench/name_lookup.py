@@ -20,7 +20,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import insert, text
 
 from bench.fresh_db import fresh_database
-from bot.normalize import fold
+from bot.core.normalize import fold
 from storage import names
 from storage.db import Database
 from storage.demo import GIVEN, SURNAMES

@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.fresh_db import fresh_database
 from bench.report_data import NOW, generate
-from bot.app import App
-from bot.clock import FixedClock
-from bot.settings import Settings
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.runtime.app import App
 from handlers import report_tables
-from storage import report_stats
 from storage.models import Interaction
-from storage.report_filter import Filter, make_filter
+from storage.reports import stats as report_stats
+from storage.reports.filter import Filter, make_filter
 
 TARGETS = {"sqlite": 10.0, "postgresql": 3.0}
 

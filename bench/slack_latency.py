@@ -88,8 +88,8 @@ def signed_command(user: str, text: str, response_url: str) -> tuple[bytes, dict
 
 
 async def load_people(database_url: str, users: list[str]) -> None:
-    from bot.app import App
-    from bot.settings import Settings
+    from bot.core.settings import Settings
+    from bot.runtime.app import App
     from storage import importer
 
     header = (

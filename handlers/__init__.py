@@ -5,7 +5,7 @@ is reachable before joining (`public`) and whether it needs the privacy consent 
 
 from __future__ import annotations
 
-from bot.router import CONSENT_PROMPT, Route, Router
+from bot.dispatch.router import CONSENT_PROMPT, Route, Router
 from handlers import (
     admin,
     bridge,

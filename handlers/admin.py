@@ -18,15 +18,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import charts
-from bot.context import Context
-from bot.types import Attachment, Button, Incoming, Reply, UserFacingError
+from bot.core.types import Attachment, Button, Incoming, Reply, UserFacingError
+from bot.dispatch.context import Context
+from handlers import report_charts as charts
 from handlers import report_tables as tables
-from storage import auditlog, exports, people
+from storage import auditlog, people
 from storage.models import AuditEntry
-from storage.report_filter import BadFilter, Filter, make_filter, parse_date
-from storage.report_stats import Stats
-from storage.report_stats import stats as compute_stats
+from storage.reports import exports
+from storage.reports.filter import BadFilter, Filter, make_filter, parse_date
+from storage.reports.stats import Stats
+from storage.reports.stats import stats as compute_stats
 
 VIEW = "report_view"
 PNG, CSV = "image/png", "text/csv"

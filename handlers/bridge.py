@@ -23,11 +23,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import Context
-from bot.forms import EMAIL
-from bot.i18n import Catalogs, Translator, pick_locale
-from bot.settings import Settings
-from bot.types import Button, Form, FormField, Incoming, Reply, UserFacingError
+from bot.core.forms import EMAIL
+from bot.core.i18n import Catalogs, Translator, pick_locale
+from bot.core.settings import Settings
+from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingError
+from bot.dispatch.context import Context
 from storage import audit, identities, invites, people
 from storage.engagement import REACHABLE
 from storage.models import Identity, OutboxMessage, Person, Relation

@@ -7,7 +7,7 @@ Buttons: broadcast.submit/confirm/cancel/status (HR), broadcast.click (anyone wh
 Scheduled work: `finish`, called by the delivery worker, closes a broadcast once nothing waits
 and sends its author the delivery report.
 
-Delivery itself is the outbox's (bot/delivery.py): rate limits, quiet hours and pause apply;
+Delivery itself is the outbox's (bot/runtime/delivery.py): rate limits, quiet hours and pause apply;
 urgent broadcasts skip quiet hours."""
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import Context
-from bot.i18n import Catalogs
-from bot.settings import LOCALES, Settings
-from bot.types import (
+from bot.core.i18n import Catalogs
+from bot.core.settings import LOCALES, Settings
+from bot.core.types import (
     Button,
     FieldKind,
     Form,
@@ -31,12 +30,13 @@ from bot.types import (
     Reply,
     UserFacingError,
 )
+from bot.dispatch.context import Context
 from storage import broadcasts as store
 from storage import outbox
 from storage.models import Broadcast, Person
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.runtime.app import App
 
 MAX_TEXT = 3000  # Slack section text; Telegram allows 4096
 INTERESTED = "interested"

@@ -8,7 +8,7 @@ teammates and reports they have lost touch with (the research: former managers m
 
 Command: checkin. Buttons: checkin.answer, checkin.met, checkin.hello, checkin.hello_back (the
 intro's "reply" and "let's meet" are handlers/bridge.py's).
-Scheduled work: tick_checkins, tick_nudges (bot/scheduler.py)."""
+Scheduled work: tick_checkins, tick_nudges (bot/runtime/scheduler.py)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import Context
-from bot.i18n import Translator, pick_locale
-from bot.types import Button, Incoming, Reply, UserFacingError
+from bot.core.i18n import Translator, pick_locale
+from bot.core.types import Button, Incoming, Reply, UserFacingError
+from bot.dispatch.context import Context
 from handlers import bridge
 from storage import engagement, interactions
 from storage.engagement import REACHABLE
@@ -30,7 +30,7 @@ from storage.outbox import enqueue, enqueue_many
 from storage.schedule import next_due
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.runtime.app import App
 
 KIND_CODES = {"p": "in_person", "o": "online"}
 

@@ -20,17 +20,17 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
 
-from bot import ics
-from bot.context import Context
-from bot.i18n import Translator
-from bot.types import Button, FieldKind, Form, FormField, Incoming, Reply, UserFacingError
+from bot.core.i18n import Translator
+from bot.core.types import Button, FieldKind, Form, FormField, Incoming, Reply, UserFacingError
+from bot.dispatch.context import Context
+from handlers import ics
 from storage import events as store
 from storage import outbox
 from storage.events import RsvpStatus
 from storage.models import Event, Person, Role, Rsvp
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.runtime.app import App
 
 LIST_LIMIT = 10
 REMIND_BATCH = 200

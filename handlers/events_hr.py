@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.context import Context
-from bot.types import (
+from bot.core.types import (
     Button,
     FieldKind,
     Form,
@@ -23,6 +22,7 @@ from bot.types import (
     Reply,
     UserFacingError,
 )
+from bot.dispatch.context import Context
 from handlers.events import (
     calendar_button,
     details,

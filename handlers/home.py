@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.context import Context
-from bot.types import Button, Incoming, Reply
+from bot.core.types import Button, Incoming, Reply
+from bot.dispatch.context import Context
 from handlers import admin
 from storage import home as queries
 from storage.models import Role

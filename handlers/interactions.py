@@ -13,10 +13,9 @@ from datetime import date, timedelta
 
 from rapidfuzz import fuzz
 
-from bot.context import Context
-from bot.forms import FieldError, parse_date
-from bot.normalize import fold
-from bot.types import (
+from bot.core.forms import FieldError, parse_date
+from bot.core.normalize import fold
+from bot.core.types import (
     Button,
     FieldKind,
     Form,
@@ -26,6 +25,7 @@ from bot.types import (
     Reply,
     UserFacingError,
 )
+from bot.dispatch.context import Context
 from storage import interactions, names
 from storage.models import InteractionKind, Person
 

@@ -6,7 +6,7 @@ HR's side (postjob, edit, close, list, broadcast) is handlers/jobs_hr.py.
 Referring someone is handlers/referrals.py.
 Scheduled work: `digest` (a tick) sends the job notices that waited for a person's weekly slot.
 
-A new opening is matched (bot/matching.py) against alumni open to a comeback; the best
+A new opening is matched (bot/core/matching.py) against alumni open to a comeback; the best
 `matching.notify_top` are stored as matches and told through the outbox — at most one job
 message per person every `matching.notice_interval_days`; what waits goes out in the next one."""
 
@@ -19,20 +19,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import matching
-from bot.context import Context
-from bot.i18n import Catalogs, Translator
-from bot.normalize import fold
-from bot.settings import Settings
-from bot.types import Button, Incoming, Reply
-from bot.types import UserFacingError as Refused
+from bot.core import matching
+from bot.core.i18n import Catalogs, Translator
+from bot.core.normalize import fold
+from bot.core.settings import Settings
+from bot.core.types import Button, Incoming, Reply
+from bot.core.types import UserFacingError as Refused
+from bot.dispatch.context import Context
 from storage import jobs as store
 from storage import outbox, referrals
 from storage.importer import ImportResult, Progress
 from storage.models import Match, Opening, Person
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.runtime.app import App
 
 SHOWN = 8  # openings in one `jobs` answer
 MAX_DESCRIPTION = 3000

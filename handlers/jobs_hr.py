@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from bot.context import Context
-from bot.i18n import Translator
-from bot.types import Button, FieldKind, Form, FormError, FormField, Incoming, Reply
-from bot.types import UserFacingError as Refused
+from bot.core.i18n import Translator
+from bot.core.types import Button, FieldKind, Form, FormError, FormField, Incoming, Reply
+from bot.core.types import UserFacingError as Refused
+from bot.dispatch.context import Context
 from handlers import jobs
 from storage import jobs as store
 from storage.models import Opening

@@ -9,10 +9,9 @@ import re
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.context import Context
-from bot.forms import EMAIL
-from bot.normalize import distinct_items, tidy
-from bot.types import (
+from bot.core.forms import EMAIL
+from bot.core.normalize import distinct_items, tidy
+from bot.core.types import (
     Button,
     FieldKind,
     Form,
@@ -22,6 +21,7 @@ from bot.types import (
     Reply,
     UserFacingError,
 )
+from bot.dispatch.context import Context
 from handlers import bridge
 from storage import invites, people
 from storage.models import Cadence, Comeback, Person

@@ -15,9 +15,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.context import Context
-from bot.i18n import Translator
-from bot.types import (
+from bot.core.i18n import Translator
+from bot.core.types import (
     Button,
     FieldKind,
     Form,
@@ -27,12 +26,13 @@ from bot.types import (
     Reply,
     UserFacingError,
 )
+from bot.dispatch.context import Context
 from storage import outbox
 from storage import perks as store
 from storage.models import Perk, Role
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.runtime.app import App
 
 DIGEST_EVERY = timedelta(days=7)
 CODE_SPLIT = re.compile(r"[\s,;、，；]+")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot.context import Context
-from bot.types import Attachment, Button, Incoming, Reply, UserFacingError
+from bot.core.types import Attachment, Button, Incoming, Reply, UserFacingError
+from bot.dispatch.context import Context
 from storage import privacy
 
 

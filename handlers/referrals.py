@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.context import Context
-from bot.i18n import Translator
-from bot.types import Button, FieldKind, Form, FormError, FormField, Incoming, Reply
-from bot.types import UserFacingError as Refused
+from bot.core.i18n import Translator
+from bot.core.types import Button, FieldKind, Form, FormError, FormField, Incoming, Reply
+from bot.core.types import UserFacingError as Refused
+from bot.dispatch.context import Context
 from handlers.jobs import card, tell_owner
 from storage import jobs as openings
 from storage import outbox

@@ -1,8 +1,8 @@
 """The engagement report as localised tables: one shape that chat text, the command line's rich
-tables, PNG charts and CSV files are all drawn from (handlers/admin.py, bot/report_cli.py).
+tables, PNG charts and CSV files are all drawn from (handlers/admin.py, bot/cli/report.py).
 
 Channel-neutral and platform-free. A cell is a number or text; None is a hidden or empty cell
-(groups of fewer than five people are hidden, storage/reports.py)."""
+(groups of fewer than five people are hidden, storage/reports/sections.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
-from storage import report_facts, reports
-from storage import report_funnels as outcomes
-from storage.report_filter import Filter
+from bot.core.i18n import Translator
+from storage.reports import facts as report_facts
+from storage.reports import funnels as outcomes
+from storage.reports import sections as reports
+from storage.reports.filter import Filter
 
 SECTIONS = ("activity", "consciousness", "index", "funnel", "events", "perks", "broadcasts")
 PEOPLE_SECTIONS = frozenset({"activity", "consciousness", "index"})

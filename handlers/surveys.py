@@ -4,7 +4,7 @@ Would work with the company or former colleagues again; wants to keep in touch; 
 recommend its services. Asked every six months by default (settings.checkins.survey_months);
 `survey` answers now. One answer per person and period (2026H2): a later tap replaces it.
 
-Command: survey. Buttons: survey.answer. Scheduled work: tick_surveys (bot/scheduler.py)."""
+Command: survey. Buttons: survey.answer. Scheduled work: tick_surveys (bot/runtime/scheduler.py)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.context import Context
-from bot.i18n import Translator, pick_locale
-from bot.types import Button, Incoming, Reply, UserFacingError
+from bot.core.i18n import Translator, pick_locale
+from bot.core.types import Button, Incoming, Reply, UserFacingError
+from bot.dispatch.context import Context
 from storage import engagement
 from storage.models import Person, SurveyResponse
 from storage.outbox import enqueue_many, insert_ignore
 from storage.schedule import add_months, at_local, period_of
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.runtime.app import App
 
 ITEMS = ("rejoin", "keep_in_touch", "recommend")
 

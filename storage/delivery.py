@@ -1,4 +1,4 @@
-"""What the delivery workers (bot/delivery.py) ask of the database: claiming due outbox rows
+"""What the delivery workers (bot/runtime/delivery.py) ask of the database: claiming due outbox rows
 under a lease, writing back what happened to them, and the shared rate-limit buckets.
 
 Claiming is `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers never take the

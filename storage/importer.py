@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.normalize import distinct_items, tidy
+from bot.core.normalize import distinct_items, tidy
 from storage.models import Channel, Identity, JoinRoute, Person, Relation
 
 PEOPLE_COLUMNS = (

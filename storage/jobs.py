@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matching import Found, Profile, Wanted, synonyms
-from bot.normalize import distinct_items, fold
+from bot.core.matching import Found, Profile, Wanted, synonyms
+from bot.core.normalize import distinct_items, fold
 from storage.importer import ImportFailed, Progress, RowError, _date, read_rows
 from storage.models import Comeback, Match, Opening, Person
 from storage.outbox import insert_ignore

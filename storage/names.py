@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.normalize import fold
+from bot.core.normalize import fold
 from storage.models import Person, Relation
 
 CUTOFF = 72.0

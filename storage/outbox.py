@@ -1,6 +1,6 @@
 """Enqueuing proactive messages. Enqueue inside the transaction that caused the message; the
 idempotency key makes enqueuing the same logical message twice a no-op. Delivery is
-bot/delivery.py's job."""
+bot/runtime/delivery.py's job."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.types import Reply
+from bot.core.types import Reply
 from storage.models import OutboxMessage
 
 

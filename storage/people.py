@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.types import Actor
+from bot.core.types import Actor
 from storage.models import Identity, Person, Role, RoleGrant
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import case, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.forms import EMAIL
+from bot.core.forms import EMAIL
 from storage.models import Opening, Person, Referral
 from storage.outbox import insert_ignore
 

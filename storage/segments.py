@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement as Column
 
-from bot.normalize import tidy
+from bot.core.normalize import tidy
 from storage.models import Channel as ChannelName
 from storage.models import Comeback, Identity, JoinRoute, Person, Rsvp
 

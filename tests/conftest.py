@@ -18,13 +18,13 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from bot.app import App
-from bot.clock import FixedClock
-from bot.settings import Settings
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.runtime.app import App
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
-from tests.dialog import Chat
+from tests.support.dialog import Chat
 
 PG_ADMIN_URL = os.environ.get("ALUMNI_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CONTRACT_VARS = (

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import charts
-from bot.app import App
 from bot.cli import main
-from bot.types import Button
+from bot.core.types import Button
+from bot.runtime.app import App
+from handlers import report_charts as charts
 from handlers.report_tables import Table
 from storage import privacy
 from storage.models import AuditEntry, Interaction, SurveyResponse
-from tests.dialog import Chat
-from tests.members import member, person
-from tests.people import load_company
+from tests.support.dialog import Chat
+from tests.support.members import member, person
+from tests.support.people import load_company
 
 BOM = b"\xef\xbb\xbf"
 HOME = Button("home", "home.open")  # what Slack's App Home tab dispatches

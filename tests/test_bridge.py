@@ -14,14 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
 from bot.channels import configured_channels
-from bot.channels.base import Channel
-from bot.channels.slack import SlackChannel
-from bot.channels.telegram import TelegramChannel
-from bot.clock import FixedClock
-from bot.delivery import Worker
-from bot.web import build_web_app
+from bot.channels.slack.channel import SlackChannel
+from bot.channels.telegram.channel import TelegramChannel
+from bot.core.channel import Channel
+from bot.core.clock import FixedClock
+from bot.runtime.app import App
+from bot.runtime.delivery import Worker
+from bot.runtime.web import build_web_app
 from storage import importer, invites, people
 from storage.models import Identity, Interaction, Invite, OutboxMessage, Person, slack_bots
 from tests.conftest import make_settings
@@ -29,7 +29,7 @@ from tests.fakes.fake_channel import VirtualSleep
 from tests.fakes.slack_api import TEAM, TOKEN, FakeSlackAPI
 from tests.fakes.telegram_api import TOKEN as TG_TOKEN
 from tests.fakes.telegram_api import FakeTelegramAPI, TgUser
-from tests.slack_workspace import SECRET, Workspace, add_users, load_linked_company
+from tests.support.slack_workspace import SECRET, Workspace, add_users, load_linked_company
 from tests.test_telegram import SECRET as TG_SECRET
 from tests.test_telegram import USERNAME, Served
 
@@ -261,7 +261,7 @@ async def test_one_person_three_identities_choice_and_fallbacks(places: Places) 
 
     async def notice(tag: str) -> None:
         async with p.app.db.transaction() as session:
-            from bot.types import Reply
+            from bot.core.types import Reply
             from storage.outbox import enqueue
 
             person = await people.person_by_email(session, "hanako@example.com")
@@ -423,7 +423,7 @@ async def test_a_token_revoked_mid_broadcast(places: Places) -> None:
     await join_slack(p, p.alumni, HANAKO_A, "hanako@example.com", first=True)
     await join_slack(p, p.alumni, EMMA_A, "emma@example.com", first=True)
     await join_telegram(p, EMMA_TG, "emma@example.com")  # Emma is on Telegram too
-    from bot.types import Reply
+    from bot.core.types import Reply
     from storage.outbox import enqueue
 
     async with p.app.db.transaction() as session:  # someone only in the alumni workspace

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot.app import App
 from bot.cli import main
-from bot.clock import FixedClock
-from bot.delivery import Worker
-from bot.types import Button
+from bot.core.clock import FixedClock
+from bot.core.types import Button
+from bot.runtime.app import App
+from bot.runtime.delivery import Worker
 from storage import broadcasts as store
 from storage.models import (
     AuditEntry,
@@ -26,10 +26,10 @@ from storage.models import (
     Rsvp,
 )
 from tests.conftest import chat
-from tests.crowd import add_people
-from tests.dialog import Chat
 from tests.fakes.fake_channel import FakeChannel, VirtualSleep
-from tests.people import load_company
+from tests.support.crowd import add_people
+from tests.support.dialog import Chat
+from tests.support.people import load_company
 from tests.test_onboarding import join_directly
 
 
@@ -258,7 +258,7 @@ def test_cli_broadcast(
     assert main(["db", "upgrade"]) == 0
 
     async def seed() -> None:
-        from bot.settings import load_settings
+        from bot.core.settings import load_settings
 
         app = App.build(load_settings(), FixedClock())
         await add_people(app.db, 30, FixedClock().now(), department="Engineering")
@@ -277,7 +277,7 @@ def test_cli_broadcast(
     assert "35" in capsys.readouterr().out
 
     async def check() -> None:
-        from bot.settings import load_settings
+        from bot.core.settings import load_settings
 
         app = App.build(load_settings(), FixedClock())
         async with app.db.transaction() as session:

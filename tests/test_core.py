@@ -7,13 +7,13 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
-from bot.router import Dispatcher, Route, Router
-from bot.types import Incoming, Reply
+from bot.core.types import Incoming, Reply
+from bot.dispatch.router import Dispatcher, Route, Router
+from bot.runtime.app import App
 from handlers import ROUTES
 from storage.models import AuditEntry, Person
 from tests.conftest import chat
-from tests.people import load_company
+from tests.support.people import load_company
 from tests.test_onboarding import join_directly
 
 

@@ -17,17 +17,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.app import App
-from bot.channels.base import Channel, Recipient
-from bot.clock import FixedClock
-from bot.delivery import Worker, quiet_until
-from bot.settings import ChannelLimit, DeliverySettings
-from bot.types import Reply
+from bot.core.channel import Channel, Recipient
+from bot.core.clock import FixedClock
+from bot.core.settings import ChannelLimit, DeliverySettings
+from bot.core.types import Reply
+from bot.runtime.app import App
+from bot.runtime.delivery import Worker, quiet_until
 from storage import outbox
 from storage.models import Identity, OutboxMessage, Person
 from tests.conftest import _truncate, make_settings
-from tests.crowd import add_identity, add_people
 from tests.fakes.fake_channel import FakeChannel, VirtualSleep
+from tests.support.crowd import add_identity, add_people
 
 
 def delivery(per_second: float = 1000, **overrides: Any) -> DeliverySettings:
@@ -341,7 +341,7 @@ async def test_delivery_through_the_real_telegram_channel_with_its_429s(
 ) -> None:
     """The real TelegramChannel over HTTP against the fake Bot API, which answers 429s with
     retry_after and 403 for a user who blocked the bot."""
-    from bot.channels.telegram import TelegramChannel
+    from bot.channels.telegram.channel import TelegramChannel
     from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
     api = FakeTelegramAPI()

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
-from bot.clock import FixedClock
-from bot.settings import Settings
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.runtime.app import App
 from handlers import checkins, surveys
 from storage.models import Interaction, Person, SurveyResponse
 from tests.conftest import _truncate, chat
-from tests.members import member, outbox, person, update_person
-from tests.people import load_company
+from tests.support.members import member, outbox, person, update_person
+from tests.support.people import load_company
 
 NOON_TOKYO = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
@@ -239,7 +239,7 @@ async def test_two_workers_claim_checkins_without_doubles_on_postgresql(
 
 
 async def test_opting_out_after_a_checkin_was_queued_stops_it(app: App, clock: FixedClock) -> None:
-    from bot.delivery import Worker
+    from bot.runtime.delivery import Worker
     from tests.fakes.fake_channel import FakeChannel, VirtualSleep
 
     await company(app)

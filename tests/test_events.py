@@ -11,15 +11,15 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select, update
 
-from bot.app import App
-from bot.clock import FixedClock
-from bot.types import Button, Incoming
+from bot.core.clock import FixedClock
+from bot.core.types import Button, Incoming
+from bot.runtime.app import App
 from handlers import events as event_handlers
 from storage.models import Event, Interaction, OutboxMessage, Person, Rsvp
 from tests.conftest import _truncate, chat, make_settings
-from tests.crowd import add_people
-from tests.dialog import Chat
-from tests.people import load_company
+from tests.support.crowd import add_people
+from tests.support.dialog import Chat
+from tests.support.people import load_company
 from tests.test_onboarding import join_directly
 
 FIELDS = (

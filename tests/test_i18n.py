@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.i18n import Catalogs, pick_locale, placeholders
+from bot.core.i18n import Catalogs, pick_locale, placeholders
 from handlers import ROUTES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
 from bot.cli import main
+from bot.runtime.app import App
 from storage import importer
 from storage.models import Identity, Person, Relation
-from tests.people import PEOPLE_CSV, RELATIONS_CSV
+from tests.support.people import PEOPLE_CSV, RELATIONS_CSV
 
 HEADER = PEOPLE_CSV.splitlines()[0]
 

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
-from bot.scheduler import Tick, run_all
-from bot.types import Button, Reply
+from bot.core.types import Button, Reply
+from bot.runtime.app import App
+from bot.runtime.scheduler import Tick, run_all
 from handlers import jobs
 from storage import importer, people
 from storage.models import Match, Opening, OutboxMessage, Person, Referral
 from tests.conftest import chat
-from tests.dialog import Chat
-from tests.people import load_company
+from tests.support.dialog import Chat
+from tests.support.people import load_company
 from tests.test_onboarding import join_directly
 
 WELCOME = "Your old team would love to have you back"

@@ -8,12 +8,12 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from bot.app import App
-from bot.clock import FixedClock
+from bot.core.clock import FixedClock
+from bot.runtime.app import App
 from storage import invites, people
 from storage.models import Identity, Interaction, Invite, Person
 from tests.conftest import chat
-from tests.people import load_company
+from tests.support.people import load_company
 from tests.test_onboarding import invite_code, join_directly
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.matching import Profile, ProfileIndex, Wanted, match_one, parse_synonyms, synonyms
-from bot.settings import MatchingSettings
+from bot.core.matching import Profile, ProfileIndex, Wanted, match_one, parse_synonyms, synonyms
+from bot.core.settings import MatchingSettings
 from storage.jobs import is_remote, split_skills
 
 SETTINGS = MatchingSettings()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.normalize import fold
+from bot.core.normalize import fold
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from bot.app import App
+from bot.runtime.app import App
 from tests.conftest import chat
-from tests.people import load_company
+from tests.support.people import load_company
 
 
 async def invite_code(app: App, email: str, as_user: str = "hr@example.com") -> str:

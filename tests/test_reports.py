@@ -24,8 +24,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import App
-from storage import report_facts, report_funnels, report_stats, reports
+from bot.runtime.app import App
 from storage.models import (
     Broadcast,
     BroadcastClick,
@@ -43,7 +42,11 @@ from storage.models import (
     Rsvp,
     SurveyResponse,
 )
-from storage.report_filter import BadFilter, make_filter
+from storage.reports import facts as report_facts
+from storage.reports import funnels as report_funnels
+from storage.reports import sections as reports
+from storage.reports import stats as report_stats
+from storage.reports.filter import BadFilter, make_filter
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 24)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import scheduler
-from bot.app import App
-from bot.clock import FixedClock
+from bot.core.clock import FixedClock
+from bot.runtime import scheduler
+from bot.runtime.app import App
 from storage import inbound
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.app import App
-from storage import events, report_facts, segments
+from bot.runtime.app import App
+from storage import events, segments
 from storage.broadcasts import recipients
-from storage.report_filter import make_filter
-from tests.members import member, person
-from tests.people import load_company
+from storage.reports import facts as report_facts
+from storage.reports.filter import make_filter
+from tests.support.members import member, person
+from tests.support.people import load_company
 
 
 @pytest.mark.parametrize(

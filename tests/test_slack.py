@@ -12,14 +12,14 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels import slack_render as render
-from bot.channels.base import DeliveryError, RateLimited, Recipient, TransientError, Unreachable
-from bot.clock import FixedClock
-from bot.types import Attachment, Button, Reply
+from bot.channels.slack import render
+from bot.core.channel import DeliveryError, RateLimited, Recipient, TransientError, Unreachable
+from bot.core.clock import FixedClock
+from bot.core.types import Attachment, Button, Reply
 from storage import people
 from storage.models import Event, Identity, Interaction, Match, Opening, ProcessedEvent, Rsvp
 from tests.fakes.slack_api import FakeSlackAPI, block_errors
-from tests.slack_workspace import (
+from tests.support.slack_workspace import (
     ADMIN,
     EMMA,
     HANAKO,
@@ -96,9 +96,9 @@ async def test_guests_get_help_in_slacks_language(slack: Workspace) -> None:
 
 
 async def test_configured_only_with_a_token(sqlite_url: str, fake: FakeSlackAPI) -> None:
-    from bot.app import App
     from bot.channels import configured_channels
-    from bot.settings import SettingsError
+    from bot.core.settings import SettingsError
+    from bot.runtime.app import App
     from tests.conftest import make_settings
 
     app = App.build(make_settings(sqlite_url))
@@ -346,7 +346,7 @@ async def test_unsigned_tampered_and_stale_requests_get_401(slack: Workspace) ->
     ).encode()
     since = len(s.fake.calls)
     assert (await s.post(body, signed=False)).status_code == 401
-    from tests.slack_workspace import signature
+    from tests.support.slack_workspace import signature
 
     headers = signature(body, int(__import__("time").time()))
     tampered = body.replace(b"help", b"pause")
@@ -505,7 +505,7 @@ async def test_files_are_uploaded(slack: Workspace) -> None:
 def test_the_manifest_names_what_the_channel_serves() -> None:
     from pathlib import Path
 
-    from bot.channels.slack import PATH
+    from bot.channels.slack.channel import PATH
 
     text = (Path(__file__).parent.parent / "config" / "slack_manifest.yml").read_text()
     assert text.count(f"https://alumni.example.com{PATH}") == 3

@@ -16,10 +16,17 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bot.app import App
+from bot.runtime.app import App
 from tests.conftest import make_settings
 from tests.fakes.slack_api import TEAM, TOKEN, FakeSlackAPI
-from tests.slack_workspace import EMMA, HANAKO, SECRET, add_users, load_linked_company, signature
+from tests.support.slack_workspace import (
+    EMMA,
+    HANAKO,
+    SECRET,
+    add_users,
+    load_linked_company,
+    signature,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.app import App
+from bot.runtime.app import App
 from storage import migrate
 from storage.db import Database, async_url
 from storage.models import Base, Interaction, Person

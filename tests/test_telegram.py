@@ -14,19 +14,19 @@ import httpx
 import pytest
 from sqlalchemy import delete
 
-from bot.app import App
 from bot.channels import configured_channels
-from bot.channels.base import RateLimited, Recipient, TransientError, Unreachable
-from bot.channels.telegram import TelegramChannel
-from bot.clock import FixedClock
-from bot.settings import Settings
-from bot.types import Attachment, Button, Reply
-from bot.web import build_web_app
+from bot.channels.telegram.channel import TelegramChannel
+from bot.core.channel import RateLimited, Recipient, TransientError, Unreachable
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.core.types import Attachment, Button, Reply
+from bot.runtime.app import App
+from bot.runtime.web import build_web_app
 from storage import invites, people
 from storage.models import Role, RoleGrant
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegramAPI, TgUser
-from tests.people import load_company
+from tests.support.people import load_company
 
 SECRET = "s3cret-Token_1"
 USERNAME = str(BOT["username"])

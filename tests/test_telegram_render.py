@@ -8,9 +8,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.app import App
-from bot.channels import telegram_render as render
-from bot.types import MAX_PAYLOAD_CHARS, Button, Reply
+from bot.channels.telegram import render
+from bot.core.types import MAX_PAYLOAD_CHARS, Button, Reply
+from bot.runtime.app import App
 from storage import telegram as store
 
 # Japanese, emoji (two UTF-16 units), combining marks, blanks: what labels and payloads carry.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from bot.app import App
-from bot.clock import FixedClock
-from bot.types import Actor, Incoming
-from bot.web import build_web_app
+from bot.core.clock import FixedClock
+from bot.core.types import Actor, Incoming
+from bot.runtime.app import App
+from bot.runtime.web import build_web_app
 from tests.conftest import make_settings
 
 

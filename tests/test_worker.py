@@ -8,11 +8,11 @@ import os
 import sys
 from datetime import UTC, datetime, time, timedelta
 
-from bot.app import App
+from bot.runtime.app import App
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
-from tests.members import member, update_person
-from tests.people import load_company
+from tests.support.members import member, update_person
+from tests.support.people import load_company
 
 
 async def test_worker_drain_runs_due_checkins_and_delivers_them(sqlite_url: str) -> None:

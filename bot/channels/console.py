@@ -14,8 +14,8 @@ from typing import TextIO
 
 from sqlalchemy import select
 
-from bot.app import App
-from bot.types import Actor, Button, Incoming, Reply
+from bot.core.types import Actor, Button, Incoming, Reply
+from bot.runtime.app import App
 from storage import people
 from storage.models import Channel, Identity
 

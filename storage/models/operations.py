@@ -49,7 +49,7 @@ class BroadcastClick(Base):
 
 
 class OutboxMessage(Base):
-    """A proactive message waiting to be delivered (bot/delivery.py).
+    """A proactive message waiting to be delivered (bot/runtime/delivery.py).
 
     queued → sending (leased) → sent | failed (will retry) | dead (gave up / unreachable)."""
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
 from storage.models.base import Base
 
 # slack_sdk's AsyncSQLAlchemyInstallationStore and AsyncSQLAlchemyOAuthStateStore read and write
-# these tables (bot/channels/slack_install.py). Their columns mirror slack_sdk's own definitions
+# these tables (bot/channels/slack/install.py). Their columns mirror slack_sdk's own definitions
 # (`build_installations_table`, `build_bots_table`, `build_oauth_states_table`), declared here so
 # that Alembic creates them in our database and nothing is created behind its back. Times are
 # naive UTC, as slack_sdk writes them.

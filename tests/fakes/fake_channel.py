@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from starlette.routing import BaseRoute
 
-from bot.channels.base import RateLimited, Recipient, TransientError, Unreachable
-from bot.clock import FixedClock
-from bot.types import Reply
+from bot.core.channel import RateLimited, Recipient, TransientError, Unreachable
+from bot.core.clock import FixedClock
+from bot.core.types import Reply
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from typing import TextIO
 
 from starlette.routing import BaseRoute
 
-from bot.app import App
-from bot.channels.base import Recipient
-from bot.delivery import Worker
-from bot.settings import ChannelLimit, DeliverySettings, Settings
-from bot.types import Reply
+from bot.core.channel import Recipient
+from bot.core.settings import ChannelLimit, DeliverySettings, Settings
+from bot.core.types import Reply
+from bot.runtime.app import App
+from bot.runtime.delivery import Worker
 
 
 class RecordingChannel:

@@ -3,7 +3,8 @@
 Before this, what a Japanese keyboard types full-width (ｐｙｔｈｏｎ, ＩＴ部) or half-width (ｴｸｾﾙ)
 was stored as typed, so a `skill:python` segment found it when broadcasting (matched in Python)
 but not in reports or event audiences (matched in SQL), and reports grouped 「ＩＴ部」 apart from
-「IT部」. New values are tidied on the way in (bot.normalize.tidy); this tidies the stored ones.
+「IT部」. New values are tidied on the way in (bot.core.normalize.tidy); this tidies the stored
+ones.
 Data only; there is nothing to undo on the way down (the typed forms are not kept). Tidying is
 written out here rather than imported, so this migration means the same whatever the code
 becomes.

@@ -1,0 +1,400 @@
+"""Slack: the bot in a workspace, on slack-bolt's AsyncApp and slack_sdk's async client.
+
+HTTP mode (`serve`): `POST /slack/events` takes events, the slash command and interactivity;
+Bolt checks every signature. Socket Mode (`run`) when SLACK_APP_TOKEN is set. Every listener
+acknowledges first and does the work after (Slack gives 3 s), except a modal submission, whose
+field errors must travel in the acknowledgement itself.
+
+No feature logic here: Slack input becomes `Incoming`, the router answers, and `slack_answer`
+sends the answer where it belongs (personal replies never to a shared channel)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import warnings
+from collections.abc import Coroutine
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt.adapter.starlette.async_handler import (
+    to_async_bolt_request,
+    to_starlette_response,
+)
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.channels.slack import render
+from bot.channels.slack.answer import Answers
+from bot.channels.slack.api import SlackApi, WorkspaceGone, signed
+from bot.channels.slack.install import Authorize, Installations
+from bot.channels.slack.payload import Origin, Who, team_of, well_formed
+from bot.core import forms
+from bot.core.channel import Recipient
+from bot.core.settings import SettingsError
+from bot.core.types import Incoming, Reply
+from bot.dispatch.router import clean_text, split_command
+from bot.runtime.app import App
+from storage import identities, inbound
+
+log = logging.getLogger(__name__)
+
+PATH = "/slack/events"
+INSTALL_PATH, REDIRECT_PATH = "/slack/install", "/slack/oauth_redirect"
+HOME_ACTION = "home.open"
+FORM_ACTIONS = frozenset({forms.FORM_CHOOSE, forms.FORM_SKIP, forms.FORM_CANCEL})
+MAX_BODY = 1_000_000
+
+Work = Coroutine[Any, Any, None]
+
+
+class SlackChannel:
+    name = "slack"
+
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        oauth = bool(settings.slack_client_id and settings.slack_client_secret)
+        if not settings.slack_bot_token and not oauth:
+            raise SettingsError("SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and _SECRET) is not set")
+        if not settings.slack_signing_secret and not settings.slack_app_token:
+            raise SettingsError("Slack needs SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN")
+        if oauth and not settings.slack_signing_secret:
+            raise SettingsError("installing in several workspaces needs SLACK_SIGNING_SECRET")
+        self.app = app
+        self.secret = settings.slack_signing_secret
+        self.installations = Installations(
+            app.db.engine if oauth else None, settings.slack_client_id, settings.slack_bot_token
+        )
+        self.api = SlackApi(settings.slack_bot_token, settings.slack_api_url, self.installations)
+        self.answers = Answers(app, self.api)
+        self.bolt: AsyncApp | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- Channel protocol ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.api.start()
+        oauth = None
+        if self.installations.multi:
+            settings = self.app.settings
+            oauth = AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=settings.slack_scopes,
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+                installation_store=self.installations.store,
+                state_store=self.installations.states,
+            )
+        bolt = AsyncApp(
+            client=self.api.client,
+            signing_secret=self.secret or "",
+            request_verification_enabled=bool(self.secret),
+            process_before_response=True,  # our listeners ack at once and go on in a task
+            logger=logging.getLogger("slack_bolt"),
+            # Every request is checked against the workspaces that installed us (or the one
+            # SLACK_BOT_TOKEN is for): a workspace we are not in gets nothing processed.
+            authorize=Authorize(self.installations),  # type: ignore[arg-type]  # Bolt takes it
+            oauth_settings=oauth,
+        )
+        bolt.command(re.compile(r".+"))(self._on_command)
+        bolt.view_submission(render.FORM_CALLBACK)(self._on_submission)
+        bolt.action(re.compile(r".*"))(self._on_action)
+        bolt.event("app_home_opened")(self._on_home)
+        bolt.event("app_uninstalled")(self._on_uninstalled)
+        bolt.event("tokens_revoked")(self._on_tokens_revoked)
+        bolt.event({"type": "message", "subtype": None})(self._on_message)
+        bolt.event(re.compile(r".*"))(self._on_other_event)
+        self.bolt = bolt
+        log.info("slack: connected as %s to %s", self.api.bot_user_id, self.api.team or "OAuth")
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+        await self.api.close()
+
+    def web_routes(self) -> list[BaseRoute]:
+        if not self.secret:
+            raise SettingsError("SLACK_SIGNING_SECRET is required for `serve`")
+        routes: list[BaseRoute] = [Route(PATH, self.endpoint, methods=["POST"])]
+        if self.installations.multi:
+            routes += [
+                Route(INSTALL_PATH, self.oauth_endpoint, methods=["GET"]),
+                Route(REDIRECT_PATH, self.oauth_endpoint, methods=["GET"]),
+            ]
+        return routes
+
+    async def poll(self) -> None:
+        """Socket Mode: Slack pushes over a WebSocket, no public URL needed (development)."""
+        token = self.app.settings.slack_app_token
+        if not token or self.bolt is None:
+            log.warning("slack: SLACK_APP_TOKEN is not set; Slack events only reach `serve`")
+            return
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(self.bolt, token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+
+    async def send(self, to: Recipient, reply: Reply) -> str | None:
+        """A proactive message to a person's DM; errors as DeliveryError subclasses. When the
+        workspace's token is gone, everyone there is marked unreachable at once, so the rest of
+        a broadcast falls back to their other identities instead of failing one by one."""
+        try:
+            return await self.api.send(to.workspace, to.user_id, to.chat_id, reply)
+        except WorkspaceGone as exc:
+            await self._workspace_gone(to.workspace, str(exc))
+            raise
+
+    async def idle(self) -> None:
+        """Wait until the work started after acknowledgements is done (tests, benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks))
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    async def endpoint(self, request: Request) -> Response:
+        if self.bolt is None:
+            return PlainTextResponse("Slack is starting", 503)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return PlainTextResponse("too large", 413)
+        try:
+            bolt_request = to_async_bolt_request(request, body)
+        except (UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError):
+            return self._refuse(request, body)
+        if not well_formed(bolt_request.body):
+            return self._refuse(request, body)
+        return to_starlette_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def oauth_endpoint(self, request: Request) -> Response:
+        """`GET /slack/install` (a state and its cookie, then Slack's consent page) and
+        `GET /slack/oauth_redirect` (state checked and used once, token stored)."""
+        flow = self.bolt.oauth_flow if self.bolt is not None else None
+        if flow is None:
+            return PlainTextResponse("Slack is starting", 503)
+        bolt_request = to_async_bolt_request(request, b"")
+        if request.url.path == INSTALL_PATH:
+            return to_starlette_response(await flow.handle_installation(bolt_request))
+        with warnings.catch_warnings():
+            # slack_sdk sends the client secret with aiohttp's BasicAuth, which aiohttp 3.12
+            # deprecates: a library matter, not ours to fail a installation on.
+            warnings.filterwarnings("ignore", "BasicAuth is deprecated", DeprecationWarning)
+            response = await flow.handle_callback(bolt_request)
+        log.info("slack: installation callback answered %s", response.status)
+        return to_starlette_response(response)
+
+    def _refuse(self, request: Request, body: bytes) -> Response:
+        """Bolt parses before it verifies: 401 for the unsigned, 400 for the signed."""
+        if not signed(self.secret or "", request.headers, body, time.time()):
+            return PlainTextResponse("invalid signature", 401)
+        log.warning("slack: a signed request with a malformed body (%d bytes)", len(body))
+        return PlainTextResponse("malformed body", 400)
+
+    # -- listeners: acknowledge, then work ----------------------------------------------------
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        if body.get("user_id"):
+            who = (team_of(body), str(body["user_id"]), body.get("response_url"))
+            self._spawn(self._command(body), "command", who)
+
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user = body.get("user") or {}
+        if body.get("actions") and user.get("id"):
+            self._spawn(self._action(body), "button", (team_of(body), str(user["id"]), None))
+
+    async def _on_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            await self._submission(ack, body)
+        except Exception:
+            log.exception("slack: modal submission failed: user=%s", body.get("user"))
+            if ack.response is None:
+                await ack()
+
+    async def _on_home(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        event = body.get("event") or {}
+        if event.get("tab", "home") == "home" and event.get("user"):
+            work = self._publish_home(team_of(body), str(event["user"]))
+            self._spawn(self._once(body, work), "home", None)
+
+    async def _on_message(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        event = body.get("event") or {}
+        if event.get("channel_type") != "im" or event.get("bot_id") or not event.get("user"):
+            return
+        who = (team_of(body), str(event["user"]), None)
+        self._spawn(self._once(body, self._message(body, event)), "direct message", who)
+
+    async def _on_uninstalled(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        work = self._workspace_gone(team_of(body), "app_uninstalled")
+        self._spawn(self._once(body, work), "uninstall", None)
+
+    async def _on_tokens_revoked(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        tokens = (body.get("event") or {}).get("tokens") or {}
+        if tokens.get("bot"):  # user tokens are not ours to care about: we only use the bot's
+            work = self._workspace_gone(team_of(body), "tokens_revoked")
+            self._spawn(self._once(body, work), "tokens revoked", None)
+
+    async def _workspace_gone(self, team: str, reason: str) -> None:
+        """The app was removed from a workspace: forget its token, and nobody there can be
+        written to any more (their other identities take over)."""
+        await self.installations.uninstall(team)
+        self.api.forget(team)
+        marked = await identities.mark_workspace_unreachable(
+            self.app.db, self.name, team, reason[:200]
+        )
+        log.warning("slack: workspace %s gone (%s): %d unreachable", team, reason, marked)
+
+    async def _on_other_event(self, ack: AsyncAck) -> None:
+        await ack()  # acknowledged, so Slack does not retry what we do not use
+
+    # -- the work -----------------------------------------------------------------------------
+
+    async def _command(self, body: dict[str, Any]) -> None:
+        actor = await self.api.actor(team_of(body), str(body["user_id"]))
+        dm = await self.api.dm(actor.workspace, actor.user_id)
+        channel = str(body.get("channel_id") or dm)
+        origin = Origin(
+            actor, channel, channel == dm, body.get("response_url"), body.get("trigger_id")
+        )
+        text = clean_text(str(body.get("text", ""))) or "help"
+        name, args = split_command(text)  # always a command: never taken as a form's answer
+        incoming = Incoming(
+            actor, channel, text=text, command=name, args=args, private=channel == dm
+        )
+        await self.answers.answer(
+            origin, await self.app.dispatcher.dispatch(incoming, step_forms=False)
+        )
+
+    async def _action(self, body: dict[str, Any]) -> None:
+        actor = await self.api.actor(team_of(body), str(body["user"]["id"]))
+        dm = await self.api.dm(actor.workspace, actor.user_id)
+        pressed = body["actions"][0]
+        container = body.get("container") or {}
+        in_message = container.get("type") == "message"
+        channel = str((body.get("channel") or {}).get("id") or dm) if in_message else dm
+        url = body.get("response_url") if in_message else None
+        origin = Origin(actor, channel, channel == dm, url, body.get("trigger_id"))
+        value = str(pressed.get("value", ""))
+        action = render.parse_action_id(str(pressed.get("action_id", "")))
+        payload = "" if value == "-" else value
+        incoming = Incoming(actor, channel, action=action, payload=payload, private=channel == dm)
+        # Step-form buttons only exist when a form is being asked in the DM (see _message).
+        replies = await self.app.dispatcher.dispatch(incoming, step_forms=action in FORM_ACTIONS)
+        await self.answers.answer(origin, replies)
+        message = body.get("message")
+        if in_message and isinstance(message, dict) and not container.get("is_ephemeral"):
+            await self._mark_pressed(
+                actor.workspace, channel, message, str(pressed.get("action_id"))
+            )
+        if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
+            await self._publish_home(actor.workspace, actor.user_id)
+
+    async def _mark_pressed(
+        self, team: str, channel: str, message: dict[str, Any], pressed: str
+    ) -> None:
+        """Show which button was pressed on the message (cosmetic: a failure is only logged)."""
+        blocks = render.mark_pressed(message.get("blocks") or [], pressed)
+        if not blocks:
+            return
+        try:
+            client = await self.api.client_for(team)
+            await client.chat_update(
+                channel=channel,
+                ts=str(message.get("ts")),
+                blocks=blocks,
+                text=str(message.get("text") or render.fallback(blocks)),
+            )
+        except Exception as exc:
+            log.warning("slack: could not mark the pressed button in %s: %s", channel, exc)
+
+    async def _submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        view, user = body["view"], body["user"]
+        try:
+            form, conversation = render.form_from_metadata(view["private_metadata"])
+        except (ValueError, KeyError, TypeError, IndexError):
+            log.warning("slack: a modal we did not open, from %s", user.get("id"))
+            await ack()
+            return
+        actor = await self.api.actor(team_of(body), str(user["id"]))
+        values = render.submitted_values(form, (view.get("state") or {}).get("values") or {})
+        incoming = Incoming(
+            actor, conversation, action=form.submit_action, payload=form.payload, values=values
+        )
+        result = await self.app.dispatcher.submit_values(incoming, form, values)
+        if isinstance(result, dict):
+            names = [f.name for f in form.fields]
+            errors = {k: v for k, v in result.items() if k in names}
+            errors = errors or {names[0]: " ".join(result.values())}
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()  # closes the modal; the answer goes to the DM
+        who = (actor.workspace, actor.user_id, None)
+        self._spawn(self.answers.in_dm(actor, result), "answer to a modal", who)
+
+    async def _message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        actor = await self.api.actor(team_of(body), str(event["user"]))
+        channel = str(event["channel"])
+        self.api.remember_dm(actor.workspace, actor.user_id, channel)
+        incoming = Incoming(actor, channel, text=str(event.get("text", "")))
+        # No trigger id in a message, so a form becomes questions in the DM (as on Telegram).
+        replies = await self.app.dispatcher.dispatch(incoming, step_forms=True)
+        await self.answers.answer(Origin(actor, channel, True), replies)
+
+    async def _publish_home(self, team: str, user: str) -> None:
+        actor = await self.api.actor(team, user)
+        incoming = Incoming(actor, "", action=HOME_ACTION, private=True)
+        replies = await self.app.dispatcher.dispatch(incoming, step_forms=False)
+        shown = [replace(r, form=None) for r in replies if r.text or r.buttons]
+        client = await self.api.client_for(team)
+        await client.views_publish(user_id=user, view=render.home_view(shown))
+
+    async def _once(self, body: dict[str, Any], work: Work) -> None:
+        """Slack retries events it thinks were missed; each event id is processed once."""
+        event_id = str(body.get("event_id", ""))
+        now = self.app.clock.now()
+        if event_id and not await inbound.first_time(self.app.db, "slack", event_id, now):
+            work.close()
+            log.info("slack: event %s already processed", event_id)
+            return
+        await work
+
+    # -- background work ----------------------------------------------------------------------
+
+    def _spawn(self, work: Work, what: str, who: Who | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._guard(work, what, who))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, work: Work, what: str, who: Who | None) -> None:
+        """The boundary for work after an ack (the router has its own; this one catches Slack
+        API failures): logged with context, and the person gets an apology if we can."""
+        try:
+            await work
+        except Exception:
+            log.exception("slack: %s failed (team, user: %s)", what, who and who[:2])
+            if who is None:
+                return
+            team, user, response_url = who
+            try:
+                actor = await self.api.actor(team, user)
+                apology = Reply(await self.answers.text(actor, "error.internal"))
+                if response_url:
+                    await self.api.respond(response_url, apology)
+                else:
+                    await self.api.post(await self.api.dm(team, user), apology, team=team)
+            except Exception:
+                log.exception("slack: could not apologise to %s", user)

@@ -1,0 +1,355 @@
+"""Telegram on python-telegram-bot 22: the webhook inside `serve`, long polling for `run`.
+
+PTB is used for HTTP and for parsing updates only. Every update goes through our `Dispatcher`
+(forms keep their state in the database, not in PTB's in-memory ConversationHandler), so any
+`serve` process can take any update. An `update_id` is processed once across processes
+(`storage.inbound`). No feature logic here: this module maps updates to `Incoming`, renders
+`Reply` (telegram_render) and decides only what is Telegram's business — groups, private
+chats, acknowledging button presses."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+
+from prometheus_client import Counter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from telegram import CallbackQuery, Message, Update, User
+from telegram.constants import ChatType
+from telegram.error import ChatMigrated, Conflict, Forbidden, InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ExtBot
+
+from bot.channels.telegram import render, send
+from bot.channels.telegram.menu import Menus
+from bot.core.channel import Recipient, Unreachable
+from bot.core.i18n import pick_locale
+from bot.core.types import Actor, Incoming, Reply
+from bot.runtime.app import App
+from storage import inbound
+from storage import telegram as store
+from storage.models import Channel
+
+log = logging.getLogger(__name__)
+
+NAME = Channel.TELEGRAM.value
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+MAX_BODY = 1_000_000  # a Telegram update is a few kilobytes
+# A button whose token is unknown or stale is dispatched as this action, which has no route:
+# the dispatcher answers "this button has expired" in the person's own language.
+EXPIRED_ACTION = "telegram.expired"
+
+UPDATES = Counter("alumni_bot_telegram_updates", "Telegram updates received", ["kind"])
+
+
+def _file_url(api_url: str) -> str:
+    """`https://api.telegram.org/bot` → `https://api.telegram.org/file/bot` (any host)."""
+    head, sep, tail = api_url.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}" if sep else api_url + "/file"
+
+
+class TelegramChannel:
+    name = NAME
+
+    def __init__(self, app: App, *, poll_timeout: int = 25) -> None:
+        token = app.settings.telegram_bot_token
+        if not token:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.app = app
+        self.secret = app.settings.telegram_webhook_secret or ""
+        self.poll_timeout = poll_timeout
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(app.settings.telegram_api_url)
+            .base_file_url(_file_url(app.settings.telegram_api_url))
+            .updater(None)  # webhook: our Starlette app; polling: poll() below
+            .job_queue(None)  # scheduled work lives in our tables, not in PTB
+            .connection_pool_size(64)
+            .build()
+        )
+        self.serving_webhook = False
+        self.username = app.settings.telegram_bot_username
+        self.menus = Menus(app, self.bot)
+
+    @property
+    def bot(self) -> ExtBot[None]:
+        bot: ExtBot[None] = self.application.bot
+        return bot
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.application.initialize()  # getMe: a wrong token fails here, at start-up
+        self.username = self.bot.username or self.username
+        await store.forget_old(self.app.db, self.app.clock.now())
+        await self.menus.start()
+        if self.serving_webhook:
+            if not self.secret:
+                log.error("TELEGRAM_WEBHOOK_SECRET is not set: every webhook update is refused")
+            public_url = self.app.settings.public_url.rstrip("/")
+            if public_url:
+                if not self.secret:
+                    raise RuntimeError("set TELEGRAM_WEBHOOK_SECRET before registering a webhook")
+                await self.bot.set_webhook(
+                    public_url + WEBHOOK_PATH,
+                    secret_token=self.secret,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+                log.info("telegram webhook registered at %s%s", public_url, WEBHOOK_PATH)
+
+    async def stop(self) -> None:
+        await self.application.shutdown()
+
+    # -- webhook (serve) -----------------------------------------------------------------------
+
+    def web_routes(self) -> list[BaseRoute]:
+        # Only `serve` asks for routes, so this is how start() knows to register the webhook;
+        # `run` polls and must not.
+        self.serving_webhook = True
+        return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"])]
+
+    async def webhook(self, request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self.secret or not hmac.compare_digest(given.encode(), self.secret.encode()):
+            UPDATES.labels("refused").inc()
+            return JSONResponse({"error": "forbidden"}, 403)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "too large"}, 413)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return JSONResponse({"error": "malformed JSON"}, 400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return JSONResponse({"error": "not an update"}, 400)
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception:  # Telegram retries non-2xx forever: take it, log it, move on
+            log.warning("unparsable telegram update %s", data.get("update_id"), exc_info=True)
+            return JSONResponse({"ok": True})
+        await self.process(update)
+        return JSONResponse({"ok": True})
+
+    # -- long polling (run) --------------------------------------------------------------------
+
+    async def poll(self) -> None:
+        """getUpdates until cancelled (one consumer per token: deleteWebhook first)."""
+        await self.bot.delete_webhook()
+        offset: int | None = None
+        backoff = 1.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+            except InvalidToken:
+                raise
+            except (Conflict, TelegramError) as exc:
+                log.warning("telegram getUpdates failed (retrying in %.0fs): %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            for update in updates:
+                offset = update.update_id + 1
+                await self.process(update)
+
+    # -- one update ----------------------------------------------------------------------------
+
+    async def process(self, update: Update) -> None:
+        """Handle one update; never raises (a failure is logged with its context)."""
+        now = self.app.clock.now()
+        if not await inbound.first_time(self.app.db, NAME, str(update.update_id), now):
+            UPDATES.labels("duplicate").inc()
+            return
+        try:
+            if update.callback_query is not None:
+                UPDATES.labels("callback_query").inc()
+                await self._on_callback(update.callback_query, update.update_id)
+            elif update.message is not None:
+                UPDATES.labels("message").inc()
+                await self._on_message(update.message, update.update_id)
+            elif update.edited_message is not None:
+                UPDATES.labels("edited_message").inc()
+                await self._on_edited(update.edited_message)
+            else:
+                UPDATES.labels("other").inc()  # member changes, polls, … : nothing to say
+        except Exception:
+            log.exception("telegram update %s failed", update.update_id)
+
+    @staticmethod
+    def _actor(user: User) -> Actor:
+        return Actor(NAME, str(user.id), "", user.full_name, user.language_code)
+
+    def _addressed(self, message: Message, text: str) -> bool:
+        """In a group: `/cmd@thisbot …`, or a reply to one of our messages."""
+        words = text.split(maxsplit=1)
+        if words and words[0].startswith("/"):
+            _, at, target = words[0].partition("@")
+            if at:
+                return bool(self.username) and target.lower() == self.username.lower()
+        replied = message.reply_to_message
+        return (
+            replied is not None
+            and replied.from_user is not None
+            and (replied.from_user.id == self.bot.id)
+        )
+
+    async def _on_message(self, message: Message, update_id: int) -> None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return
+        private = message.chat.type == ChatType.PRIVATE
+        if message.text is None:
+            # A sticker, a photo, a voice note…: the bot reads text only. Said once in a private
+            # chat; in a group it was not meant for us.
+            if private and message.effective_attachment is not None:
+                await self._say(message.chat.id, user, "telegram.text_only")
+            return
+        text = message.text
+        if not private and not self._addressed(message, text):
+            return
+        first, _, rest = text.partition(" ")
+        if first.split("@")[0].lower() == "/start" and not rest.strip():
+            # Start without a deep-link code: say hello (help), not "join needs a code".
+            incoming = Incoming(
+                self._actor(user), str(message.chat.id), command="help", private=private
+            )
+        else:
+            incoming = Incoming(
+                self._actor(user),
+                str(message.chat.id),
+                text=text,
+                private=private,
+                event_id=str(update_id),
+            )
+        replies = await self.app.dispatcher.dispatch(incoming)
+        await self._answer(message.chat.id, user, replies, private, message.message_id)
+        if private:
+            await self.menus.refresh(user.id)
+
+    async def _on_edited(self, message: Message) -> None:
+        # Acting on an edit would run a command twice; in a private chat, say so kindly.
+        user = message.from_user
+        if user is not None and not user.is_bot and message.chat.type == ChatType.PRIVATE:
+            await self._say(message.chat.id, user, "telegram.edited")
+
+    async def _on_callback(self, query: CallbackQuery, update_id: int) -> None:
+        # Callback queries must be answered, even with nothing to show, or the button spins.
+        try:
+            await query.answer()
+        except TelegramError as exc:
+            log.info("answerCallbackQuery failed: %s", exc)
+        user = query.from_user
+        message = query.message
+        chat_id = message.chat.id if message is not None else user.id
+        private = message is None or message.chat.type == ChatType.PRIVATE
+        resolved = await store.resolve(self.app.db, query.data or "", self.app.clock.now())
+        action, payload = resolved or (EXPIRED_ACTION, "")
+        await self._mark_pressed(query)
+        incoming = Incoming(
+            self._actor(user),
+            str(chat_id),
+            action=action,
+            payload=payload,
+            private=private,
+            event_id=str(update_id),
+        )
+        replies = await self.app.dispatcher.dispatch(incoming)
+        await self._answer(chat_id, user, replies, private, None)
+        if private:
+            await self.menus.refresh(user.id)
+
+    async def _mark_pressed(self, query: CallbackQuery) -> None:
+        """Take the keyboard off the pressed message (no double presses of a stale button) and
+        note which button was pressed, so the chat reads as a conversation."""
+        message = query.message
+        if not isinstance(message, Message) or message.reply_markup is None:
+            return
+        pressed = next(
+            (
+                b.text
+                for row in message.reply_markup.inline_keyboard
+                for b in row
+                if b.callback_data == query.data
+            ),
+            None,
+        )
+        try:
+            if message.text and pressed:
+                text = f"{message.text}\n\n✓ {pressed}"
+                if render.utf16_len(text) <= render.MAX_TEXT:
+                    await message.edit_text(text, entities=message.entities)
+                    return
+            await message.edit_reply_markup(reply_markup=None)
+        except TelegramError as exc:  # too old, already edited: the press still counts
+            log.debug("could not mark a pressed button: %s", exc)
+
+    # -- answering -----------------------------------------------------------------------------
+
+    async def _answer(
+        self, chat_id: int, user: User, replies: list[Reply], private: bool, reply_to: int | None
+    ) -> None:
+        """Send replies where they belong: personal data only ever in the private chat."""
+        sent_privately = blocked = False
+        for reply in replies:
+            if reply.private_only and not private:
+                try:
+                    await self._send_retrying(user.id, reply, None)
+                    sent_privately = True
+                except Forbidden:  # never pressed Start, or blocked the bot
+                    blocked = True
+                except TelegramError as exc:
+                    log.warning("private reply to %s failed: %s", user.id, exc)
+                continue
+            try:
+                await self._send_retrying(chat_id, reply, reply_to)
+            except TelegramError as exc:
+                log.warning("reply to chat %s failed: %s", chat_id, exc)
+            reply_to = None
+        if blocked:
+            link = f"https://t.me/{self.username}" if self.username else "Telegram"
+            await self._say(chat_id, user, "telegram.start_privately", link=link)
+        elif sent_privately:
+            await self._say(chat_id, user, "error.private_sent")
+
+    async def _say(self, chat_id: int, user: User, key: str, **params: Any) -> None:
+        """A channel-level message in the person's language (chosen in the bot, else Telegram's)."""
+        async with self.app.db.sessions() as session:
+            chosen = await store.chosen_locale(session, str(user.id))
+        locale = pick_locale(chosen, user.language_code, self.app.settings.default_locale)
+        try:
+            await self.deliver(chat_id, Reply(self.app.catalogs.text(locale, key, **params)))
+        except TelegramError as exc:
+            log.warning("telegram message to chat %s failed: %s", chat_id, exc)
+
+    async def _send_retrying(self, chat_id: int, reply: Reply, reply_to: int | None) -> None:
+        await send.deliver_retrying(self.bot, self.app, chat_id, reply, reply_to)
+
+    async def deliver(self, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
+        await send.deliver(self.bot, self.app, chat_id, reply, reply_to)
+
+    # -- delivery (worker) ---------------------------------------------------------------------
+
+    async def send(self, to: Recipient, reply: Reply) -> str | None:
+        """A proactive message; its private chat id is the user id."""
+        try:
+            chat_id = int(to.chat_id or to.user_id)
+        except ValueError:
+            raise Unreachable(f"not a telegram chat id: {to.chat_id or to.user_id!r}") from None
+        try:
+            try:
+                await self.deliver(chat_id, reply)
+            except ChatMigrated as exc:  # a group became a supergroup: its id changed
+                chat_id = exc.new_chat_id
+                await self.deliver(chat_id, reply)
+        except TelegramError as exc:
+            raise send.delivery_error(exc, chat_id) from exc
+        return str(chat_id)

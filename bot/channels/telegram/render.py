@@ -1,0 +1,138 @@
+"""`Reply` → what the Telegram Bot API accepts: text chunks with bold entities, an inline keyboard
+whose `callback_data` are opaque tokens, and an optional photo or document.
+
+Pure functions (no network, no database): the channel issues the tokens first and passes them
+in, so the limits below can be checked exhaustively by property tests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
+
+from bot.core.types import Attachment, Reply
+
+MAX_TEXT = 4096  # sendMessage text, after entities are parsed
+MAX_CAPTION = 1024  # sendPhoto / sendDocument caption
+MAX_CALLBACK_DATA = 64  # bytes, not characters: about 21 Japanese characters
+MAX_LABEL = 64  # Telegram cuts long labels anyway; keep keyboards readable
+EMPTY_TEXT = "…"  # Telegram refuses an empty message; a keyboard still needs one
+BOLD = re.compile(r"\*([^*\n]+)\*")  # handlers mark titles as *Title*, as Slack's mrkdwn does
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    entities: tuple[MessageEntity, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One reply as Telegram messages: the keyboard goes on the last chunk (or the file)."""
+
+    chunks: tuple[Chunk, ...]
+    keyboard: InlineKeyboardMarkup | None
+    attachment: Attachment | None
+    caption: Chunk | None  # the text, when it fits under the file as its caption
+
+
+def utf16_len(text: str) -> int:
+    """Telegram measures texts and entity offsets in UTF-16 code units (an emoji counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _hard_cut(line: str, limit: int) -> Iterator[str]:
+    """Pieces of one overlong line, each within `limit`: at the last space if there is one."""
+    while utf16_len(line) > limit:
+        size, end = 0, 0
+        for i, ch in enumerate(line):
+            size += 2 if ord(ch) > 0xFFFF else 1
+            if size > limit:
+                end = i
+                break
+        space = line.rfind(" ", 0, end)
+        cut = space + 1 if space > end // 2 else end
+        yield line[:cut]
+        line = line[cut:]
+    if line:
+        yield line
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Pieces within `limit`, split at line breaks where possible; blank pieces are dropped."""
+    if utf16_len(text) <= limit:
+        return [text] if text.strip() else []
+    chunks: list[str] = []
+    current, size = "", 0
+    for line in text.splitlines(keepends=True):
+        for piece in _hard_cut(line, limit):
+            piece_size = utf16_len(piece)
+            if current and size + piece_size > limit:
+                chunks.append(current)
+                current, size = "", 0
+            current += piece
+            size += piece_size
+    if current:
+        chunks.append(current)
+    return [c.rstrip("\n") for c in chunks if c.strip()]
+
+
+def to_chunk(text: str) -> Chunk:
+    """`*bold*` spans become bold entities (plain text, nothing to escape or to break)."""
+    parts: list[str] = []
+    entities: list[MessageEntity] = []
+    offset, last = 0, 0
+    for match in BOLD.finditer(text):
+        before = text[last : match.start()]
+        parts.append(before)
+        offset += utf16_len(before)
+        inner = match.group(1)
+        entities.append(MessageEntity(MessageEntity.BOLD, offset, utf16_len(inner)))
+        parts.append(inner)
+        offset += utf16_len(inner)
+        last = match.end()
+    parts.append(text[last:])
+    return Chunk("".join(parts), tuple(entities))
+
+
+def label(text: str) -> str:
+    one_line = " ".join(text.split())
+    if len(one_line) > MAX_LABEL:
+        one_line = one_line[: MAX_LABEL - 1] + "…"
+    return one_line or "·"
+
+
+def keyboard(reply: Reply, tokens: Mapping[tuple[str, str], str]) -> InlineKeyboardMarkup | None:
+    """Inline keyboard rows; each button's callback_data is the token issued for it."""
+    rows = [
+        [
+            InlineKeyboardButton(label(b.label), callback_data=tokens[(b.action, b.payload)])
+            for b in row
+        ]
+        for row in reply.buttons
+        if row
+    ]
+    for row in rows:
+        for button in row:
+            data = button.callback_data
+            if not isinstance(data, str) or len(data.encode()) > MAX_CALLBACK_DATA:
+                raise ValueError(f"callback_data over {MAX_CALLBACK_DATA} bytes: {data!r}")
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def button_keys(reply: Reply) -> list[tuple[str, str]]:
+    return [(b.action, b.payload) for b in reply.all_buttons()]
+
+
+def render(reply: Reply, tokens: Mapping[tuple[str, str], str]) -> Rendered:
+    markup = keyboard(reply, tokens)
+    attachment = reply.attachment
+    if attachment is not None and utf16_len(to_chunk(reply.text).text) <= MAX_CAPTION:
+        caption = to_chunk(reply.text) if reply.text.strip() else None
+        return Rendered((), markup, attachment, caption)
+    chunks = tuple(to_chunk(piece) for piece in split_text(reply.text))
+    if not chunks and attachment is None and markup is not None:
+        chunks = (Chunk(EMPTY_TEXT),)
+    return Rendered(chunks, markup, attachment, None)

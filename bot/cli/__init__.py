@@ -1,0 +1,281 @@
+"""`alumni-bot`: the command line of DESIGN.md. Exit 0 on success; on error, non-zero with one
+clear line on stderr (2 for bad usage or settings)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from bot.core.settings import SettingsError, load_settings
+from bot.runtime.app import App
+from storage import importer, invites, migrate, people
+from storage.models import Role
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message
+out = Console(highlight=False, soft_wrap=True)
+
+
+class CommandFailed(Exception):
+    """One line for stderr, and the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def with_app(work: Callable[[App], Awaitable[int]], *, upgrade: bool = True) -> int:
+    app = App.build(load_settings())
+    try:
+        if upgrade:
+            await app.prepare()
+        return await work(app)
+    finally:
+        await app.close()
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.channels.console import ConsoleChat
+
+    async def work(app: App) -> int:
+        return await ConsoleChat(app, args.as_email).run()
+
+    return asyncio.run(with_app(work))
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        await migrate.upgrade(app.db)
+        out.print("database is up to date")
+        return 0
+
+    return asyncio.run(with_app(work, upgrade=False))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from storage import demo
+
+    async def work(app: App) -> int:
+        async with app.db.transaction() as session:
+            loaded = await demo.load(session, app.clock.now())
+        out.print(
+            f"demo company loaded: {loaded} people; try: alumni-bot chat"
+            if loaded
+            else "demo company already loaded; try: alumni-bot chat"
+        )
+        return 0
+
+    return asyncio.run(with_app(work))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandFailed(f"no such file: {path}", 2)
+    data = path.read_bytes()
+    kinds = {"people": importer.import_people, "relations": importer.import_relations}
+    run = kinds.get(args.kind)
+
+    async def work(app: App) -> int:
+        from handlers import jobs
+
+        load = run or jobs.openings_importer(app)
+        total = max(data.count(b"\n") - 1, 1)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task(f"importing {args.kind}", total=total)
+            try:
+                async with app.db.transaction() as session:
+                    result = await load(
+                        session, data, app.clock.now(), lambda n: progress.update(task, completed=n)
+                    )
+                    if isinstance(result, importer.ImportResult) and result.newly_left:
+                        from handlers import bridge  # left_on newly set: the hand-over
+
+                        await bridge.after_import(
+                            session, app.catalogs, app.settings, result.newly_left, app.clock.now()
+                        )
+            except importer.ImportFailed as exc:
+                progress.stop()
+                for error in exc.errors:
+                    err.print(f"{path}: {error}")
+                raise CommandFailed(f"{path}: {exc}") from None
+        out.print(
+            f"{args.kind}: {result.created} created, {result.updated} updated, "
+            f"{result.unchanged} unchanged"
+        )
+        return 0
+
+    return asyncio.run(with_app(work))
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        async with app.db.transaction() as session:
+            person = await people.person_by_email(session, args.email)
+            if person is None or person.is_forgotten:
+                raise CommandFailed(f"nobody with email {args.email}: import them first")
+            invite = await invites.create(
+                session,
+                person=person,
+                created_by=None,
+                now=app.clock.now(),
+                days=args.days or app.settings.invites.default_expiry_days,
+            )
+        out.print(invite.code)
+        if app.settings.telegram_bot_username:
+            out.print(f"https://t.me/{app.settings.telegram_bot_username}?start={invite.code}")
+        return 0
+
+    return asyncio.run(with_app(work))
+
+
+def cmd_grant(args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        async with app.db.transaction() as session:
+            person = await people.person_by_email(session, args.email)
+            if person is None or person.is_forgotten:
+                raise CommandFailed(f"nobody with email {args.email}")
+            now = app.clock.now()
+            added = await people.grant(session, person, Role(args.role), None, now)
+            from storage import audit
+
+            audit.record(session, now, None, "grant", f"person:{person.id}", role=args.role)
+        out.print(f"{args.email} is {args.role}" + ("" if added else " (already)"))
+        return 0
+
+    return asyncio.run(with_app(work))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.channels import configured_channels
+    from bot.runtime.web import build_web_app
+
+    settings = load_settings(**({"public_url": args.public_url} if args.public_url else {}))
+    app = App.build(settings)
+
+    async def prepare() -> None:
+        await app.prepare()
+        # Pooled connections belong to this event loop (asyncpg's cannot cross loops), and
+        # uvicorn runs its own: let the pool reconnect there.
+        await app.db.engine.dispose()
+
+    asyncio.run(prepare())
+    web = build_web_app(app, configured_channels(app))
+    uvicorn.run(web, host="0.0.0.0", port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.channels import configured_channels
+    from bot.runtime import scheduler
+    from bot.runtime.delivery import Worker, channel_map
+
+    async def work(app: App) -> int:
+        channels = configured_channels(app)
+        if not channels:
+            raise CommandFailed(
+                "no channel configured: set SLACK_BOT_TOKEN or TELEGRAM_BOT_TOKEN "
+                "(or try `alumni-bot chat`)",
+                2,
+            )
+        for channel in channels:
+            await channel.start()
+        try:
+            async with scheduler.ticking(app), asyncio.TaskGroup() as group:
+                for channel in channels:
+                    group.create_task(channel.poll())
+                group.create_task(Worker(app, channel_map(channels)).run())
+        finally:
+            for channel in channels:
+                await channel.stop()
+        return 0
+
+    return asyncio.run(with_app(work))
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alumni-bot", description="Keep alumni in touch with former colleagues and managers."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("chat", help="chat with the bot on the console")
+    p.add_argument("--as", dest="as_email", default="admin@example.com", metavar="EMAIL",
+                   help="who you are (default: the demo admin)")  # fmt: skip
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("run", help="development: every configured channel in one process")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("serve", help="the web process: Slack and Telegram endpoints, health")
+    p.add_argument("--public-url", help="this server's public URL (registers the webhook)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("db", help="database maintenance")
+    p.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("demo", help="load the demo company (idempotent)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("import", help="bulk load a CSV file, all or nothing")
+    p.add_argument("kind", choices=["people", "relations", "openings"])
+    p.add_argument("file", metavar="FILE.csv")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("invite", help="print a new invite code")
+    p.add_argument("--email", required=True)
+    p.add_argument("--days", type=int, help="days until it expires")
+    p.set_defaults(func=cmd_invite)
+
+    p = sub.add_parser("grant", help="give a person a role")
+    p.add_argument("email")
+    p.add_argument("role", choices=[r.value for r in Role])
+    p.set_defaults(func=cmd_grant)
+
+    from bot.cli import delivery as delivery_cli  # worker, broadcast
+
+    delivery_cli.add_parsers(sub)
+    from bot.cli import report as report_cli  # report, export
+
+    report_cli.add_parsers(sub)
+    from bot.cli import bridge as bridge_cli  # offboard
+
+    bridge_cli.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command in ("run", "serve", "worker") else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        err.print(f"alumni-bot: {exc}")
+        return 2
+    except CommandFailed as exc:
+        err.print(f"alumni-bot: {exc}")
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line, never a traceback, for an operator's script
+        logging.getLogger("alumni-bot").debug("failed", exc_info=True)
+        err.print(f"alumni-bot: {type(exc).__name__}: {exc}")
+        return 1
+    return code

@@ -1,0 +1,142 @@
+"""`alumni-bot worker [--drain]` and `alumni-bot broadcast --segment SEG --text TEXT [--yes]`
+(DESIGN.md, Contracts). Registered by bot/cli/__init__.py, which owns the parser
+and error handling."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.cli import CommandFailed, err, out, with_app
+from bot.runtime import scheduler
+from bot.runtime.app import App
+from bot.runtime.delivery import Worker, channel_map
+from handlers import broadcasts as feature
+from storage import audit
+from storage import broadcasts as store
+
+SEGMENT_HELP = (
+    "all, department:NAME, skill:NAME, channel:slack|telegram "
+    "(also join_route:new_grad|mid_career, comeback, event:ID)"
+)
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("worker", help="scheduled work and message delivery (the Procfile worker)")
+    p.add_argument("--drain", action="store_true", help="exit once nothing is due")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("broadcast", help="send an announcement to a segment of the alumni")
+    p.add_argument("--segment", required=True, metavar="SEG", help=SEGMENT_HELP)
+    p.add_argument("--text", required=True, help="the message (one language; max 3000)")
+    p.add_argument("--urgent", action="store_true", help="deliver even during quiet hours")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_broadcast)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bot.channels import configured_channels
+
+    async def work(app: App) -> int:
+        channels = configured_channels(app)
+        if not channels:
+            raise CommandFailed(
+                "no channel configured: set SLACK_BOT_TOKEN or TELEGRAM_BOT_TOKEN", 2
+            )
+        for channel in channels:
+            await channel.start()
+        try:
+            if args.drain:  # what is due now: every tick once, then deliver until nothing is left
+                await scheduler.run_all(app)
+                stats = await Worker(app, channel_map(channels)).run(drain=True)
+            else:
+                async with scheduler.ticking(app):
+                    stats = await Worker(app, channel_map(channels)).run()
+        finally:
+            for channel in channels:
+                await channel.stop()
+        out.print(f"nothing due: {stats.summary()}")
+        if stats.reclaimed:
+            out.print(f"{stats.reclaimed} messages were sent again after a worker died mid-send")
+        return 0
+
+    return asyncio.run(with_app(work))
+
+
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    try:
+        segment = store.parse_segment(args.segment)
+    except store.BadSegment:
+        raise CommandFailed(f"bad segment {args.segment!r}: use {SEGMENT_HELP}", 2) from None
+    text = args.text.strip()
+    if not text or len(text) > feature.MAX_TEXT:
+        raise CommandFailed(f"--text must have 1 to {feature.MAX_TEXT} characters", 2)
+
+    async def work(app: App) -> int:
+        async with app.db.transaction() as session:
+            try:
+                await store.check_segment(session, segment)
+            except store.BadSegment:
+                raise CommandFailed(f"bad segment {args.segment!r}: no such event", 2) from None
+            total = sum((await store.count(session, segment)).values())
+        if total == 0:
+            out.print(f"nobody in segment {segment}: nothing sent")
+            return 0
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise CommandFailed(
+                    f"refusing to send to {total} people without --yes (no terminal to ask)", 2
+                )
+            question = f"Send to {total} people in segment {segment}? [y/N] "
+            answer = await asyncio.to_thread(input, question)
+            if answer.strip().lower() not in ("y", "yes"):
+                out.print("nothing sent")
+                return 1
+        columns = (
+            TextColumn("queuing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("queuing", total=total)
+            now = app.clock.now()
+            async with app.db.transaction() as session:
+                item = store.create(
+                    session,
+                    author_id=None,
+                    text=text,
+                    segment=segment,
+                    urgent=args.urgent,
+                    now=now,
+                    buttons=[feature.INTERESTED],
+                )
+                await session.flush()
+                queued = await feature.queue(
+                    session,
+                    app.catalogs,
+                    app.settings,
+                    item,
+                    now,
+                    progress=lambda n: progress.update(task, completed=n),
+                )
+                audit.record(
+                    session,
+                    now,
+                    None,
+                    "broadcast",
+                    f"broadcast:{item.id}",
+                    segment=str(segment),
+                    recipients=queued,
+                    via="cli",
+                )
+        out.print(
+            f"broadcast #{item.id}: {queued} messages queued for segment {segment}; "
+            "a worker delivers them (alumni-bot worker)"
+        )
+        return 0
+
+    return asyncio.run(with_app(work))

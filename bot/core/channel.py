@@ -1,0 +1,64 @@
+"""What every platform channel provides, and how delivery failures are told apart.
+
+A channel turns platform input into `Incoming` (and calls `Dispatcher.dispatch`), renders `Reply`
+for its platform, and sends proactive messages for the outbox through `send`. Channels contain
+no feature logic; handlers never import a channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.routing import BaseRoute
+
+from bot.core.types import Reply
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where a proactive message goes: one chat identity."""
+
+    channel: str
+    workspace: str
+    user_id: str
+    chat_id: str | None = None  # a known DM channel / private chat id
+
+
+class DeliveryError(Exception):
+    """Sending failed; the subclass says what delivery should do about it."""
+
+
+class RateLimited(DeliveryError):
+    """The platform said 429: wait `retry_after` seconds before sending to `scope` again."""
+
+    def __init__(self, retry_after: float, scope: str = "channel") -> None:
+        super().__init__(f"rate limited for {retry_after}s ({scope})")
+        self.retry_after = retry_after
+        self.scope = scope  # "channel": the whole bot / workspace; "chat": this chat only
+
+
+class Unreachable(DeliveryError):
+    """Permanent for this identity (blocked the bot, deactivated, chat not found)."""
+
+
+class TransientError(DeliveryError):
+    """Network errors and 5xx: retry later with backoff."""
+
+
+class Channel(Protocol):
+    name: str  # "slack", "telegram", "console"
+
+    async def start(self) -> None:
+        """Connect (auth.test / getMe), register commands; before serving anything."""
+
+    async def stop(self) -> None: ...
+
+    async def send(self, to: Recipient, reply: Reply) -> str | None:
+        """Deliver a proactive message; return the chat id used (to remember it), or raise a
+        DeliveryError subclass."""
+
+    def web_routes(self) -> list[BaseRoute]:
+        """HTTP endpoints for `serve` (Slack events, Telegram webhook); [] if none."""
+
+    async def poll(self) -> None:
+        """Development mode for `run` (Socket Mode, long polling): runs until cancelled."""

@@ -1,0 +1,124 @@
+"""Forms asked one field at a time (console, Telegram), with state in the database so a restart
+resumes where the person was. Slack shows the same `Form` as a modal instead.
+
+Each field is checked as it is answered (`parse_field`); the handler that receives the
+completed values may still raise `FormError`, which sends the person back to that field."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core.i18n import Translator
+from bot.core.types import Button, FieldKind, Form, FormField, Reply
+
+CANCEL_WORDS = frozenset({"/cancel", "cancel", "キャンセル", "やめる"})
+SKIP_WORDS = frozenset({"-", "skip", "スキップ"})
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+FORM_CHOOSE = "form.choose"
+FORM_SKIP = "form.skip"
+FORM_CANCEL = "form.cancel"
+
+
+class FieldError(Exception):
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+def parse_date(text: str, today: date) -> date:
+    word = text.strip().lower()
+    relative = {
+        "today": 0,
+        "今日": 0,
+        "きょう": 0,
+        "yesterday": -1,
+        "昨日": -1,
+        "きのう": -1,
+        "tomorrow": 1,
+        "明日": 1,
+        "あした": 1,
+    }
+    if word in relative:
+        return today + timedelta(days=relative[word])
+    try:
+        return date.fromisoformat(word.replace("/", "-"))
+    except ValueError:
+        raise FieldError("form.bad_date") from None
+
+
+def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        raise FieldError("form.bad_datetime") from None
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def parse_field(field: FormField, raw: str, today: date, zone: ZoneInfo) -> str:
+    """Check one answer; return it normalised (as text) or raise FieldError."""
+    text = raw.strip()
+    if not text:
+        if field.required:
+            raise FieldError("form.required")
+        return ""
+    if len(text) > field.max_length:
+        raise FieldError("form.too_long", max=field.max_length)
+    match field.kind:
+        case FieldKind.CHOICE:
+            for value, label in field.choices:
+                if text.casefold() in (value.casefold(), label.casefold()):
+                    return value
+            raise FieldError("form.bad_choice")
+        case FieldKind.DATE:
+            return parse_date(text, today).isoformat()
+        case FieldKind.DATETIME:
+            return parse_datetime(text, zone).isoformat()
+        case FieldKind.NUMBER:
+            try:
+                return str(int(text.replace(",", "")))
+            except ValueError:
+                raise FieldError("form.bad_number") from None
+        case FieldKind.TIME:
+            try:
+                return time.fromisoformat(text.replace("：", ":")).strftime("%H:%M")
+            except ValueError:
+                raise FieldError("form.bad_time") from None
+        case FieldKind.TIMEZONE:
+            try:
+                ZoneInfo(text)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise FieldError("form.bad_timezone") from None
+            return text
+        case FieldKind.EMAIL:
+            if not EMAIL.match(text):
+                raise FieldError("form.bad_email")
+            return text.lower()
+        case _:
+            return text
+
+
+def question(form: Form, step: int, t: Translator, error: str | None = None) -> Reply:
+    """The message that asks field number `step`."""
+    field = form.fields[step]
+    lines = []
+    if step == 0:
+        lines.append(f"*{form.title}*")
+    if error:
+        lines.append(error)
+    head = f"({step + 1}/{len(form.fields)}) {field.label}"
+    if field.hint:
+        head += f"\n{field.hint}"
+    if field.initial:
+        head += "\n" + t("form.current", value=field.initial)
+    lines.append(head)
+    rows: list[tuple[Button, ...]] = [
+        (Button(label, FORM_CHOOSE, value),) for value, label in field.choices
+    ]
+    controls = [Button(t("form.cancel_button"), FORM_CANCEL)]
+    if not field.required or field.initial:
+        controls.insert(0, Button(t("form.skip_button"), FORM_SKIP))
+    rows.append(tuple(controls))
+    return Reply("\n".join(lines), buttons=tuple(rows))

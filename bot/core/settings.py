@@ -1,0 +1,214 @@
+"""Settings: `config/settings.toml`, then the file named by ALUMNI_BOT_CONFIG, then the
+environment (the contract variables of DESIGN.md). Validated once at start-up; a bad value
+stops the program with one clear line (see `load_settings`)."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LOCALES = ("ja", "en")
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message is one line meant for an operator."""
+
+
+class PrivacySettings(BaseModel):
+    consent_version: str = "2026-11"
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+
+
+class InviteSettings(BaseModel):
+    default_expiry_days: int = Field(30, ge=1, le=3650)
+
+
+class LimitSettings(BaseModel):
+    max_message_chars: int = Field(4000, ge=100, le=100_000)
+
+
+class ChannelLimit(BaseModel):
+    """One platform's send limits (bot/runtime/delivery.py); shared by every worker through the
+    database. `per_second` is the whole bot's budget, or each workspace's when
+    `per_workspace`; `chat_per_second` spaces messages to one chat; `group_per_minute` applies
+    instead to group chats (Telegram group ids are negative)."""
+
+    per_second: float = Field(1.0, gt=0, le=10_000)
+    per_workspace: bool = False
+    chat_per_second: float = Field(1.0, gt=0, le=10_000)
+    group_per_minute: float = Field(20.0, gt=0, le=100_000)
+
+
+class DeliverySettings(BaseModel):
+    batch_size: int = Field(100, ge=1, le=5000)
+    batches_in_flight: int = Field(2, ge=1, le=20)
+    lease_seconds: float = Field(300, ge=5, le=86_400)
+    poll_seconds: float = Field(1.0, gt=0, le=300)
+    max_ahead_seconds: float = Field(60, gt=0, le=3600)
+    send_timeout_seconds: float = Field(30, gt=0, le=600)
+    max_attempts: int = Field(8, ge=1, le=100)
+    backoff_base_seconds: float = Field(5, gt=0, le=3600)
+    backoff_max_seconds: float = Field(3600, gt=0, le=86_400)
+    drain_wait_seconds: float = Field(60, ge=0, le=86_400)
+    enqueue_batch_size: int = Field(1000, ge=1, le=10_000)
+    limits: dict[str, ChannelLimit] = Field(
+        default_factory=lambda: {
+            "telegram": ChannelLimit(per_second=30, chat_per_second=1, group_per_minute=20),
+            "slack": ChannelLimit(per_second=10, per_workspace=True, chat_per_second=1),
+        }
+    )
+
+    def limit(self, channel: str) -> ChannelLimit:
+        return self.limits.get(channel) or ChannelLimit()
+
+
+class MatchingSettings(BaseModel):
+    """Job matching (bot/core/matching.py): rapidfuzz cut-offs (0–100), the weights of a match's
+    parts (its score is their weighted mean, 0–1), and how many people hear of an opening."""
+
+    skill_cutoff: float = Field(88, ge=50, le=100)  # fuzz.ratio of folded skills
+    title_cutoff: float = Field(80, ge=50, le=100)  # fuzz.WRatio of title vs desired roles
+    place_cutoff: float = Field(90, ge=50, le=100)  # fuzz.ratio of departments and locations
+    min_query_chars: int = Field(3, ge=1, le=10)  # shorter terms must match exactly
+    required_weight: float = Field(3.0, ge=0, le=100)
+    nice_weight: float = Field(1.0, ge=0, le=100)
+    title_weight: float = Field(1.5, ge=0, le=100)
+    department_weight: float = Field(1.0, ge=0, le=100)
+    location_weight: float = Field(0.5, ge=0, le=100)
+    min_score: float = Field(0.3, ge=0, le=1)
+    notify_top: int = Field(50, ge=0, le=10_000)  # best eligible matches told of an opening
+    notice_interval_days: int = Field(7, ge=0, le=365)  # at most one job message per person
+    digest_size: int = Field(3, ge=1, le=10)  # openings in one job message
+    max_skills: int = Field(30, ge=1, le=200)  # per list on an opening
+
+
+def default_config_file() -> Path:
+    return Path(str(resources.files("config").joinpath("settings.toml")))
+
+
+class CheckinSettings(BaseModel):
+    """The engagement engine's cadences (handlers/checkins.py, handlers/surveys.py)."""
+
+    # Check-ins go out at each person's preferred local time or, without one, at a time spread
+    # over this local window by person id, so 10,000 people are not messaged in one minute.
+    window_start: time = time(10, 0)
+    window_end: time = time(19, 0)
+    survey_months: int = Field(6, ge=1, le=24)
+    nudge_every_days: int = Field(30, ge=7, le=365)
+    nudge_after_days: int = Field(180, ge=30, le=3650)  # "not in touch for a long time"
+    max_backdate_days: int = Field(365, ge=1, le=3650)  # oldest contact `log` accepts
+    batch_size: int = Field(1000, ge=10, le=10_000)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
+
+    database_url: str = Field(
+        "sqlite:///alumni.db", validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    default_locale: str = "ja"
+    default_timezone: str = "Asia/Tokyo"
+    public_url: str = ""
+    port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
+
+    slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    # Several workspaces (OAuth, docs/slack.md): with both set, `serve` offers /slack/install.
+    slack_client_id: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_CLIENT_ID", "slack_client_id")
+    )
+    slack_client_secret: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "slack_client_secret")
+    )
+    slack_scopes: list[str] = Field(
+        default_factory=lambda: [
+            "commands", "chat:write", "im:write", "im:history", "users:read", "users:read.email",
+            "files:write"
+        ]
+    )  # fmt: skip
+    alumni_workspace_invite_url: str = ""  # the alumni Slack workspace's invite link
+
+    telegram_bot_token: str | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org/bot", validation_alias="TELEGRAM_API_URL"
+    )
+    telegram_webhook_secret: str | None = Field(None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_bot_username: str = ""
+
+    privacy: PrivacySettings = PrivacySettings()
+    invites: InviteSettings = InviteSettings()
+    limits: LimitSettings = LimitSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    matching: MatchingSettings = MatchingSettings()
+    checkins: CheckinSettings = CheckinSettings()
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not an IANA time zone") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files: list[Path] = [default_config_file()]
+        override = os.environ.get("ALUMNI_BOT_CONFIG")
+        if override:
+            files.append(Path(override))
+        # Later sources lose to earlier ones: init, then environment, then override file, then
+        # the packaged defaults.
+        tomls = [TomlConfigSettingsSource(settings_cls, toml_file=f) for f in reversed(files)]
+        return (init_settings, env_settings, *tomls)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate every source; raise SettingsError with one readable line."""
+    override = os.environ.get("ALUMNI_BOT_CONFIG")
+    if override and not Path(override).is_file():
+        raise SettingsError(f"ALUMNI_BOT_CONFIG names {override!r}, which is not a readable file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise SettingsError(f"Setting '{where}' is invalid: {first['msg']}") from None
+    except (OSError, ValueError) as exc:  # a TOML syntax error, an unreadable file
+        raise SettingsError(f"Settings could not be read: {exc}") from None

@@ -1,0 +1,2 @@
+"""What features run inside: the route table type, the dispatcher (one error boundary) and the
+handler context. Imports core and storage only."""

@@ -1,0 +1,69 @@
+"""What a handler gets besides the message: its unit of work, the caller, their language and
+time. Small on purpose (STYLE.md: no global singletons)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import Clock
+from bot.core.i18n import Catalogs, Translator
+from bot.core.settings import Settings
+from bot.core.types import UserFacingError
+from storage import audit
+from storage.models import Identity, Person, Role
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    settings: Settings
+    clock: Clock
+    catalogs: Catalogs
+    identity: Identity
+    person: Person | None
+    roles: frozenset[Role]
+    locale: str
+    # The commands this caller may use, in route-table order (for help and suggestions).
+    commands: tuple[str, ...] = ()
+
+    @property
+    def t(self) -> Translator:
+        return self.catalogs.translator(self.locale)
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def timezone(self) -> str:
+        tz = self.person.timezone if self.person else None
+        return tz or self.settings.default_timezone
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def me(self) -> Person:
+        """The caller's person; routes that need one are only reached by linked identities."""
+        if self.person is None:
+            raise UserFacingError("error.not_joined")
+        return self.person
+
+    def command(self, name: str) -> str:
+        """How this person types a command where they are: Slack has one slash command."""
+        return f"/alumni {name}" if self.identity.channel == "slack" else f"/{name}"
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def audit(
+        self, action: str, target: str | None = None, *, allowed: bool = True, **detail: Any
+    ) -> None:
+        actor = self.person.id if self.person else None
+        audit.record(self.session, self.now, actor, action, target, allowed=allowed, **detail)

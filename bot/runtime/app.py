@@ -1,0 +1,45 @@
+"""Assembles the bot from its parts: settings, database, catalogs, routes, dispatcher, clock.
+Every process (chat, run, serve, worker) and every test builds one of these."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.core.clock import Clock, SystemClock
+from bot.core.i18n import Catalogs
+from bot.core.settings import Settings
+from bot.dispatch.router import Dispatcher
+from handlers import build_router
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    catalogs: Catalogs
+    dispatcher: Dispatcher
+    clock: Clock
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None) -> App:
+        clock = clock or SystemClock()
+        db = Database.connect(settings.database_url)
+        catalogs = Catalogs.load()
+        dispatcher = Dispatcher(db, settings, catalogs, build_router(), clock)
+        return cls(settings, db, catalogs, dispatcher, clock)
+
+    async def prepare(self) -> None:
+        """The SQLite default upgrades itself; PostgreSQL is upgraded by `alumni-bot db upgrade`
+        (a deploy step), and refusing to start on an old schema beats failing mid-request."""
+        if self.db.is_sqlite:
+            await migrate.upgrade(self.db)
+        elif not await migrate.is_current(self.db):
+            raise RuntimeError("the database schema is not current: run `alumni-bot db upgrade`")
+
+    async def close(self) -> None:
+        await self.db.close()

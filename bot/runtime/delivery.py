@@ -1,0 +1,419 @@
+"""The delivery worker: takes due messages from the outbox and sends them through the channels,
+within each platform's rate limits, at hours the recipient accepts.
+
+One pass of the loop: claim a batch under a lease (storage/delivery.py), decide for each message
+whom it goes to *now* (the person's reachable identity with the lowest priority; console
+identities are not deliverable), hold it if the person is in their quiet hours, reserve a send
+time in the shared rate-limit buckets, send at that time, and write back what happened:
+
+- sent → `sent`;
+- 429 → the bucket (the whole channel, or the chat) is paused for `retry_after`, for every
+  worker, and the message goes back to the queue until then: never dropped, no attempt used;
+- permanent error → that identity is marked unreachable and the message is tried on the next
+  one; with none left it is `dead` with the reason;
+- network error / 5xx → `failed`, retried after an exponential backoff with jitter, `dead`
+  after `max_attempts`.
+
+A worker killed mid-batch leaves its rows `sending`; after the lease they are claimed again and
+sent once more. Duplicates are therefore bounded by what was in flight, and every reclaimed row
+is counted (`Stats.reclaimed`) and logged. Paused people's messages are not claimed at all:
+they wait for `pause` to be lifted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
+from bot.core.metrics import DELIVERIES
+from bot.core.types import Reply
+from bot.runtime.app import App
+from bot.runtime.delivery_rules import backoff, buckets_for, pick_identity, quiet_until
+from storage import delivery as store
+from storage.models import Identity, OutboxMessage, Person
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+FLUSH_EVERY = 50  # outcomes written per transaction while a batch is being sent
+PRUNE_EVERY = timedelta(minutes=10)
+NO_CHANNEL_RECHECK = 300  # seconds
+# Outbox kinds a person can opt out of after the message was queued.
+# A message of this kind is dropped at send time if the person has since opted out of that
+# feature (opt-outs are also honoured when queuing). Reminders and change notices for an event
+# the person said yes to, intros from a person, and HR's own notices are not opt-out-able here.
+OPT_OUT_OF_KIND = {
+    "broadcast": "broadcasts",
+    "checkin": "checkins",
+    "survey": "surveys",
+    "nudge": "nudges",
+    "job": "jobs",
+    "perk": "perks",
+    "event": "events",
+}
+
+
+@dataclass
+class Stats:
+    claimed: int = 0
+    sent: int = 0
+    rate_limited: int = 0  # 429s received (each message went back to the queue)
+    retried: int = 0  # network errors / 5xx
+    dead: int = 0
+    unreachable: int = 0  # identities marked unreachable
+    held: int = 0  # quiet hours
+    reclaimed: int = 0  # claimed after a lease expired: may be sent a second time
+    errors: int = 0  # unexpected errors in the loop itself (logged)
+
+    def summary(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in vars(self).items())
+
+
+@dataclass
+class Planned:
+    message: OutboxMessage
+    identity: Identity
+    recipient: Recipient
+    buckets: list[store.Bucket]
+    slot: datetime | None = None
+
+
+@dataclass
+class Batch:
+    planned: list[Planned] = field(default_factory=list)
+    claimed: int = 0
+
+
+class Worker:
+    def __init__(
+        self,
+        app: App,
+        channels: Mapping[str, Channel],
+        *,
+        name: str | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.app = app
+        self.cfg = app.settings.delivery
+        self.channels = dict(channels)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.stats = Stats()
+        self.paused: dict[str, datetime] = {}  # buckets this worker saw a 429 for
+        self._pruned_at: datetime | None = None
+
+    @property
+    def now(self) -> datetime:
+        return self.app.clock.now()
+
+    def announce(self) -> None:
+        if self.app.db.is_sqlite:
+            log.warning(
+                "delivery worker %s on SQLite: run a single worker (several need PostgreSQL)",
+                self.name,
+            )
+        else:
+            log.info("delivery worker %s started", self.name)
+        if not self.channels:
+            log.warning("delivery worker %s has no channel: messages will wait", self.name)
+
+    async def run(self, *, drain: bool = False) -> Stats:
+        """Deliver until cancelled; with `drain`, until nothing is due (retries due within
+        `drain_wait_seconds` are waited for)."""
+        self.announce()
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    if len(in_flight) < self.cfg.batches_in_flight:
+                        batch = await self.claim()
+                        if batch.planned:
+                            in_flight.add(asyncio.create_task(self.deliver(batch.planned)))
+                        if batch.claimed:
+                            continue
+                    if in_flight:
+                        done, in_flight = await asyncio.wait(
+                            in_flight,
+                            timeout=self.cfg.poll_seconds,
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
+                        for task in done:
+                            task.result()
+                        continue
+                    if drain:
+                        due = await self.next_due()
+                        if due is None or due > self.now + timedelta(
+                            seconds=self.cfg.drain_wait_seconds
+                        ):
+                            break
+                        await self.sleep_until(due)
+                    else:
+                        await self.prune()
+                        await self.sleep(self.cfg.poll_seconds)
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    raise
+                except Exception:
+                    self.stats.errors += 1
+                    log.exception("delivery worker %s: loop failed; going on", self.name)
+                    if drain and self.stats.errors > 10:
+                        raise
+                    await self.sleep(self.cfg.poll_seconds)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+        log.info("delivery worker %s drained: %s", self.name, self.stats.summary())
+        return self.stats
+
+    async def sleep_until(self, when: datetime) -> None:
+        delay = (when - self.now).total_seconds()
+        if delay > 0:
+            await self.sleep(delay)
+
+    async def next_due(self) -> datetime | None:
+        async with self.app.db.transaction() as session:
+            return await store.next_due(session, self.now)
+
+    async def prune(self) -> None:
+        now = self.now
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        async with self.app.db.transaction() as session:
+            await store.prune_rate_limits(session, now - timedelta(hours=1))
+
+    # -- claim and plan ---------------------------------------------------------------------
+
+    async def claim(self) -> Batch:
+        now = self.now
+        batch = Batch()
+        written: list[dict[str, Any]] = []
+        finished: set[int] = set()
+        async with self.app.db.transaction() as session:
+            claimed = await store.claim(
+                session,
+                worker=self.name,
+                now=now,
+                limit=self.cfg.batch_size,
+                lease=timedelta(seconds=self.cfg.lease_seconds),
+            )
+            if not claimed:
+                return batch
+            batch.claimed = len(claimed)
+            self.stats.claimed += len(claimed)
+            people = await store.people_with_identities(
+                session, (c.message.person_id for c in claimed if c.message.person_id)
+            )
+            for item in claimed:
+                message = item.message
+                if item.reclaimed:
+                    self.stats.reclaimed += 1
+                    log.warning(
+                        "outbox %s: lease expired (was %s): sending again",
+                        message.id,
+                        message.leased_by,
+                    )
+                person = people.get(message.person_id) if message.person_id else None
+                planned, row = self.plan(message, person, now)
+                if planned is not None:
+                    batch.planned.append(planned)
+                if row is not None:
+                    written.append(row)
+                    if row["state"] == "dead" and message.broadcast_id is not None:
+                        finished.add(message.broadcast_id)
+            await store.write_outcomes(session, written)
+        if finished:
+            await self.finish_broadcasts(finished)
+        if batch.planned:
+            await self.reserve(batch, now)
+        return batch
+
+    def plan(
+        self, message: OutboxMessage, person: Person | None, now: datetime
+    ) -> tuple[Planned | None, dict[str, Any] | None]:
+        """Whom the message goes to now; or the row to write when it does not go now."""
+        if person is None or person.is_forgotten:
+            return None, self.dead(message, "forgotten: the person is gone")
+        feature = OPT_OUT_OF_KIND.get(message.kind)
+        if feature is not None and feature in person.opt_outs:
+            return None, self.dead(message, f"opted out of {feature}")
+        if not message.urgent:
+            until = quiet_until(person, self.app.settings, now)
+            if until is not None:
+                self.stats.held += 1
+                return None, self.requeue(message, until, "quiet hours")
+        identity = pick_identity(person, self.channels)
+        if identity is None:
+            others = sorted(
+                {i.channel for i in person.identities if i.reachable and i.channel != "console"}
+            )
+            if others:  # reachable, but not through a channel this worker has: wait for one
+                later = now + timedelta(seconds=NO_CHANNEL_RECHECK)
+                return None, self.requeue(message, later, f"no channel configured for {others}")
+            last = message.last_error or ""
+            why = last if last.startswith("unreachable") else "unreachable: no reachable identity"
+            return None, self.dead(message, why)
+        recipient = Recipient(
+            identity.channel, identity.workspace, identity.user_id, identity.chat_id
+        )
+        return Planned(message, identity, recipient, buckets_for(self.cfg, recipient)), None
+
+    async def reserve(self, batch: Batch, now: datetime) -> None:
+        horizon = now + timedelta(seconds=self.cfg.max_ahead_seconds)
+        async with self.app.db.transaction() as session:
+            slots = await store.reserve(session, now, [p.buckets for p in batch.planned], horizon)
+            kept: list[Planned] = []
+            later: list[dict[str, Any]] = []
+            for planned, (slot, reserved) in zip(batch.planned, slots, strict=True):
+                if reserved:
+                    planned.slot = slot
+                    kept.append(planned)
+                else:
+                    later.append(self.requeue(planned.message, slot, "rate limit"))
+            await store.write_outcomes(session, later)
+        batch.planned = kept
+
+    # -- outcomes -----------------------------------------------------------------------------
+
+    def dead(self, message: OutboxMessage, reason: str) -> dict[str, Any]:
+        self.stats.dead += 1
+        log.info("outbox %s dead: %s", message.id, reason)
+        return store.outcome(
+            message, state="dead", lease_until=None, leased_by=None, last_error=reason
+        )
+
+    def requeue(self, message: OutboxMessage, when: datetime, reason: str) -> dict[str, Any]:
+        """Back to the queue without using an attempt (rate limits, quiet hours, next identity)."""
+        return store.outcome(
+            message,
+            state="queued",
+            not_before=when,
+            attempts=max(message.attempts - 1, 0),
+            lease_until=None,
+            leased_by=None,
+            last_error=reason,
+        )
+
+    def retry(self, message: OutboxMessage, reason: str) -> dict[str, Any]:
+        if message.attempts >= self.cfg.max_attempts:
+            return self.dead(message, f"gave up after {message.attempts} attempts: {reason}")
+        self.stats.retried += 1
+        delay = backoff(self.cfg, message.attempts, self.rng)
+        return store.outcome(
+            message,
+            state="failed",
+            not_before=self.now + timedelta(seconds=delay),
+            lease_until=None,
+            leased_by=None,
+            last_error=reason,
+        )
+
+    # -- send ---------------------------------------------------------------------------------
+
+    async def deliver(self, planned: list[Planned]) -> None:
+        """Send each message at its reserved time, several at once (a platform call takes a
+        while), writing outcomes back as they come."""
+        planned.sort(key=lambda p: (p.slot or self.now, p.message.id))
+        rows: list[dict[str, Any]] = []
+        identities: list[dict[str, Any]] = []
+        tasks: list[asyncio.Task[None]] = []
+        broadcasts: set[int] = set()
+
+        async def one(p: Planned) -> None:
+            rows.append(await self.send(p, identities))
+            if p.message.broadcast_id is not None:
+                broadcasts.add(p.message.broadcast_id)
+
+        for p in planned:
+            if p.slot is not None:
+                await self.sleep_until(p.slot)
+            tasks.append(asyncio.create_task(one(p)))
+            await asyncio.sleep(0)
+            if len(rows) >= FLUSH_EVERY:
+                await self.flush(rows, identities)
+        await asyncio.gather(*tasks)
+        await self.flush(rows, identities)
+        if broadcasts:
+            await self.finish_broadcasts(broadcasts)
+
+    async def flush(self, rows: list[dict[str, Any]], identities: list[dict[str, Any]]) -> None:
+        taken_rows, rows[:] = list(rows), []
+        taken_ids, identities[:] = list(identities), []
+        async with self.app.db.transaction() as session:
+            await store.update_identities(session, taken_ids)
+            await store.write_outcomes(session, taken_rows)
+
+    async def finish_broadcasts(self, ids: set[int]) -> None:
+        from handlers import broadcasts  # the feature's own end-of-broadcast report
+
+        async with self.app.db.transaction() as session:
+            await broadcasts.finish(session, self.app, sorted(ids), self.now)
+
+    async def send(self, p: Planned, identities: list[dict[str, Any]]) -> dict[str, Any]:
+        message, now = p.message, self.now
+        held = max((self.paused.get(key, now) for key, _ in p.buckets), default=now)
+        if held > now:  # another message of this worker hit a 429 meanwhile
+            return self.requeue(message, held, "rate limited (paused)")
+        channel = self.channels[p.recipient.channel]
+        try:
+            async with asyncio.timeout(self.cfg.send_timeout_seconds):
+                chat_id = await channel.send(p.recipient, Reply.from_dict(message.payload))
+        except RateLimited as exc:
+            self.stats.rate_limited += 1
+            DELIVERIES.labels(p.recipient.channel, "rate_limited").inc()
+            key = p.buckets[0][0] if exc.scope == "channel" else p.buckets[-1][0]
+            until = self.now + timedelta(seconds=max(exc.retry_after, 0.001))
+            if self.paused.get(key, now) < until:
+                self.paused[key] = until
+            async with self.app.db.transaction() as session:
+                await store.pause(session, key, until, self.now)
+            log.info("429 on %s: paused %.1fs", key, exc.retry_after)
+            return self.requeue(message, until, f"429: {exc}")
+        except Unreachable as exc:
+            self.stats.unreachable += 1
+            DELIVERIES.labels(p.recipient.channel, "unreachable").inc()
+            reason = str(exc)[:200] or "unreachable"
+            p.identity.reachable = False
+            identities.append(
+                {"id": p.identity.id, "reachable": False, "unreachable_reason": reason}
+            )
+            log.info("identity %s unreachable: %s", p.identity.id, reason)
+            # Another identity may work: the next claim decides (no attempt used).
+            return self.requeue(message, self.now, f"unreachable {p.recipient.channel}: {reason}")
+        except (TransientError, TimeoutError) as exc:
+            DELIVERIES.labels(p.recipient.channel, "retry").inc()
+            return self.retry(message, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            log.exception("outbox %s: channel %s failed", message.id, p.recipient.channel)
+            return self.retry(message, f"{type(exc).__name__}: {exc}")
+        self.stats.sent += 1
+        DELIVERIES.labels(p.recipient.channel, "sent").inc()
+        if chat_id and chat_id != p.identity.chat_id:
+            p.identity.chat_id = chat_id
+            identities.append({"id": p.identity.id, "chat_id": chat_id})
+        return store.outcome(
+            message,
+            state="sent",
+            sent_at=self.now,
+            lease_until=None,
+            last_error=None,
+            identity_id=p.identity.id,
+            channel=p.recipient.channel,
+            workspace=p.recipient.workspace,
+            recipient=chat_id or p.recipient.chat_id or p.recipient.user_id,
+        )
+
+
+def channel_map(channels: list[Channel]) -> dict[str, Channel]:
+    return {c.name: c for c in channels}

@@ -1,0 +1,70 @@
+"""The rules the delivery worker applies to each message, as pure functions: quiet hours in
+the recipient's time zone, which identity a message goes to, which rate-limit buckets a send
+goes through, and how long to back off after a network error."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core.channel import Channel, Recipient
+from bot.core.settings import DeliverySettings, Settings
+from storage import delivery as store
+from storage.models import Channel as ChannelName
+from storage.models import Identity, Person
+
+
+def quiet_until(person: Person, settings: Settings, now: datetime) -> datetime | None:
+    """The end of the person's quiet hours if `now` falls in them (their time zone, their
+    hours or the default ones), else None."""
+    start = person.quiet_start or settings.privacy.quiet_start
+    end = person.quiet_end or settings.privacy.quiet_end
+    if start == end:
+        return None
+    try:
+        zone = ZoneInfo(person.timezone or settings.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(settings.default_timezone)
+    local = now.astimezone(zone)
+    t = local.time().replace(tzinfo=None)
+    quiet = (start <= t < end) if start < end else (t >= start or t < end)
+    if not quiet:
+        return None
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    return _at(day, end, zone)
+
+
+def _at(day: date, clock_time: time, zone: ZoneInfo) -> datetime:
+    # A wall time skipped by a DST change is read as the time after the gap (fold=0 then UTC).
+    return datetime.combine(day, clock_time, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def buckets_for(cfg: DeliverySettings, recipient: Recipient) -> list[store.Bucket]:
+    """The rate-limit buckets one send goes through: the channel's (or its workspace's)
+    budget and the chat's own."""
+    limit = cfg.limit(recipient.channel)
+    whole = recipient.channel + (f":{recipient.workspace}" if limit.per_workspace else "")
+    chat = recipient.chat_id or recipient.user_id
+    group = recipient.channel == ChannelName.TELEGRAM and chat.startswith("-")
+    per_chat = 60.0 / limit.group_per_minute if group else 1.0 / limit.chat_per_second
+    return [
+        (whole, 1.0 / limit.per_second),
+        (f"{recipient.channel}:{recipient.workspace}:chat:{chat}", per_chat),
+    ]
+
+
+def backoff(cfg: DeliverySettings, attempts: int, rng: random.Random) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random."""
+    delay = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * 2.0 ** max(attempts - 1, 0))
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+def pick_identity(person: Person, channels: Mapping[str, Channel]) -> Identity | None:
+    usable = [
+        i
+        for i in person.identities
+        if i.reachable and i.channel != ChannelName.CONSOLE and i.channel in channels
+    ]
+    return min(usable, key=lambda i: (i.priority, i.id), default=None)

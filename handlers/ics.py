@@ -1,0 +1,58 @@
+"""iCalendar files for events (RFC 5545, with the `icalendar` library).
+
+The UID is the event's own, fixed at creation, and SEQUENCE is bumped on every change, so a
+calendar that imports the file again updates (or, for a cancellation, removes) the entry it
+already has instead of adding a second one. Times carry the event's time zone (DTSTART;TZID=…)
+with its VTIMEZONE, so the entry shows at the right local time wherever it is opened."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+from icalendar import Event as VEvent
+
+from bot.core.types import Attachment
+from storage.models import Event
+
+PRODID = "-//alumni-bot//events//EN"
+MIME = "text/calendar"
+
+
+def calendar(event: Event) -> Calendar:
+    cancelled = event.status == "cancelled"
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "CANCEL" if cancelled else "PUBLISH")
+    entry = VEvent()
+    entry.add("uid", event.uid)
+    entry.add("sequence", event.sequence)
+    entry.add("dtstamp", event.updated_at.astimezone(UTC))
+    entry.add("last-modified", event.updated_at.astimezone(UTC))
+    entry.add("created", event.created_at.astimezone(UTC))
+    entry.add("summary", event.title)
+    zone = ZoneInfo(event.timezone)
+    entry.add("dtstart", event.starts_at.astimezone(zone))
+    entry.add("dtend", event.ends_at.astimezone(zone))
+    if event.description:
+        entry.add("description", event.description)
+    location = ", ".join(x for x in (event.place, event.online_url) if x)
+    if location:
+        entry.add("location", location)
+    if event.online_url:
+        entry.add("url", event.online_url)
+    entry.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    cal.add_component(entry)
+    # The VTIMEZONE only needs the rules around the event, not fifty years of them.
+    start = event.starts_at.date()
+    cal.add_missing_timezones(start - timedelta(days=400), start + timedelta(days=400))
+    return cal
+
+
+def attachment(event: Event) -> Attachment:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", event.title).strip("-").lower()[:40] or "event"
+    return Attachment(f"{slug}-{event.id}.ics", calendar(event).to_ical(), MIME)

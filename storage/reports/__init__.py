@@ -1,0 +1,1 @@
+"""The engagement review: per-alumnus facts, sections, stats, funnels and CSV exports."""
