@@ -5,7 +5,10 @@ is reachable before joining (`public`) and whether it needs the privacy consent 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.dispatch.router import CONSENT_PROMPT, Route, Router
+from bot.dispatch.ticks import Tick
 from handlers import (
     admin,
     bridge,
@@ -14,6 +17,7 @@ from handlers import (
     events,
     events_hr,
     home,
+    housekeeping,
     interactions,
     jobs,
     jobs_hr,
@@ -122,6 +126,22 @@ ROUTES: list[Route] = [
     Route(admin.audit, command="audit", roles=ADMIN),
     Route(admin.export, command="export", roles=ADMIN),
 ]
+
+# The periodic work, in one explicit list: each tick claims what is due from the database, so
+# every worker may run all of them (bot/runtime/scheduler.py).
+TICKS: list[Tick] = [
+    Tick("checkins", timedelta(minutes=1), checkins.tick_checkins),
+    Tick("surveys", timedelta(minutes=5), surveys.tick_surveys),
+    Tick("nudges", timedelta(minutes=15), checkins.tick_nudges),
+    Tick("housekeeping", timedelta(hours=1), housekeeping.housekeeping),
+    Tick("jobs.digest", timedelta(hours=1), jobs.digest),
+    Tick("events.reminders", timedelta(minutes=1), events.remind),
+    Tick("perks.announce", timedelta(minutes=15), perks.announce),
+]
+
+
+# What delivery calls when a broadcast's last message is out: the feature's own report.
+ON_BROADCAST_DELIVERED = broadcasts.finish
 
 
 def build_router() -> Router:

@@ -1,5 +1,5 @@
-"""The bridge between the places people are (DESIGN.md, "Where the people are"): the company
-workspace, an alumni workspace and Telegram.
+"""The bridge between the places people are (docs/architecture.md, "Where the people are"): the
+company workspace, an alumni workspace and Telegram.
 
 - where the bot writes to a person: their identities, shown by `profile`, and the choice of the
   first one (button `bridge.prefer`);
@@ -30,7 +30,7 @@ from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingE
 from bot.dispatch.context import Context
 from storage import audit, identities, invites, people
 from storage.engagement import REACHABLE
-from storage.models import Identity, OutboxMessage, Person, Relation
+from storage.models import Identity, OutboxKind, OutboxMessage, Person, Relation
 from storage.outbox import enqueue
 
 MAX_REPLY_CHARS = 1000
@@ -171,7 +171,7 @@ async def reply_send(ctx: Context, msg: Incoming) -> Reply:
             buttons=answer_buttons(t, ctx.me.id),
         ),
         key=f"reply:{ctx.me.id}:{other.id}:{today}:{digest}",
-        kind="intro",
+        kind=OutboxKind.INTRO,
         now=ctx.now,
     )
     ctx.audit("intro", f"person:{other.id}", kind="reply", queued=queued)
@@ -196,7 +196,7 @@ async def meet(ctx: Context, msg: Incoming) -> Reply:
             ),
         ),
         key=f"meet:{ctx.me.id}:{other.id}:{today}",
-        kind="intro",
+        kind=OutboxKind.INTRO,
         now=ctx.now,
     )
     ctx.audit("intro", f"person:{other.id}", kind="meet", queued=queued)
@@ -250,7 +250,7 @@ async def hand_over(
             person_id=manager.id,
             reply=Reply(text),
             key=f"offboard:manager:{person.id}:{manager.id}:{left_on.isoformat()}",
-            kind="offboarding",
+            kind=OutboxKind.OFFBOARDING,
             now=now,
         )
     key = _leaver_key(person, left_on)
@@ -278,7 +278,7 @@ async def hand_over(
             person_id=person.id,
             reply=Reply("\n\n".join(lines), private_only=True),
             key=key,
-            kind="offboarding",
+            kind=OutboxKind.OFFBOARDING,
             now=now,
             urgent=True,  # the company account may close soon: do not hold for quiet hours
         )

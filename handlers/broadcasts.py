@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,12 +31,10 @@ from bot.core.types import (
     UserFacingError,
 )
 from bot.dispatch.context import Context
+from bot.dispatch.services import Services
 from storage import broadcasts as store
 from storage import outbox
-from storage.models import Broadcast, Person
-
-if TYPE_CHECKING:
-    from bot.runtime.app import App
+from storage.models import Broadcast, OutboxKind, Person
 
 MAX_TEXT = 3000  # Slack section text; Telegram allows 4096
 INTERESTED = "interested"
@@ -265,7 +263,7 @@ async def click(ctx: Context, msg: Incoming) -> Reply:
 # -- scheduled work (called by the delivery worker) -------------------------------------------
 
 
-async def finish(session: AsyncSession, app: App, ids: Sequence[int], now: datetime) -> None:
+async def finish(session: AsyncSession, app: Services, ids: Sequence[int], now: datetime) -> None:
     """Close every broadcast of `ids` with nothing left waiting, and queue its author's report."""
     for broadcast_id in ids:
         if not await store.mark_done(session, broadcast_id):
@@ -292,6 +290,6 @@ async def finish(session: AsyncSession, app: App, ids: Sequence[int], now: datet
             person_id=author.id,
             reply=Reply(text, buttons=((button,),)),
             key=f"broadcast:{item.id}:report",
-            kind="broadcast_report",
+            kind=OutboxKind.BROADCAST_REPORT,
             now=now,
         )

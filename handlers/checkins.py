@@ -13,7 +13,7 @@ Scheduled work: tick_checkins, tick_nudges (bot/runtime/scheduler.py)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -22,15 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.i18n import Translator, pick_locale
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
+from bot.dispatch.services import Services
 from handlers import bridge
 from storage import engagement, interactions
 from storage.engagement import REACHABLE
-from storage.models import Person
+from storage.models import OutboxKind, Person
 from storage.outbox import enqueue, enqueue_many
 from storage.schedule import next_due
-
-if TYPE_CHECKING:
-    from bot.runtime.app import App
 
 KIND_CODES = {"p": "in_person", "o": "online"}
 
@@ -199,7 +197,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
     today = ctx.now.astimezone(ctx.zone).date().isoformat()
     queued = await enqueue(
         ctx.session, person_id=other.id, reply=reply, key=f"{kind}:{me.id}:{other.id}:{today}",
-        kind="intro", now=ctx.now,
+        kind=OutboxKind.INTRO, now=ctx.now,
     )  # fmt: skip
     ctx.audit("intro", f"person:{other.id}", kind=kind, queued=queued)
     return Reply(
@@ -210,22 +208,22 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
 # -- scheduled work -------------------------------------------------------------------------
 
 
-def _minute(app: App, row: engagement.Due) -> int:
+def _minute(app: Services, row: engagement.Due) -> int:
     return row.local_minute(app.settings.checkins.window_start, app.settings.checkins.window_end)
 
 
-def _zone(app: App, row: engagement.Due) -> ZoneInfo:
+def _zone(app: Services, row: engagement.Due) -> ZoneInfo:
     return row.zone(app.settings.default_timezone)
 
 
 def _first(
-    app: App, row: engagement.Due, now: datetime, cadence: str | None = None
+    app: Services, row: engagement.Due, now: datetime, cadence: str | None = None
 ) -> datetime | None:
     """A newcomer's first time: the next preferred local time."""
     return next_due(cadence or row.cadence, _minute(app, row), _zone(app, row), now, first=True)
 
 
-async def tick_checkins(app: App) -> int:
+async def tick_checkins(app: Services) -> int:
     """Schedule newcomers, then claim due check-ins batch by batch and queue one each."""
     now, size = app.clock.now(), app.settings.checkins.batch_size
     column = Person.next_checkin_at
@@ -249,14 +247,14 @@ async def tick_checkins(app: App) -> int:
                 text = app.catalogs.text(locale, "checkin.prompt", name=r.name)
                 key = f"checkin:{r.id}:{now.astimezone(zone).date().isoformat()}"
                 messages.append((r.id, key, {**buttons[locale], "text": text}))
-            await enqueue_many(session, messages, kind="checkin", now=now)
+            await enqueue_many(session, messages, kind=OutboxKind.CHECKIN, now=now)
             await engagement.reschedule(session, column, times)
         return len(rows), len(messages)
 
     return await engagement.drain(app.db, batch, size)
 
 
-async def tick_nudges(app: App) -> int:
+async def tick_nudges(app: Services) -> int:
     """Monthly, current employees hear which former teammates and reports they lost touch with."""
     now, settings = app.clock.now(), app.settings.checkins
     column = Person.next_nudge_at
@@ -284,7 +282,12 @@ async def tick_nudges(app: App) -> int:
                 if reply is not None:
                     key = f"nudge:{r.id}:{local_today.isoformat()}"
                     sent += await enqueue(
-                        session, person_id=r.id, reply=reply, key=key, kind="nudge", now=now
+                        session,
+                        person_id=r.id,
+                        reply=reply,
+                        key=key,
+                        kind=OutboxKind.NUDGE,
+                        now=now,
                     )
             await engagement.reschedule(session, column, [(r.id, now + every) for r in rows])
         return len(rows), sent
@@ -292,7 +295,9 @@ async def tick_nudges(app: App) -> int:
     return await engagement.drain(app.db, batch, settings.batch_size)
 
 
-async def _nudge(app: App, session: AsyncSession, row: engagement.Due, since: date) -> Reply | None:
+async def _nudge(
+    app: Services, session: AsyncSession, row: engagement.Due, since: date
+) -> Reply | None:
     kinds = await interactions.relation_kinds(session, row.id)
     alumni = {
         p.id: p

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
@@ -23,14 +22,12 @@ from babel.dates import format_skeleton
 from bot.core.i18n import Translator
 from bot.core.types import Button, FieldKind, Form, FormField, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
+from bot.dispatch.services import Services
 from handlers import ics
 from storage import events as store
 from storage import outbox
 from storage.events import RsvpStatus
-from storage.models import Event, Person, Role, Rsvp
-
-if TYPE_CHECKING:
-    from bot.runtime.app import App
+from storage.models import Event, OutboxKind, Person, Role, Rsvp
 
 LIST_LIMIT = 10
 REMIND_BATCH = 200
@@ -93,7 +90,7 @@ def when_point(t: Translator, moment: datetime, timezone: str) -> str:
     return f"{format_skeleton('yMMMEd', local, tzinfo=zone, locale=t.locale)} {local:%H:%M}"
 
 
-def person_translator(ctx_or_app: Context | App, person: Person) -> tuple[Translator, str]:
+def person_translator(ctx_or_app: Context | Services, person: Person) -> tuple[Translator, str]:
     """The language and time zone a message to `person` is written in."""
     settings = ctx_or_app.settings
     t = ctx_or_app.catalogs.translator(person.locale or settings.default_locale)
@@ -262,7 +259,7 @@ async def tell_promoted(ctx: Context, event: Event, promoted: Sequence[Rsvp]) ->
             person_id=person.id,
             reply=reply,
             key=f"ev:{event.id}:seat:{r.id}:{stamp}",
-            kind="event_update",
+            kind=OutboxKind.EVENT_UPDATE,
             now=ctx.now,
         )
 
@@ -318,7 +315,7 @@ def reminder(t: Translator, event: Event, timezone: str, one_hour: bool) -> Repl
     )
 
 
-async def remind(app: App) -> int:
+async def remind(app: Services) -> int:
     """Claim going RSVPs owed a reminder and queue them; returns how many were claimed.
 
     A reminder due while its person is paused, opted out of events or forgotten is marked
@@ -342,7 +339,7 @@ async def remind(app: App) -> int:
                     person_id=person.id,
                     reply=reminder(t, event, tz, one_hour),
                     key=f"ev:{event.id}:{which}:{person.id}:{int(event.starts_at.timestamp())}",
-                    kind="event_reminder",
+                    kind=OutboxKind.EVENT_REMINDER,
                     now=now,
                     urgent=one_hour,
                 )

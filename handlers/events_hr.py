@@ -34,7 +34,7 @@ from handlers.events import (
 from storage import events as store
 from storage import outbox
 from storage.events import RsvpStatus
-from storage.models import Event
+from storage.models import Event, OutboxKind
 
 URL = re.compile(r"^https?://\S+$")
 ATTENDANCE_PAGE = 20
@@ -231,7 +231,7 @@ async def create(ctx: Context, msg: Incoming) -> Reply:
             person_id=person.id,
             reply=invitation(t, event, tz),
             key=f"ev:{event.id}:invite:{person.id}",
-            kind="event",
+            kind=OutboxKind.EVENT,
             now=ctx.now,
         )
     ctx.audit("event_create", f"event:{event.id}", invited=invited)
@@ -261,7 +261,7 @@ async def notify(ctx: Context, event: Event, head_key: str, skip: set[int]) -> i
             person_id=person.id,
             reply=reply,
             key=f"ev:{event.id}:v{event.sequence}:{person.id}",
-            kind="event_update",
+            kind=OutboxKind.EVENT_UPDATE,
             now=ctx.now,
         )
     return told

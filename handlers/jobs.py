@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,13 +26,11 @@ from bot.core.settings import Settings
 from bot.core.types import Button, Incoming, Reply
 from bot.core.types import UserFacingError as Refused
 from bot.dispatch.context import Context
+from bot.dispatch.services import Services
 from storage import jobs as store
 from storage import outbox, referrals
 from storage.importer import ImportResult, Progress
-from storage.models import Match, Opening, Person
-
-if TYPE_CHECKING:
-    from bot.runtime.app import App
+from storage.models import Match, Opening, OutboxKind, Person
 
 SHOWN = 8  # openings in one `jobs` answer
 MAX_DESCRIPTION = 3000
@@ -156,7 +154,7 @@ async def interested(ctx: Context, msg: Incoming) -> Reply:
     added = await referrals.add(
         ctx.session,
         opening_id=opening.id,
-        kind="interest",
+        kind=OutboxKind.INTEREST,
         referrer_id=me.id,
         candidate_person_id=me.id,
         candidate_name=me.name,
@@ -284,7 +282,7 @@ async def _notice_batch(
         ids = "-".join(str(match.opening_id) for match, _ in item.matches)
         await outbox.enqueue(
             session, person_id=person.id, reply=notice(t, item.matches),
-            key=f"job:{person.id}:{ids}", kind="job", now=now,
+            key=f"job:{person.id}:{ids}", kind=OutboxKind.JOB, now=now,
         )  # fmt: skip
         for match, _ in item.matches:
             match.notified_at = now
@@ -294,7 +292,7 @@ async def _notice_batch(
     return len(due), sent
 
 
-async def digest(app: App) -> int:
+async def digest(app: Services) -> int:
     """The tick: job notices that waited for a person's weekly slot (or for their unpausing),
     a batch per transaction so row locks are held briefly."""
     total = 0
@@ -309,7 +307,7 @@ async def digest(app: App) -> int:
 
 
 def openings_importer(
-    app: App,
+    app: Services,
 ) -> Callable[[AsyncSession, bytes, datetime, Progress | None], Awaitable[ImportResult]]:
     """`alumni-bot import openings FILE.csv`: all or nothing, then matched and announced."""
 

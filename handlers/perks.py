@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.core.i18n import Translator
@@ -27,12 +26,10 @@ from bot.core.types import (
     UserFacingError,
 )
 from bot.dispatch.context import Context
+from bot.dispatch.services import Services
 from storage import outbox
 from storage import perks as store
-from storage.models import Perk, Role
-
-if TYPE_CHECKING:
-    from bot.runtime.app import App
+from storage.models import OutboxKind, Perk, Role
 
 DIGEST_EVERY = timedelta(days=7)
 CODE_SPLIT = re.compile(r"[\s,;、，；]+")
@@ -271,7 +268,7 @@ def announcement(t: Translator, found: list[Perk]) -> Reply:
     return Reply(text, buttons=tuple(buttons))
 
 
-async def announce(app: App) -> int:
+async def announce(app: Services) -> int:
     """Announce perks that became valid and were not announced yet; returns messages queued.
 
     Nothing goes out within a week of the previous announcement: what arrives meanwhile is
@@ -300,7 +297,7 @@ async def announce(app: App) -> int:
                 person_id=person.id,
                 reply=announcement(t, theirs),
                 key=f"perks:{batch}:{person.id}",
-                kind="perk",
+                kind=OutboxKind.PERK,
                 now=now,
             )
         return queued

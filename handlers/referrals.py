@@ -18,7 +18,7 @@ from handlers.jobs import card, tell_owner
 from storage import jobs as openings
 from storage import outbox
 from storage import referrals as store
-from storage.models import Opening, Person, Referral
+from storage.models import Opening, OutboxKind, Person, Referral
 
 CHOICES = 15  # openings offered in the form's choice (Telegram shows them as buttons)
 SHOWN = 15  # referrals in one `referrals` answer
@@ -88,7 +88,7 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
     referral = await store.add(
         ctx.session,
         opening_id=opening.id,
-        kind="referral",
+        kind=OutboxKind.REFERRAL,
         referrer_id=me.id,
         candidate_person_id=None,
         candidate_name=name,
@@ -192,6 +192,6 @@ async def _tell_referrer(ctx: Context, referral: Referral, opening: Opening) -> 
         person_id=referrer.id,
         reply=Reply(text + "\n" + card(t, opening)),
         key=f"referral:{referral.id}:{referral.status}",
-        kind="referral",
+        kind=OutboxKind.REFERRAL,
         now=ctx.now,
     )

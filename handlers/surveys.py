@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from statistics import mean
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -19,13 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.i18n import Translator, pick_locale
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
+from bot.dispatch.services import Services
 from storage import engagement
-from storage.models import Person, SurveyResponse
+from storage.models import OutboxKind, Person, SurveyResponse
 from storage.outbox import enqueue_many, insert_ignore
 from storage.schedule import add_months, at_local, period_of
-
-if TYPE_CHECKING:
-    from bot.runtime.app import App
 
 ITEMS = ("rejoin", "keep_in_touch", "recommend")
 
@@ -79,7 +76,7 @@ async def answer(ctx: Context, msg: Incoming) -> Reply:
     return Reply(ctx.t("survey.thanks", index=f"{mean(scores):.1f}"))
 
 
-async def tick_surveys(app: App) -> int:
+async def tick_surveys(app: Services) -> int:
     """Queue the pulse for alumni whose time has come; newcomers get theirs two weeks after
     joining, so it does not arrive together with their first check-in."""
     now, settings = app.clock.now(), app.settings.checkins
@@ -102,7 +99,7 @@ async def tick_surveys(app: App) -> int:
                 )
                 key = f"survey:{r.id}:{period_of(now, _zone(app, r))}"
                 messages.append((r.id, key, question(t, 0, t("survey.intro")).to_dict()))
-            await enqueue_many(session, messages, kind="survey", now=now)
+            await enqueue_many(session, messages, kind=OutboxKind.SURVEY, now=now)
             nexts = [(r.id, _at(app, r, now, months=settings.survey_months)) for r in rows]
             await engagement.reschedule(session, column, nexts)
         return len(rows), len(messages)
@@ -110,12 +107,12 @@ async def tick_surveys(app: App) -> int:
     return await engagement.drain(app.db, batch, settings.batch_size)
 
 
-def _zone(app: App, row: engagement.Due) -> ZoneInfo:
+def _zone(app: Services, row: engagement.Due) -> ZoneInfo:
     return row.zone(app.settings.default_timezone)
 
 
 def _at(
-    app: App, row: engagement.Due, now: datetime, *, days: int = 0, months: int = 0
+    app: Services, row: engagement.Due, now: datetime, *, days: int = 0, months: int = 0
 ) -> datetime:
     zone, window = _zone(app, row), app.settings.checkins
     day = add_months(now.astimezone(zone).date(), months) + timedelta(days=days)

@@ -30,7 +30,9 @@ from storage.models import (
     BroadcastClick,
     Event,
     Identity,
+    OutboxKind,
     OutboxMessage,
+    OutboxState,
     Person,
 )
 from storage.segments import DELIVERABLE as DELIVERABLE
@@ -41,7 +43,7 @@ from storage.segments import fold as fold
 from storage.segments import parse_segment as parse_segment
 from storage.types import UTCDateTime
 
-KIND = "broadcast"
+KIND = OutboxKind.BROADCAST
 SEGMENT_KINDS = KINDS
 CHUNK = 5000
 
@@ -238,11 +240,11 @@ async def report(session: AsyncSession, broadcast: Broadcast) -> Report:
         .group_by(OutboxMessage.state, "unreachable")
     )
     for state, unreachable, n in rows.all():
-        if state == "sent":
+        if state == OutboxState.SENT:
             result.delivered += n
-        elif state == "dead" and unreachable:
+        elif state == OutboxState.DEAD and unreachable:
             result.unreachable += n
-        elif state == "dead":
+        elif state == OutboxState.DEAD:
             result.failed += n
         else:
             result.waiting += n
@@ -264,7 +266,7 @@ async def mark_done(session: AsyncSession, broadcast_id: int) -> bool:
     """queued → done once nothing waits; True for the one caller that made the change."""
     waiting = exists().where(
         OutboxMessage.broadcast_id == broadcast_id,
-        OutboxMessage.state.in_(("queued", "sending", "failed")),
+        OutboxMessage.state.in_((OutboxState.QUEUED, OutboxState.SENDING, OutboxState.FAILED)),
     )
     result = await session.execute(
         update(Broadcast)

@@ -17,11 +17,11 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Identity, OutboxMessage, Person, RateLimit
+from storage.models import Identity, OutboxMessage, OutboxState, Person, RateLimit
 from storage.outbox import insert_ignore
 
-WAITING = ("queued", "failed")
-PENDING = ("queued", "sending", "failed")
+WAITING = (OutboxState.QUEUED, OutboxState.FAILED)
+PENDING = (OutboxState.QUEUED, OutboxState.SENDING, OutboxState.FAILED)
 
 # Every outcome writes the same columns, so SQLAlchemy sends one executemany per flush.
 OUTCOME_COLUMNS = (

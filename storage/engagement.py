@@ -17,14 +17,15 @@ from sqlalchemy import ColumnElement, and_, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.core.platforms import DELIVERABLE
 from storage.db import Database
 from storage.models import Cadence, Identity, Person
 from storage.schedule import spread_minute
 
-# Only people a message can reach: a Slack or Telegram identity not known to be unreachable.
+# Only people a message can reach: a deliverable identity not known to be unreachable.
 REACHABLE = exists().where(
     Identity.person_id == Person.id,
-    Identity.channel.in_(("slack", "telegram")),
+    Identity.channel.in_(DELIVERABLE),
     Identity.reachable.is_(True),
 )
 MEMBER = and_(Person.forgotten_at.is_(None), Person.consent_at.isnot(None), REACHABLE)

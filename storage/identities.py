@@ -7,11 +7,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.platforms import DELIVERABLE
 from storage.db import Database
 from storage.engagement import REACHABLE
 from storage.models import Identity, Person, slack_bots
 
-PROACTIVE = ("slack", "telegram")  # the channels proactive messages can go through
+PROACTIVE = DELIVERABLE  # the channels proactive messages can go through
 
 
 async def mark_workspace_unreachable(

@@ -1,4 +1,4 @@
-"""Bulk import of people and relations (DESIGN.md's CSV formats), all or nothing.
+"""Bulk import of people and relations (docs/contracts.md CSV formats), all or nothing.
 
 Every row is validated before anything is written; any bad row means nothing is imported and
 every bad row is reported with its line number. Re-importing updates people by email."""
@@ -18,12 +18,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.normalize import distinct_items, tidy
+from bot.core.platforms import ID_COLUMNS, PLATFORMS, platform
 from storage.models import Channel, Identity, JoinRoute, Person, Relation
 
 PEOPLE_COLUMNS = (
     "email", "name", "name_kana", "department", "title", "joined_on", "left_on", "join_route",
-    "leave_reason", "skills", "location", "locale", "timezone", "slack_user_id",
-    "telegram_user_id",
+    "leave_reason", "skills", "location", "locale", "timezone", *ID_COLUMNS.values(),
 )  # fmt: skip
 RELATION_COLUMNS = ("email", "other_email", "kind")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -118,9 +118,10 @@ def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             errors.append(f"timezone {tz!r} is not an IANA time zone like Asia/Tokyo")
-    telegram = row.get("telegram_user_id", "")
-    if telegram and not telegram.isdigit():
-        errors.append(f"telegram_user_id {telegram!r} must be a number")
+    for p in PLATFORMS:
+        uid = row.get(p.id_column, "") if p.id_column else ""
+        if p.numeric_ids and uid and not uid.isdigit():
+            errors.append(f"{p.id_column} {uid!r} must be a number")
     for name in ("name", "name_kana", "department", "title", "leave_reason", "location"):
         if len(row.get(name, "")) > 200:
             errors.append(f"{name} is longer than 200 characters")
@@ -163,7 +164,7 @@ async def import_people(
         if email in seen:
             problems.append(f"email {email} already appears on line {seen[email]}")
         seen.setdefault(email, line)
-        ids = {"slack": row.get("slack_user_id", ""), "telegram": row.get("telegram_user_id", "")}
+        ids = {name: row.get(column, "") for name, column in ID_COLUMNS.items()}
         errors += [RowError(line, p) for p in problems]
         parsed.append((line, values, ids))
     existing = {(p.email or "").lower(): p for p in await _people_by_email(session, list(seen))}
@@ -202,7 +203,7 @@ async def import_people(
                     channel=Channel(channel),
                     workspace="",
                     user_id=uid,
-                    chat_id=uid if channel == "telegram" else None,
+                    chat_id=uid if platform(channel).user_is_chat else None,
                     created_at=now,
                 )
                 session.add(identity)
@@ -224,7 +225,7 @@ async def _identities(
     session: AsyncSession, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], Identity]:
     found: dict[tuple[str, str], Identity] = {}
-    for channel in ("slack", "telegram"):
+    for channel in ID_COLUMNS:
         uids = [uid for ch, uid in keys if ch == channel]
         for start in range(0, len(uids), CHUNK):
             query = select(Identity).where(

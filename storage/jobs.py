@@ -1,5 +1,5 @@
 """Openings and their matches: what the jobs feature asks of the database, and the openings CSV
-import (DESIGN.md's format, all or nothing, bad rows by line)."""
+import (docs/contracts.md format, all or nothing, bad rows by line)."""
 
 from __future__ import annotations
 

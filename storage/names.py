@@ -1,9 +1,9 @@
 """Finding a person by a name typed in chat: Japanese-aware and fast among 100,000 people.
 
 The caller's own former colleagues and managers are searched first. Among everyone, a full fuzzy
-scan costs 0.1–0.45 s per query at 100,000 people (DESIGN.md), so each process keeps a bigram
-index of folded names and readings, and scores only the people who share bigrams with the query.
-The index is rebuilt when `people.updated_at` moves (indexed), so a new or renamed person is
+scan costs 0.1–0.45 s per query at 100,000 people (docs/architecture.md), so each process keeps a
+bigram index of folded names and readings, and scores only the people who share bigrams with the
+query. The index is rebuilt when `people.updated_at` moves (indexed), so a new or renamed person is
 found on the next lookup."""
 
 from __future__ import annotations

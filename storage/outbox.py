@@ -15,7 +15,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.types import Reply
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxState
 
 
 def insert_ignore(session: AsyncSession, table: Any) -> Any:
@@ -46,7 +46,7 @@ async def enqueue(
             kind=kind,
             urgent=urgent,
             broadcast_id=broadcast_id,
-            state="queued",
+            state=OutboxState.QUEUED,
             attempts=0,
             not_before=not_before or now,
             created_at=now,
@@ -96,7 +96,7 @@ async def enqueue_many(
                 "kind": kind,
                 "urgent": urgent,
                 "broadcast_id": broadcast_id,
-                "state": "queued",
+                "state": OutboxState.QUEUED,
                 "attempts": 0,
                 "not_before": now,
                 "created_at": now,

@@ -16,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement as Column
 
 from bot.core.normalize import tidy
-from storage.models import Channel as ChannelName
+from bot.core.platforms import DELIVERABLE as DELIVERABLE
 from storage.models import Comeback, Identity, JoinRoute, Person, Rsvp
 
 KINDS = ("all", "alumni", "employees", "department", "skill", "join_route", "channel", "comeback",
          "event")  # fmt: skip
 NEEDS_VALUE = frozenset({"department", "skill", "join_route", "channel", "event"})
-DELIVERABLE = (ChannelName.SLACK.value, ChannelName.TELEGRAM.value)
 RSVPED = ("going", "maybe", "waitlist")
 
 

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.types import Button, Reply
+from bot.dispatch.ticks import Tick
 from bot.runtime.app import App
-from bot.runtime.scheduler import Tick, run_all
+from bot.runtime.scheduler import run_all
 from handlers import jobs
 from storage import importer, people
 from storage.models import Match, Opening, OutboxMessage, Person, Referral

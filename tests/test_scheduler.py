@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.clock import FixedClock
+from bot.dispatch.ticks import Tick
 from bot.runtime import scheduler
 from bot.runtime.app import App
+from handlers.housekeeping import housekeeping
 from storage import inbound
 
 
@@ -30,8 +32,8 @@ async def test_a_failing_tick_is_logged_and_the_others_still_run(sqlite_app: App
         return 3
 
     ticks = [
-        scheduler.Tick("boom", timedelta(minutes=1), boom),
-        scheduler.Tick("fine", timedelta(minutes=1), fine),
+        Tick("boom", timedelta(minutes=1), boom),
+        Tick("fine", timedelta(minutes=1), fine),
     ]
     assert await scheduler.run_all(sqlite_app, ticks) == 3
 
@@ -42,10 +44,10 @@ async def test_housekeeping_forgets_old_event_ids_but_keeps_a_days_worth(
     assert await inbound.first_time(app.db, "slack", "Ev1", clock.now())
     clock.advance(hours=30)
     assert await inbound.first_time(app.db, "slack", "Ev2", clock.now())
-    await scheduler.housekeeping(app)
+    await housekeeping(app)
     assert not await inbound.first_time(
         app.db, "slack", "Ev1", clock.now()
     )  # a day later: still known
     clock.advance(hours=50)
-    assert await scheduler.housekeeping(app) >= 1
+    assert await housekeeping(app) >= 1
     assert await inbound.first_time(app.db, "slack", "Ev2", clock.now())  # gone after two days

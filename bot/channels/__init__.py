@@ -1,21 +1,19 @@
-"""The platform channels whose credentials are set. Imported lazily: a deployment without
-Slack never imports slack_bolt."""
+"""The platform channels whose credentials are set, built from the registry
+(bot/core/platforms.py). Imported lazily: a deployment without Slack never imports slack_bolt."""
 
 from __future__ import annotations
 
+import importlib
+
 from bot.core.channel import Channel
+from bot.core.platforms import PLATFORMS
 from bot.runtime.app import App
 
 
 def configured_channels(app: App) -> list[Channel]:
     channels: list[Channel] = []
-    s = app.settings
-    if s.slack_bot_token or (s.slack_client_id and s.slack_client_secret):
-        from bot.channels.slack.channel import SlackChannel
-
-        channels.append(SlackChannel(app))
-    if app.settings.telegram_bot_token:
-        from bot.channels.telegram.channel import TelegramChannel
-
-        channels.append(TelegramChannel(app))
+    for p in PLATFORMS:
+        if p.adapter and p.configured(app.settings):
+            module, _, name = p.adapter.partition(":")
+            channels.append(getattr(importlib.import_module(module), name)(app))
     return channels

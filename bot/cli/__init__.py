@@ -1,43 +1,24 @@
-"""`alumni-bot`: the command line of DESIGN.md. Exit 0 on success; on error, non-zero with one
-clear line on stderr (2 for bad usage or settings)."""
+"""`alumni-bot`: the command line of docs/contracts.md. Exit 0 on success; on error, non-zero with
+one clear line on stderr (2 for bad usage or settings)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import Progress
 
+from bot.cli import bridge as bridge_cli
+from bot.cli import delivery as delivery_cli
+from bot.cli import report as report_cli
+from bot.cli.common import CommandFailed, err, out, with_app
 from bot.core.settings import SettingsError, load_settings
 from bot.runtime.app import App
 from storage import importer, invites, migrate, people
 from storage.models import Role
-
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message
-out = Console(highlight=False, soft_wrap=True)
-
-
-class CommandFailed(Exception):
-    """One line for stderr, and the exit code."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-async def with_app(work: Callable[[App], Awaitable[int]], *, upgrade: bool = True) -> int:
-    app = App.build(load_settings())
-    try:
-        if upgrade:
-            await app.prepare()
-        return await work(app)
-    finally:
-        await app.close()
-
 
 # -- commands ---------------------------------------------------------------------------------
 
@@ -246,13 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("role", choices=[r.value for r in Role])
     p.set_defaults(func=cmd_grant)
 
-    from bot.cli import delivery as delivery_cli  # worker, broadcast
-
     delivery_cli.add_parsers(sub)
-    from bot.cli import report as report_cli  # report, export
 
     report_cli.add_parsers(sub)
-    from bot.cli import bridge as bridge_cli  # offboard
 
     bridge_cli.add_parsers(sub)
     return parser

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bot.cli import CommandFailed, out, with_app
+from bot.cli.common import CommandFailed, out, with_app
 from bot.runtime.app import App
 
 

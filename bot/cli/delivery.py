@@ -1,5 +1,5 @@
 """`alumni-bot worker [--drain]` and `alumni-bot broadcast --segment SEG --text TEXT [--yes]`
-(DESIGN.md, Contracts). Registered by bot/cli/__init__.py, which owns the parser
+(docs/contracts.md). Registered by bot/cli/__init__.py, which owns the parser
 and error handling."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.cli import CommandFailed, err, out, with_app
+from bot.cli.common import CommandFailed, err, out, with_app
 from bot.runtime import scheduler
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker, channel_map

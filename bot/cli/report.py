@@ -1,5 +1,5 @@
 """`alumni-bot report [--from DATE] [--to DATE] [--chart DIR]` and `alumni-bot export KIND --from
-DATE --to DATE FILE.csv` (DESIGN.md, Contracts). Registered by bot/cli/__init__.py, which owns
+DATE --to DATE FILE.csv` (docs/contracts.md). Registered by bot/cli/__init__.py, which owns
 the parser and the error handling (one line on stderr, non-zero exit)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.table import Table as RichTable
 
-from bot.cli import CommandFailed, err, out, with_app
+from bot.cli.common import CommandFailed, err, out, with_app
 from bot.cli.delivery import SEGMENT_HELP
 from bot.runtime.app import App
 from handlers import report_charts as charts

@@ -1,4 +1,4 @@
-"""Job matching: who fits an opening, how well, and why (DESIGN.md, "rapidfuzz").
+"""Job matching: who fits an opening, how well, and why (docs/architecture.md, "rapidfuzz").
 
 Every term — skill, desired role, title, department, place — is folded (`bot.core.normalize.fold`:
 NFKC, case, katakana → hiragana, no spaces or `・`, variant kanji) and mapped through

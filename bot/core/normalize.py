@@ -1,4 +1,5 @@
-"""Japanese-aware folding of names and skills before fuzzy matching (DESIGN.md, rapidfuzz).
+"""Japanese-aware folding of names and skills before fuzzy matching (docs/architecture.md,
+rapidfuzz).
 
 rapidfuzz does no preprocessing since 3.0, and Japanese needs more than lower-casing: NFKC
 (full-width → half-width, compatibility forms), case folding, katakana → hiragana, no `・`,

@@ -1,5 +1,5 @@
 """Settings: `config/settings.toml`, then the file named by ALUMNI_BOT_CONFIG, then the
-environment (the contract variables of DESIGN.md). Validated once at start-up; a bad value
+environment (the variables of docs/contracts.md). Validated once at start-up; a bad value
 stops the program with one clear line (see `load_settings`)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """What a handler gets besides the message: its unit of work, the caller, their language and
-time. Small on purpose (STYLE.md: no global singletons)."""
+time. Small on purpose (docs/style.md: no global singletons)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import Clock
 from bot.core.i18n import Catalogs, Translator
+from bot.core.platforms import platform
 from bot.core.settings import Settings
 from bot.core.types import UserFacingError
 from storage import audit
@@ -57,7 +58,7 @@ class Context:
 
     def command(self, name: str) -> str:
         """How this person types a command where they are: Slack has one slash command."""
-        return f"/alumni {name}" if self.identity.channel == "slack" else f"/{name}"
+        return platform(self.identity.channel).command_prefix + name
 
     def has_role(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))

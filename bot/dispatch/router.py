@@ -1,8 +1,8 @@
 """The explicit route table and the one dispatch every channel calls.
 
-`Dispatcher.dispatch` is the error boundary (STYLE.md): a `UserFacingError` becomes its localised
-message and the handler's changes are rolled back; anything else is logged with its context and
-the person gets an apology, never exception text."""
+`Dispatcher.dispatch` is the error boundary (docs/style.md): a `UserFacingError` becomes its
+localised message and the handler's changes are rolled back; anything else is logged with its
+context and the person gets an apology, never exception text."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.i18n import Catalogs
 from bot.core.settings import Settings
 from bot.dispatch.router import Dispatcher
+from bot.dispatch.services import Services
 from handlers import build_router
 from storage import migrate
 from storage.db import Database
@@ -18,12 +19,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class App:
-    settings: Settings
-    db: Database
-    catalogs: Catalogs
+class App(Services):
+    """The services plus the dispatcher: what channels and processes need."""
+
     dispatcher: Dispatcher
-    clock: Clock
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> App:
@@ -31,7 +30,7 @@ class App:
         db = Database.connect(settings.database_url)
         catalogs = Catalogs.load()
         dispatcher = Dispatcher(db, settings, catalogs, build_router(), clock)
-        return cls(settings, db, catalogs, dispatcher, clock)
+        return cls(settings, db, catalogs, clock, dispatcher)
 
     async def prepare(self) -> None:
         """The SQLite default upgrades itself; PostgreSQL is upgraded by `alumni-bot db upgrade`

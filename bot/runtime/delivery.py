@@ -34,11 +34,13 @@ from typing import Any
 
 from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.metrics import DELIVERIES
+from bot.core.platforms import DELIVERABLE
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery_rules import backoff, buckets_for, pick_identity, quiet_until
+from handlers import ON_BROADCAST_DELIVERED
 from storage import delivery as store
-from storage.models import Identity, OutboxMessage, Person
+from storage.models import Identity, OutboxKind, OutboxMessage, OutboxState, Person
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +48,6 @@ Sleep = Callable[[float], Awaitable[None]]
 FLUSH_EVERY = 50  # outcomes written per transaction while a batch is being sent
 PRUNE_EVERY = timedelta(minutes=10)
 NO_CHANNEL_RECHECK = 300  # seconds
-# Outbox kinds a person can opt out of after the message was queued.
-# A message of this kind is dropped at send time if the person has since opted out of that
-# feature (opt-outs are also honoured when queuing). Reminders and change notices for an event
-# the person said yes to, intros from a person, and HR's own notices are not opt-out-able here.
-OPT_OUT_OF_KIND = {
-    "broadcast": "broadcasts",
-    "checkin": "checkins",
-    "survey": "surveys",
-    "nudge": "nudges",
-    "job": "jobs",
-    "perk": "perks",
-    "event": "events",
-}
 
 
 @dataclass
@@ -230,7 +219,7 @@ class Worker:
                     batch.planned.append(planned)
                 if row is not None:
                     written.append(row)
-                    if row["state"] == "dead" and message.broadcast_id is not None:
+                    if row["state"] == OutboxState.DEAD and message.broadcast_id is not None:
                         finished.add(message.broadcast_id)
             await store.write_outcomes(session, written)
         if finished:
@@ -245,7 +234,7 @@ class Worker:
         """Whom the message goes to now; or the row to write when it does not go now."""
         if person is None or person.is_forgotten:
             return None, self.dead(message, "forgotten: the person is gone")
-        feature = OPT_OUT_OF_KIND.get(message.kind)
+        feature = OutboxKind.opt_out_of(message.kind)
         if feature is not None and feature in person.opt_outs:
             return None, self.dead(message, f"opted out of {feature}")
         if not message.urgent:
@@ -256,7 +245,7 @@ class Worker:
         identity = pick_identity(person, self.channels)
         if identity is None:
             others = sorted(
-                {i.channel for i in person.identities if i.reachable and i.channel != "console"}
+                {i.channel for i in person.identities if i.reachable and i.channel in DELIVERABLE}
             )
             if others:  # reachable, but not through a channel this worker has: wait for one
                 later = now + timedelta(seconds=NO_CHANNEL_RECHECK)
@@ -290,14 +279,14 @@ class Worker:
         self.stats.dead += 1
         log.info("outbox %s dead: %s", message.id, reason)
         return store.outcome(
-            message, state="dead", lease_until=None, leased_by=None, last_error=reason
+            message, state=OutboxState.DEAD, lease_until=None, leased_by=None, last_error=reason
         )
 
     def requeue(self, message: OutboxMessage, when: datetime, reason: str) -> dict[str, Any]:
         """Back to the queue without using an attempt (rate limits, quiet hours, next identity)."""
         return store.outcome(
             message,
-            state="queued",
+            state=OutboxState.QUEUED,
             not_before=when,
             attempts=max(message.attempts - 1, 0),
             lease_until=None,
@@ -355,10 +344,8 @@ class Worker:
             await store.write_outcomes(session, taken_rows)
 
     async def finish_broadcasts(self, ids: set[int]) -> None:
-        from handlers import broadcasts  # the feature's own end-of-broadcast report
-
         async with self.app.db.transaction() as session:
-            await broadcasts.finish(session, self.app, sorted(ids), self.now)
+            await ON_BROADCAST_DELIVERED(session, self.app, sorted(ids), self.now)
 
     async def send(self, p: Planned, identities: list[dict[str, Any]]) -> dict[str, Any]:
         message, now = p.message, self.now

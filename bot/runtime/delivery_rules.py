@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.channel import Channel, Recipient
+from bot.core.platforms import DELIVERABLE
 from bot.core.settings import DeliverySettings, Settings
 from storage import delivery as store
 from storage.models import Channel as ChannelName
@@ -65,6 +66,6 @@ def pick_identity(person: Person, channels: Mapping[str, Channel]) -> Identity |
     usable = [
         i
         for i in person.identities
-        if i.reachable and i.channel != ChannelName.CONSOLE and i.channel in channels
+        if i.reachable and i.channel in DELIVERABLE and i.channel in channels
     ]
     return min(usable, key=lambda i: (i.priority, i.id), default=None)

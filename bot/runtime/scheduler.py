@@ -10,47 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import AsyncIterator, Sequence
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.dispatch.ticks import Tick
 from bot.runtime.app import App
+from handlers import TICKS
 
 log = logging.getLogger(__name__)
 
-TickWork = Callable[[App], Awaitable[int]]  # returns how many items it handled
-
-
-@dataclass(frozen=True)
-class Tick:
-    name: str
-    every: timedelta
-    work: TickWork
-
 
 def ticks() -> list[Tick]:
-    """The periodic work, in one explicit list (features add their line here)."""
-    from handlers import checkins, events, jobs, perks, surveys
-
-    return [
-        Tick("checkins", timedelta(minutes=1), checkins.tick_checkins),
-        Tick("surveys", timedelta(minutes=5), surveys.tick_surveys),
-        Tick("nudges", timedelta(minutes=15), checkins.tick_nudges),
-        Tick("housekeeping", timedelta(hours=1), housekeeping),
-        Tick("jobs.digest", timedelta(hours=1), jobs.digest),
-        Tick("events.reminders", timedelta(minutes=1), events.remind),
-        Tick("perks.announce", timedelta(minutes=15), perks.announce),
-    ]
-
-
-async def housekeeping(app: App) -> int:
-    """Forget processed inbound event ids and button tokens past their keeping time."""
-    from storage import inbound, telegram
-
-    now = app.clock.now()
-    return await inbound.forget_old(app.db, now) + await telegram.forget_old(app.db, now)
+    """The periodic work: `handlers.TICKS`, the table beside the routes."""
+    return list(TICKS)
 
 
 async def run_tick(app: App, tick: Tick) -> int:

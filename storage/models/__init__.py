@@ -1,5 +1,5 @@
-"""The whole product's tables (DESIGN.md). Features add columns through migrations, never by
-creating tables behind Alembic's back.
+"""The whole product's tables (docs/architecture.md). Features add columns through migrations,
+never by creating tables behind Alembic's back.
 
 Conventions: timestamps are aware UTC (`UTCDateTime`); calendar dates are `Date`;
 enumerations are short strings checked by the code that writes them (the StrEnums in base.py),
@@ -17,6 +17,8 @@ from storage.models.base import (
     Comeback,
     InteractionKind,
     JoinRoute,
+    OutboxKind,
+    OutboxState,
     Role,
 )
 from storage.models.engagement import (
@@ -75,7 +77,9 @@ __all__ = [
     "JoinRoute",
     "Match",
     "Opening",
+    "OutboxKind",
     "OutboxMessage",
+    "OutboxState",
     "Perk",
     "PerkClaim",
     "PerkCode",

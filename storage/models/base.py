@@ -28,6 +28,52 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}  # noqa: RUF012
 
 
+class OutboxState(StrEnum):
+    """An outbox message's life: queued → sending (leased) → sent, or failed (to retry) → dead."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class OutboxKind(StrEnum):
+    """What a proactive message is; `opt_out` names the feature a person may turn it off by."""
+
+    CHECKIN = "checkin"
+    SURVEY = "survey"
+    NUDGE = "nudge"
+    INTRO = "intro"
+    INTEREST = "interest"
+    REFERRAL = "referral"
+    JOB = "job"
+    BROADCAST = "broadcast"
+    BROADCAST_REPORT = "broadcast_report"
+    OFFBOARDING = "offboarding"
+    EVENT = "event"
+    EVENT_UPDATE = "event_update"
+    EVENT_REMINDER = "event_reminder"
+    PERK = "perk"
+
+    @staticmethod
+    def opt_out_of(kind: str) -> str | None:
+        """The feature whose opt-out drops this kind at send time (None: not opt-out-able, as
+        reminders for an event one said yes to, intros from a person and HR's own notices)."""
+        return _OPT_OUT.get(kind)
+
+
+_OPT_OUT: dict[str, str] = {
+    OutboxKind.BROADCAST: "broadcasts",
+    OutboxKind.CHECKIN: "checkins",
+    OutboxKind.SURVEY: "surveys",
+    OutboxKind.NUDGE: "nudges",
+    OutboxKind.JOB: "jobs",
+    OutboxKind.PERK: "perks",
+    OutboxKind.EVENT: "events",
+}
+
+
 class Role(StrEnum):
     ALUMNI = "alumni"
     EMPLOYEE = "employee"

@@ -51,7 +51,7 @@ class Person(Base):
     opt_outs: Mapped[list[str]] = mapped_column(default=list)
     forgotten_at: Mapped[datetime | None]
 
-    # Schedules live here, claimed by workers (DESIGN.md: no scheduler job per person).
+    # Schedules live here, claimed by workers (docs/architecture.md: no scheduler job per person).
     checkin_cadence: Mapped[str] = mapped_column(String(20), default=Cadence.MONTHLY)
     checkin_minute: Mapped[int | None] = mapped_column(Integer)  # preferred local minute of day
     next_checkin_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -20,6 +20,7 @@ from storage.models import (
     Event,
     Match,
     OutboxMessage,
+    OutboxState,
     Perk,
     PerkClaim,
     Person,
@@ -234,8 +235,8 @@ async def reach(session: AsyncSession, f: Filter) -> Reach:
         select(
             Broadcast.id.label("id"),
             func.count(OutboxMessage.id).label("queued"),
-            _sum(OutboxMessage.state == "sent").label("sent"),
-            _sum(OutboxMessage.state == "dead").label("failed"),
+            _sum(OutboxMessage.state == OutboxState.SENT).label("sent"),
+            _sum(OutboxMessage.state == OutboxState.DEAD).label("failed"),
         )
         .outerjoin(OutboxMessage, out_on)
         .where(in_range)

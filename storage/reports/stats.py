@@ -18,7 +18,9 @@ from storage.models import (
     Interaction,
     Match,
     Opening,
+    OutboxKind,
     OutboxMessage,
+    OutboxState,
     PerkClaim,
     Person,
     Referral,
@@ -118,7 +120,7 @@ async def stats(session: AsyncSession, now: datetime, timezone: str) -> Stats:
 
     sent_to = (
         select(OutboxMessage.person_id)
-        .where(OutboxMessage.kind == "checkin", OutboxMessage.state == "sent")
+        .where(OutboxMessage.kind == OutboxKind.CHECKIN, OutboxMessage.state == OutboxState.SENT)
         .where(OutboxMessage.sent_at >= d90)
         .distinct()
         .subquery()

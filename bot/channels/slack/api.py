@@ -1,8 +1,9 @@
 """The Slack Web API side of the Slack channel: clients, who a user is, DMs, posting.
 
 Two clients share one aiohttp session: the interactive one retries a 429 itself (slack_sdk's
-`AsyncRateLimitErrorRetryHandler`, DESIGN.md), the bulk one used by delivery does not, because
-the delivery worker owns the waiting. Slack errors become `DeliveryError` subclasses here."""
+`AsyncRateLimitErrorRetryHandler`, docs/architecture.md), the bulk one used by delivery does not,
+because the delivery worker owns the waiting. Slack errors become `DeliveryError` subclasses
+here."""
 
 from __future__ import annotations
 

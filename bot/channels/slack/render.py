@@ -1,9 +1,9 @@
 """`Reply` and `Form` as Slack Block Kit: messages, the App Home view and modals.
 
 Pure functions, no I/O, so the limits can be tested without a workspace. Slack's limits
-(DESIGN.md): 50 blocks a message and 100 in modals and Home, 3000 characters a section, 150 a
-header, 75 a button label, 2000 a button value, 255 an `action_id`; a modal's title, submit and
-close labels 24. Text is escaped (`&`, `<`, `>`) so what a person typed can never become a
+(docs/architecture.md): 50 blocks a message and 100 in modals and Home, 3000 characters a section,
+150 a header, 75 a button label, 2000 a button value, 255 an `action_id`; a modal's title, submit
+and close labels 24. Text is escaped (`&`, `<`, `>`) so what a person typed can never become a
 mention such as `<!channel>`."""
 
 from __future__ import annotations

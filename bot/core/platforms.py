@@ -1,0 +1,52 @@
+"""The platforms the bot speaks on, described once: the registry every layer derives from.
+
+Segments (`channel:NAME`), reachability, routing, the people importer and the channels that
+`run`/`serve` build all read this table. Adding a platform is one `Platform` line here, one
+package under `bot/channels/<name>/` (the adapter named by `adapter`), its settings in
+bot/core/settings.py, and its tests (docs/architecture.md, "A channel")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str  # the value stored in `identities.channel`
+    deliverable: bool  # proactive messages (the outbox) can go there
+    command_prefix: str  # how a person types a command there
+    adapter: str | None = None  # "module:Class" of its channel, imported only when configured
+    configured: Callable[[Settings], bool] = lambda _settings: False
+    id_column: str | None = None  # the people CSV column holding a user id there
+    numeric_ids: bool = False  # user ids are numbers
+    user_is_chat: bool = False  # a user id is also the private chat's id
+
+
+PLATFORMS: tuple[Platform, ...] = (
+    Platform("console", deliverable=False, command_prefix="/"),
+    Platform(
+        "slack", deliverable=True, command_prefix="/alumni ",
+        adapter="bot.channels.slack.channel:SlackChannel",
+        configured=lambda s: bool(
+            s.slack_bot_token or (s.slack_client_id and s.slack_client_secret)
+        ),
+        id_column="slack_user_id",
+    ),
+    Platform(
+        "telegram", deliverable=True, command_prefix="/",
+        adapter="bot.channels.telegram.channel:TelegramChannel",
+        configured=lambda s: bool(s.telegram_bot_token),
+        id_column="telegram_user_id", numeric_ids=True, user_is_chat=True,
+    ),
+)  # fmt: skip
+
+BY_NAME = {p.name: p for p in PLATFORMS}
+DELIVERABLE: tuple[str, ...] = tuple(p.name for p in PLATFORMS if p.deliverable)
+ID_COLUMNS: dict[str, str] = {p.name: p.id_column for p in PLATFORMS if p.id_column}
+
+
+def platform(name: str) -> Platform:
+    return BY_NAME[name]
