@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.forms import EMAIL
 from bot.core.i18n import Catalogs, Translator, pick_locale
+from bot.core.platforms import DELIVERABLE, invite_links, platform
 from bot.core.settings import Settings
 from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
@@ -41,10 +42,10 @@ REACH_LIMIT = 50
 
 def place(t: Translator, identity: Identity, names: dict[str, str]) -> str:
     """ "Slack · Alumni Co" / "Telegram": a place as people know it."""
-    if identity.channel == "slack":
+    if platform(identity.channel).workspaces:
         team = identity.workspace
         where = names.get(team) or team or t("bridge.workspace_unknown")
-        return t("bridge.place_slack", workspace=where)
+        return t(f"bridge.place_{identity.channel}", workspace=where)
     return t(f"bridge.place_{identity.channel}")
 
 
@@ -52,7 +53,7 @@ async def places(ctx: Context) -> tuple[str, tuple[tuple[Button, ...], ...]]:
     """The profile's section on identities, and a "write to me here" button for each reachable
     one that is not already the first choice."""
     t, me = ctx.t, ctx.me
-    found = [i for i in await identities.of(ctx.session, me) if i.channel != "console"]
+    found = [i for i in await identities.of(ctx.session, me) if i.channel in DELIVERABLE]
     if not found:
         return "", ()
     names = await identities.workspace_names(ctx.session)
@@ -266,9 +267,8 @@ async def hand_over(
         code = invite.code
         t = catalogs.translator(pick_locale(person.locale, None, settings.default_locale))
         lines = [t("bridge.invitation", name=person.name, date=t.date(left_on), code=code)]
-        if settings.telegram_bot_username:
-            link = f"https://t.me/{settings.telegram_bot_username}?start={code}"
-            lines.append(t("bridge.invitation_telegram", link=link))
+        for name, link in invite_links(settings, code):
+            lines.append(t(f"bridge.invitation_{name}", link=link))
         if settings.alumni_workspace_invite_url:
             lines.append(
                 t("bridge.invitation_workspace", link=settings.alumni_workspace_invite_url)

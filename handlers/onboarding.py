@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.forms import EMAIL
 from bot.core.normalize import distinct_items, tidy
+from bot.core.platforms import invite_links
 from bot.core.types import (
     Button,
     FieldKind,
@@ -412,9 +413,6 @@ async def invite(ctx: Context, msg: Incoming) -> Reply:
     )
     ctx.audit("invite", email or f"shared:{uses}", code=code.code, days=days)
     text = ctx.t("invite.created", code=code.code, days=days, uses=uses)
-    if ctx.settings.telegram_bot_username:
-        text += "\n" + ctx.t(
-            "invite.deep_link",
-            link=f"https://t.me/{ctx.settings.telegram_bot_username}?start={code.code}",
-        )
+    for _name, link in invite_links(ctx.settings, code.code):
+        text += "\n" + ctx.t("invite.deep_link", link=link)
     return Reply(text)

@@ -11,6 +11,7 @@ import sys
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.cli.common import CommandFailed, err, out, with_app
+from bot.core.platforms import DELIVERABLE
 from bot.runtime import scheduler
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker, channel_map
@@ -19,7 +20,7 @@ from storage import audit
 from storage import broadcasts as store
 
 SEGMENT_HELP = (
-    "all, department:NAME, skill:NAME, channel:slack|telegram "
+    f"all, department:NAME, skill:NAME, channel:{'|'.join(DELIVERABLE)} "
     "(also join_route:new_grad|mid_career, comeback, event:ID)"
 )
 

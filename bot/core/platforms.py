@@ -23,6 +23,8 @@ class Platform:
     id_column: str | None = None  # the people CSV column holding a user id there
     numeric_ids: bool = False  # user ids are numbers
     user_is_chat: bool = False  # a user id is also the private chat's id
+    invite_link: Callable[[Settings, str], str | None] = lambda _settings, _code: None
+    workspaces: bool = False  # identities live in workspaces (a place is named by its team)
 
 
 PLATFORMS: tuple[Platform, ...] = (
@@ -33,13 +35,18 @@ PLATFORMS: tuple[Platform, ...] = (
         configured=lambda s: bool(
             s.slack_bot_token or (s.slack_client_id and s.slack_client_secret)
         ),
-        id_column="slack_user_id",
+        id_column="slack_user_id", workspaces=True,
     ),
     Platform(
         "telegram", deliverable=True, command_prefix="/",
         adapter="bot.channels.telegram.channel:TelegramChannel",
         configured=lambda s: bool(s.telegram_bot_token),
         id_column="telegram_user_id", numeric_ids=True, user_is_chat=True,
+        invite_link=lambda s, code: (
+            f"https://t.me/{s.telegram_bot_username}?start={code}"
+            if s.telegram_bot_username
+            else None
+        ),
     ),
 )  # fmt: skip
 
@@ -50,3 +57,9 @@ ID_COLUMNS: dict[str, str] = {p.name: p.id_column for p in PLATFORMS if p.id_col
 
 def platform(name: str) -> Platform:
     return BY_NAME[name]
+
+
+def invite_links(settings: Settings, code: str) -> list[tuple[str, str]]:
+    """(platform, link) for every platform that can open a chat with an invite code."""
+    found = ((p.name, p.invite_link(settings, code)) for p in PLATFORMS)
+    return [(name, link) for name, link in found if link]
