@@ -95,7 +95,7 @@ async def _truncate(url: str) -> None:
     await db.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "alumni.db"
@@ -138,6 +138,14 @@ async def sqlite_app(sqlite_url: str, clock: FixedClock) -> AsyncIterator[App]:
 
 def chat(app: App, user_id: str, **kwargs: object) -> Chat:
     return Chat(app.dispatcher, user_id, **kwargs)  # type: ignore[arg-type]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the PostgreSQL server directly are `postgres` too, like the database_url
+    param: `pytest -m "not postgres"` then never touches PostgreSQL."""
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

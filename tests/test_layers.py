@@ -1,0 +1,104 @@
+"""The layers of docs/architecture.md hold: every import points down, and no module imports
+itself back through others. Read from the source (AST), so function-local and TYPE_CHECKING
+imports count as well as module-level ones."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Lowest first; a module may import its own layer or any lower one.
+LAYERS = (
+    "bot.core",
+    "storage",
+    "bot.dispatch",
+    "handlers",
+    "bot.runtime",
+    "bot.channels",
+    "bot.cli",
+)
+SDKS = ("slack_bolt", "slack_sdk", "telegram", "linebot", "aiosmtplib")
+
+
+def modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for top in ("bot", "handlers", "storage"):
+        for path in (ROOT / top).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def imports(path: Path, known: frozenset[str] = frozenset()) -> set[str]:
+    """What a module imports. `from pkg import sub` names the submodule `pkg.sub` only (the
+    package itself is then just its parent, already initialised); `from pkg import NAME` names
+    `pkg`, whose namespace it reads."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for a in node.names:
+                sub = f"{node.module}.{a.name}"
+                names.add(sub if sub in known else node.module)
+    return names
+
+
+def layer(module: str) -> int | None:
+    best = None
+    for i, prefix in enumerate(LAYERS):
+        if module == prefix or module.startswith(prefix + "."):
+            best = i  # the longest prefix wins (bot.core before bot)
+    return best
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = frozenset(mods)
+    return {m: {n for n in imports(p, known) if n in mods and n != m} for m, p in mods.items()}
+
+
+def test_imports_only_point_down() -> None:
+    wrong = [
+        f"{m} → {n}"
+        for m, targets in graph().items()
+        for n in targets
+        if (a := layer(m)) is not None and (b := layer(n)) is not None and b > a
+    ]
+    assert not wrong, "imports crossing a layer upwards:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_import_cycles() -> None:
+    edges = graph()
+    cycles: list[str] = []
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+
+    def visit(m: str, stack: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(edges[m]):
+            if state.get(n) == 1:
+                cycles.append(" → ".join([*stack[stack.index(n) :], n]))
+            elif n not in state:
+                visit(n, [*stack, n])
+        state[m] = 2
+
+    for m in sorted(edges):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_platform_sdks_only_in_channels() -> None:
+    leaks = [
+        f"{m} imports {n}"
+        for m, p in modules().items()
+        if not m.startswith("bot.channels")
+        for n in imports(p)
+        if n.split(".")[0] in SDKS
+    ]
+    assert not leaks, "\n".join(leaks)
