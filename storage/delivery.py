@@ -21,7 +21,6 @@ from storage.models import Identity, OutboxMessage, OutboxState, Person, RateLim
 from storage.outbox import insert_ignore
 
 WAITING = (OutboxState.QUEUED, OutboxState.FAILED)
-PENDING = (OutboxState.QUEUED, OutboxState.SENDING, OutboxState.FAILED)
 
 # Every outcome writes the same columns, so SQLAlchemy sends one executemany per flush.
 OUTCOME_COLUMNS = (

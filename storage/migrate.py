@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from importlib import resources
 
 from alembic import command
@@ -51,7 +50,3 @@ async def is_current(db: Database) -> bool:
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     async with db.engine.connect() as conn:
         return await conn.run_sync(_current) == head
-
-
-def upgrade_sync(db: Database) -> None:
-    asyncio.run(upgrade(db))

@@ -51,12 +51,6 @@ def eligible(perk: Perk, person: Person) -> bool:
             return True
 
 
-def valid_on(perk: Perk, day: date) -> bool:
-    return (perk.valid_from is None or perk.valid_from <= day) and (
-        perk.valid_until is None or day <= perk.valid_until
-    )
-
-
 def _valid(day: date) -> list[ColumnElement[bool]]:
     return [
         or_(Perk.valid_from.is_(None), Perk.valid_from <= day),

@@ -44,11 +44,6 @@ def fold(text: str) -> str:
     return text
 
 
-def fold_words(text: str) -> list[str]:
-    """Fold each space-separated word (for token scorers, where words exist)."""
-    return [w for w in (fold(part) for part in unicodedata.normalize("NFKC", text).split()) if w]
-
-
 def tidy(text: str) -> str:
     """The stored form of a typed label (a skill, a department): NFKC, so that what a Japanese
     keyboard types full-width (Ｐｙｔｈｏｎ, ＩＴ部) or half-width (ｴﾝｼﾞﾆｱ) is stored as everyone

@@ -6,7 +6,7 @@ database. Months are calendar months in the caller's time zone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select, union
@@ -70,10 +70,6 @@ def _month_start(day: date, back: int = 0) -> date:
     while month < 1:
         year, month = year - 1, month + 12
     return date(year, month, 1)
-
-
-def _utc(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, zone).astimezone(UTC)
 
 
 async def _count(session: AsyncSession, query: object) -> int:
