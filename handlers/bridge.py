@@ -40,11 +40,11 @@ REACH_LIMIT = 50
 # -- where the bot writes to you ------------------------------------------------------------
 
 
-def place(t: Translator, identity: Identity, names: dict[str, str]) -> str:
+def place(t: Translator, identity: Identity, names: dict[tuple[str, str], str]) -> str:
     """ "Slack · Alumni Co" / "Telegram": a place as people know it."""
     if platform(identity.channel).workspaces:
         team = identity.workspace
-        where = names.get(team) or team or t("bridge.workspace_unknown")
+        where = names.get((identity.channel, team)) or team or t("bridge.workspace_unknown")
         return t(f"bridge.place_{identity.channel}", workspace=where)
     return t(f"bridge.place_{identity.channel}")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.dispatch.services import Services
-from storage import inbound, telegram
+from storage import buttons, inbound
 
 
 async def housekeeping(services: Services) -> int:
     now = services.clock.now()
-    return await inbound.forget_old(services.db, now) + await telegram.forget_old(services.db, now)
+    return await inbound.forget_old(services.db, now) + await buttons.forget_old(services.db, now)

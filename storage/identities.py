@@ -1,7 +1,9 @@
-"""A person's chat identities across places (company workspace, alumni workspace, Telegram):
+"""A person's chat identities across places (company workspace, alumni workspace, a messenger):
 which one the bot writes to, which are unreachable, and who can be reached nowhere."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
@@ -10,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.platforms import DELIVERABLE
 from storage.db import Database
 from storage.engagement import REACHABLE
-from storage.models import Identity, Person, slack_bots
+from storage.models import Identity, Person, Workspace
 
 PROACTIVE = DELIVERABLE  # the channels proactive messages can go through
 
@@ -65,10 +67,24 @@ async def prefer(session: AsyncSession, person: Person, identity_id: int) -> Ide
     return chosen
 
 
-async def workspace_names(session: AsyncSession) -> dict[str, str]:
-    """Slack team id → the workspace's name, from the installations we keep."""
-    rows = await session.execute(select(slack_bots.c.team_id, slack_bots.c.team_name))
-    return {str(team): str(name) for team, name in rows.all() if team and name}
+async def workspace_names(session: AsyncSession) -> dict[tuple[str, str], str]:
+    """(channel, workspace id) → the workspace's name, as far as the channels have told us."""
+    rows = await session.scalars(select(Workspace))
+    return {(w.channel, w.workspace): w.name for w in rows}
+
+
+async def name_workspace(
+    db: Database, channel: str, workspace: str, name: str, now: datetime
+) -> None:
+    """Remember a workspace's name (an installation, or the single token's team)."""
+    if not workspace or not name:
+        return
+    async with db.transaction() as session:
+        found = await session.get(Workspace, (channel, workspace))
+        if found is None:
+            session.add(Workspace(channel=channel, workspace=workspace, name=name, updated_at=now))
+        elif found.name != name:
+            found.name, found.updated_at = name, now
 
 
 async def reachable_nowhere(session: AsyncSession, limit: int = 50) -> tuple[int, list[Person]]:
@@ -84,3 +100,14 @@ async def reachable_nowhere(session: AsyncSession, limit: int = 50) -> tuple[int
             await session.scalar(select(func.count()).select_from(Person).where(*where)) or 0
         )
     return total, rows
+
+
+async def chosen_locale(session: AsyncSession, channel: str, user_id: str) -> str | None:
+    """The language a platform user chose in the bot, if they joined and chose one."""
+    query = (
+        select(Person.locale)
+        .join(Identity, Identity.person_id == Person.id)
+        .where(Identity.channel == channel, Identity.user_id == user_id)
+        .where(Person.forgotten_at.is_(None))
+    )
+    return (await session.scalars(query)).first()

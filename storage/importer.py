@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.normalize import distinct_items, tidy
 from bot.core.platforms import ID_COLUMNS, PLATFORMS, platform
-from storage.models import Channel, Identity, JoinRoute, Person, Relation
+from storage.models import Identity, JoinRoute, Person, Relation
 
 PEOPLE_COLUMNS = (
     "email", "name", "name_kana", "department", "title", "joined_on", "left_on", "join_route",
@@ -200,7 +200,7 @@ async def import_people(
             if uid and (channel, uid) not in identities:
                 identity = Identity(
                     person_id=person.id,
-                    channel=Channel(channel),
+                    channel=channel,
                     workspace="",
                     user_id=uid,
                     chat_id=uid if platform(channel).user_is_chat else None,

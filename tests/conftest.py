@@ -8,6 +8,7 @@ failure: CI must run them."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import shutil
 import uuid
@@ -19,12 +20,17 @@ import pytest
 from sqlalchemy import text
 
 from bot.core.clock import FixedClock
+from bot.core.platforms import PLATFORMS
 from bot.core.settings import Settings
 from bot.runtime.app import App
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
 from tests.support.dialog import Chat
+
+for _platform in PLATFORMS:  # their tables join the metadata that is emptied between tests
+    if _platform.tables:
+        importlib.import_module(_platform.tables)
 
 PG_ADMIN_URL = os.environ.get("ALUMNI_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CONTRACT_VARS = (

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from bot.channels import configured_channels
 from bot.channels.slack.channel import SlackChannel
+from bot.channels.slack.tables import slack_bots
 from bot.channels.telegram.channel import TelegramChannel
 from bot.core.channel import Channel
 from bot.core.clock import FixedClock
@@ -23,7 +24,7 @@ from bot.runtime.app import App
 from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
 from storage import importer, invites, people
-from storage.models import Identity, Interaction, Invite, OutboxMessage, Person, slack_bots
+from storage.models import Identity, Interaction, Invite, OutboxMessage, Person
 from tests.conftest import make_settings
 from tests.fakes.fake_channel import VirtualSleep
 from tests.fakes.slack_api import TEAM, TOKEN, FakeSlackAPI

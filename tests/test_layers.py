@@ -5,7 +5,10 @@ imports count as well as module-level ones."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+from bot.core.platforms import PLATFORMS
 
 ROOT = Path(__file__).resolve().parent.parent
 # Lowest first; a module may import its own layer or any lower one.
@@ -19,6 +22,10 @@ LAYERS = (
     "bot.cli",
 )
 SDKS = ("slack_bolt", "slack_sdk", "telegram", "linebot", "aiosmtplib")
+# Outside bot/channels/, only the registry and the settings may name a platform in code.
+NAMING_ALLOWED = ("bot.core.platforms", "bot.core.settings")
+# (module, text) pairs that are words people type, not the platform.
+WORDS = {("handlers.interactions", "slack")}  # "we talked on slack": an online conversation
 
 
 def modules() -> dict[str, Path]:
@@ -102,3 +109,43 @@ def test_platform_sdks_only_in_channels() -> None:
         if n.split(".")[0] in SDKS
     ]
     assert not leaks, "\n".join(leaks)
+
+
+def platform_names(path: Path) -> set[str]:
+    """Identifiers and string literals (not docstrings or comments) that name a platform."""
+    pattern = re.compile("|".join(p.name for p in PLATFORMS if p.adapter), re.IGNORECASE)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        text: str | None = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = None if id(node) in docstrings else node.value
+        elif isinstance(node, ast.Name):
+            text = node.id
+        elif isinstance(node, ast.Attribute):
+            text = node.attr
+        elif isinstance(node, ast.alias):
+            text = node.name
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            text = node.name
+        if text and pattern.search(text):
+            found.add(text)
+    return found
+
+
+def test_only_the_registry_and_settings_name_a_platform() -> None:
+    named = {
+        m: sorted(n for n in platform_names(p) if (m, n) not in WORDS)
+        for m, p in modules().items()
+        if not m.startswith("bot.channels") and m not in NAMING_ALLOWED
+    }
+    leaks = [f"{m}: {', '.join(n)}" for m, n in sorted(named.items()) if n]
+    assert not leaks, "platform names outside bot/channels/:\n" + "\n".join(leaks)

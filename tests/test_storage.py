@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.runtime.app import App
-from storage import migrate
+from storage import identities, migrate
 from storage.db import Database, async_url
 from storage.models import Base, Interaction, Person
 
@@ -106,5 +106,27 @@ async def test_upgrading_tidies_labels_typed_full_width(database_url: str) -> No
             row = (await conn.execute(text("SELECT department, title, skills FROM people"))).one()
         skills = row.skills if isinstance(row.skills, list) else json.loads(row.skills)
         assert (row.department, row.title, skills) == ("IT 部", "リーダー", ["python", "エクセル"])
+    finally:
+        await db.close()
+
+
+async def test_upgrading_keeps_the_names_slack_installations_gave(database_url: str) -> None:
+    """Migration 0005: a workspace installed before it is still named in profiles after it."""
+    db = Database.connect(database_url)
+    try:
+        await migrate.downgrade(db, "0004")
+        async with db.engine.begin() as conn:
+            for name, day in (("Old name", 1), ("Alumni Club", 2)):  # reinstalled, renamed
+                await conn.execute(
+                    text(
+                        "INSERT INTO slack_bots (client_id, app_id, team_id, team_name,"
+                        " bot_token, bot_id, bot_user_id, is_enterprise_install, installed_at)"
+                        " VALUES ('c', 'A1', 'T1', :name, 'xoxb', 'B1', 'U1', false, :at)"
+                    ),
+                    {"name": name, "at": datetime(2026, 1, day)},
+                )
+        await migrate.upgrade(db)
+        async with db.sessions() as session:
+            assert await identities.workspace_names(session) == {("slack", "T1"): "Alumni Club"}
     finally:
         await db.close()

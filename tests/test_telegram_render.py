@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.channels.telegram import render
 from bot.core.types import MAX_PAYLOAD_CHARS, Button, Reply
 from bot.runtime.app import App
-from storage import telegram as store
+from storage import buttons as store
 
 # Japanese, emoji (two UTF-16 units), combining marks, blanks: what labels and payloads carry.
 TEXT = st.text(

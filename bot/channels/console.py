@@ -17,8 +17,9 @@ from sqlalchemy import select
 from bot.core.types import Actor, Button, Incoming, Reply
 from bot.runtime.app import App
 from storage import people
-from storage.models import Channel, Identity
+from storage.models import Identity
 
+NAME = "console"
 FILES_DIR = Path("alumni-bot-files")
 BOLD = re.compile(r"\*([^*\n]+)\*")
 
@@ -45,15 +46,13 @@ class ConsoleChat:
             person = await people.person_by_email(session, self.email)
             if person is None or person.is_forgotten:
                 return False
-            query = select(Identity).where(
-                Identity.channel == Channel.CONSOLE, Identity.user_id == self.email
-            )
+            query = select(Identity).where(Identity.channel == NAME, Identity.user_id == self.email)
             identity = (await session.scalars(query)).first()
             if identity is None:
                 session.add(
                     Identity(
                         person_id=person.id,
-                        channel=Channel.CONSOLE,
+                        channel=NAME,
                         workspace="",
                         user_id=self.email,
                         priority=1000,  # never where proactive messages go first
@@ -81,7 +80,7 @@ class ConsoleChat:
             self.show(replies)
 
     async def handle(self, line: str) -> list[Reply]:
-        actor = Actor(Channel.CONSOLE, self.email, display_name=self.email)
+        actor = Actor(NAME, self.email, display_name=self.email)
         choice = line.strip()
         if choice.isdigit() and 1 <= int(choice) <= len(self.shown):
             button = self.shown[int(choice) - 1]

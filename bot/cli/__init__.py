@@ -15,6 +15,7 @@ from bot.cli import bridge as bridge_cli
 from bot.cli import delivery as delivery_cli
 from bot.cli import report as report_cli
 from bot.cli.common import CommandFailed, err, out, with_app
+from bot.core.platforms import invite_links, nothing_configured
 from bot.core.settings import SettingsError, load_settings
 from bot.runtime.app import App
 from storage import importer, invites, migrate, people
@@ -111,8 +112,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
                 days=args.days or app.settings.invites.default_expiry_days,
             )
         out.print(invite.code)
-        if app.settings.telegram_bot_username:
-            out.print(f"https://t.me/{app.settings.telegram_bot_username}?start={invite.code}")
+        for _platform, link in invite_links(app.settings, invite.code):
+            out.print(link)
         return 0
 
     return asyncio.run(with_app(work))
@@ -165,8 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         channels = configured_channels(app)
         if not channels:
             raise CommandFailed(
-                "no channel configured: set SLACK_BOT_TOKEN or TELEGRAM_BOT_TOKEN "
-                "(or try `alumni-bot chat`)",
+                nothing_configured() + " (or try `alumni-bot chat`)",
                 2,
             )
         for channel in channels:
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="development: every configured channel in one process")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("serve", help="the web process: Slack and Telegram endpoints, health")
+    p = sub.add_parser("serve", help="the web process: the platforms' webhooks, OAuth and health")
     p.add_argument("--public-url", help="this server's public URL (registers the webhook)")
     p.set_defaults(func=cmd_serve)
 

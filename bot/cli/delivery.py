@@ -11,7 +11,7 @@ import sys
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.cli.common import CommandFailed, err, out, with_app
-from bot.core.platforms import DELIVERABLE
+from bot.core.platforms import DELIVERABLE, nothing_configured
 from bot.runtime import scheduler
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker, channel_map
@@ -44,9 +44,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         channels = configured_channels(app)
         if not channels:
-            raise CommandFailed(
-                "no channel configured: set SLACK_BOT_TOKEN or TELEGRAM_BOT_TOKEN", 2
-            )
+            raise CommandFailed(nothing_configured(), 2)
         for channel in channels:
             await channel.start()
         try:

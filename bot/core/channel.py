@@ -48,8 +48,10 @@ class TransientError(DeliveryError):
 class Channel(Protocol):
     name: str  # "slack", "telegram", "console"
 
-    async def start(self) -> None:
-        """Connect (auth.test / getMe), register commands; before serving anything."""
+    async def start(self, *, webhooks: bool = False) -> None:
+        """Connect (auth.test / getMe), register commands; before serving anything. `webhooks`
+        is set by `serve`, whose routes receive the platform's pushes (a platform that must be
+        told where to push registers that address then; `run` and `worker` leave it alone)."""
 
     async def stop(self) -> None: ...
 

@@ -25,6 +25,9 @@ class Platform:
     user_is_chat: bool = False  # a user id is also the private chat's id
     invite_link: Callable[[Settings, str], str | None] = lambda _settings, _code: None
     workspaces: bool = False  # identities live in workspaces (a place is named by its team)
+    credentials: str = ""  # what an operator sets to turn it on, for error messages
+    group_chat: Callable[[str], bool] = lambda _chat: False  # a chat id is a group's
+    tables: str | None = None  # module declaring the tables its SDK keeps, for Alembic
 
 
 PLATFORMS: tuple[Platform, ...] = (
@@ -36,12 +39,15 @@ PLATFORMS: tuple[Platform, ...] = (
             s.slack_bot_token or (s.slack_client_id and s.slack_client_secret)
         ),
         id_column="slack_user_id", workspaces=True,
+        credentials="SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)",
+        tables="bot.channels.slack.tables",
     ),
     Platform(
         "telegram", deliverable=True, command_prefix="/",
         adapter="bot.channels.telegram.channel:TelegramChannel",
         configured=lambda s: bool(s.telegram_bot_token),
         id_column="telegram_user_id", numeric_ids=True, user_is_chat=True,
+        credentials="TELEGRAM_BOT_TOKEN", group_chat=lambda chat: chat.startswith("-"),
         invite_link=lambda s, code: (
             f"https://t.me/{s.telegram_bot_username}?start={code}"
             if s.telegram_bot_username
@@ -57,6 +63,12 @@ ID_COLUMNS: dict[str, str] = {p.name: p.id_column for p in PLATFORMS if p.id_col
 
 def platform(name: str) -> Platform:
     return BY_NAME[name]
+
+
+def nothing_configured() -> str:
+    """What to say when no platform is configured: the settings that would turn one on."""
+    wanted = " or ".join(p.credentials for p in PLATFORMS if p.credentials)
+    return f"no channel configured: set {wanted}"
 
 
 def invite_links(settings: Settings, code: str) -> list[tuple[str, str]]:

@@ -10,10 +10,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.channel import Channel, Recipient
-from bot.core.platforms import DELIVERABLE
+from bot.core.platforms import DELIVERABLE, platform
 from bot.core.settings import DeliverySettings, Settings
 from storage import delivery as store
-from storage.models import Channel as ChannelName
 from storage.models import Identity, Person
 
 
@@ -48,7 +47,7 @@ def buckets_for(cfg: DeliverySettings, recipient: Recipient) -> list[store.Bucke
     limit = cfg.limit(recipient.channel)
     whole = recipient.channel + (f":{recipient.workspace}" if limit.per_workspace else "")
     chat = recipient.chat_id or recipient.user_id
-    group = recipient.channel == ChannelName.TELEGRAM and chat.startswith("-")
+    group = platform(recipient.channel).group_chat(chat)
     per_chat = 60.0 / limit.group_per_minute if group else 1.0 / limit.chat_per_second
     return [
         (whole, 1.0 / limit.per_second),

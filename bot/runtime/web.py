@@ -27,7 +27,7 @@ def build_web_app(app: App, channels: Sequence[Channel]) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         for channel in channels:
-            await channel.start()
+            await channel.start(webhooks=True)
         try:
             yield
         finally:

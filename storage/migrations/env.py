@@ -3,11 +3,18 @@ async engine's, through run_sync), or on one made from the configured URL."""
 
 from __future__ import annotations
 
+import importlib
+
 from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
+from bot.core.platforms import PLATFORMS
 from storage.models import Base
+
+for _platform in PLATFORMS:  # the tables a platform's SDK keeps, declared in its package
+    if _platform.tables:
+        importlib.import_module(_platform.tables)
 
 config = context.config
 target_metadata = Base.metadata

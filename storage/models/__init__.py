@@ -13,7 +13,6 @@ from storage.models.base import (
     NAMING,
     Base,
     Cadence,
-    Channel,
     Comeback,
     InteractionKind,
     JoinRoute,
@@ -51,11 +50,7 @@ from storage.models.people import (
     Person,
     Relation,
     RoleGrant,
-)
-from storage.models.slack import (
-    slack_bots,
-    slack_installations,
-    slack_oauth_states,
+    Workspace,
 )
 
 __all__ = [
@@ -66,7 +61,6 @@ __all__ = [
     "BroadcastClick",
     "ButtonToken",
     "Cadence",
-    "Channel",
     "Comeback",
     "Event",
     "FormState",
@@ -92,7 +86,5 @@ __all__ = [
     "RoleGrant",
     "Rsvp",
     "SurveyResponse",
-    "slack_bots",
-    "slack_installations",
-    "slack_oauth_states",
+    "Workspace",
 ]

@@ -101,12 +101,6 @@ class Cadence(StrEnum):
     OFF = "off"
 
 
-class Channel(StrEnum):
-    CONSOLE = "console"
-    SLACK = "slack"
-    TELEGRAM = "telegram"
-
-
 class InteractionKind(StrEnum):
     IN_PERSON = "in_person"
     ONLINE = "online"

@@ -106,6 +106,18 @@ class Identity(Base):
     )
 
 
+class Workspace(Base):
+    """A workspace's name as its members know it ("Alumni Co"), for platforms whose identities
+    live in workspaces; written by the channel when it learns the name (an installation)."""
+
+    __tablename__ = "workspaces"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class RoleGrant(Base):
     __tablename__ = "role_grants"
     __table_args__ = (UniqueConstraint("person_id", "role"),)

@@ -45,7 +45,7 @@ class FakeChannel:
     _blocked_until: datetime | None = None
     _last_to_chat: dict[str, datetime] = field(default_factory=dict)
 
-    async def start(self) -> None:
+    async def start(self, *, webhooks: bool = False) -> None:
         pass
 
     async def stop(self) -> None:

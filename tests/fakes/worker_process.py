@@ -27,7 +27,7 @@ class RecordingChannel:
     def __init__(self, record: TextIO) -> None:
         self.record = record
 
-    async def start(self) -> None:
+    async def start(self, *, webhooks: bool = False) -> None:
         pass
 
     async def stop(self) -> None:

@@ -68,7 +68,7 @@ class SlackChannel:
         self.app = app
         self.secret = settings.slack_signing_secret
         self.installations = Installations(
-            app.db.engine if oauth else None, settings.slack_client_id, settings.slack_bot_token
+            app.db if oauth else None, app.clock, settings.slack_client_id, settings.slack_bot_token
         )
         self.api = SlackApi(settings.slack_bot_token, settings.slack_api_url, self.installations)
         self.answers = Answers(app, self.api)
@@ -77,8 +77,11 @@ class SlackChannel:
 
     # -- Channel protocol ---------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, webhooks: bool = False) -> None:
         await self.api.start()
+        await identities.name_workspace(
+            self.app.db, self.name, self.api.team_id, self.api.team, self.app.clock.now()
+        )
         oauth = None
         if self.installations.multi:
             settings = self.app.settings

@@ -2,7 +2,7 @@
 
 Two sources, usable together: the one `SLACK_BOT_TOKEN` (a single-workspace deployment, bound to
 the team `auth.test` names), and OAuth installations (`/slack/install`), kept by slack_sdk's
-SQLAlchemy stores in our own database (tables in storage/models/slack.py, migrated by Alembic). Bolt
+SQLAlchemy stores in our own database (tables in tables.py, migrated by Alembic). Bolt
 asks `Authorize` for every request: a workspace with neither gets nothing processed."""
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ from typing import Any
 
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core.clock import Clock
+from storage import identities
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +27,35 @@ TOKEN_TTL = 60.0  # seconds a looked-up bot token is trusted; uninstalling forge
 STATE_SECONDS = 600  # an OAuth state is good for ten minutes, and once
 
 
+class NamingStore(AsyncSQLAlchemyInstallationStore):
+    """slack_sdk's store, which also tells `workspaces` the name of a workspace installing us."""
+
+    def __init__(self, client_id: str, db: Database, clock: Clock) -> None:
+        super().__init__(client_id=client_id, engine=db.engine)
+        self.db, self.clock = db, clock
+
+    async def async_save(self, installation: Installation) -> None:
+        await super().async_save(installation)
+        await identities.name_workspace(
+            self.db, "slack", installation.team_id or "", installation.team_name or "",
+            self.clock.now(),
+        )  # fmt: skip
+
+
 class Installations:
     def __init__(
         self,
-        engine: AsyncEngine | None,
+        db: Database | None,
+        clock: Clock,
         client_id: str | None,
         single_token: str | None = None,
     ) -> None:
-        self.store: AsyncSQLAlchemyInstallationStore | None = None
+        self.store: NamingStore | None = None
         self.states: AsyncSQLAlchemyOAuthStateStore | None = None
-        if engine is not None and client_id:
-            self.store = AsyncSQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+        if db is not None and client_id:
+            self.store = NamingStore(client_id, db, clock)
             self.states = AsyncSQLAlchemyOAuthStateStore(
-                expiration_seconds=STATE_SECONDS, engine=engine
+                expiration_seconds=STATE_SECONDS, engine=db.engine
             )
         self.single_token = single_token
         self.single_team = ""  # filled from auth.test at start

@@ -30,13 +30,12 @@ from bot.core.channel import Recipient, Unreachable
 from bot.core.i18n import pick_locale
 from bot.core.types import Actor, Incoming, Reply
 from bot.runtime.app import App
-from storage import inbound
-from storage import telegram as store
-from storage.models import Channel
+from storage import buttons as store
+from storage import identities, inbound
 
 log = logging.getLogger(__name__)
 
-NAME = Channel.TELEGRAM.value
+NAME = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
@@ -74,7 +73,6 @@ class TelegramChannel:
             .connection_pool_size(64)
             .build()
         )
-        self.serving_webhook = False
         self.username = app.settings.telegram_bot_username
         self.menus = Menus(app, self.bot)
 
@@ -85,12 +83,12 @@ class TelegramChannel:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, webhooks: bool = False) -> None:
         await self.application.initialize()  # getMe: a wrong token fails here, at start-up
         self.username = self.bot.username or self.username
         await store.forget_old(self.app.db, self.app.clock.now())
         await self.menus.start()
-        if self.serving_webhook:
+        if webhooks:
             if not self.secret:
                 log.error("TELEGRAM_WEBHOOK_SECRET is not set: every webhook update is refused")
             public_url = self.app.settings.public_url.rstrip("/")
@@ -110,9 +108,6 @@ class TelegramChannel:
     # -- webhook (serve) -----------------------------------------------------------------------
 
     def web_routes(self) -> list[BaseRoute]:
-        # Only `serve` asks for routes, so this is how start() knows to register the webhook;
-        # `run` polls and must not.
-        self.serving_webhook = True
         return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"])]
 
     async def webhook(self, request: Request) -> Response:
@@ -323,7 +318,7 @@ class TelegramChannel:
     async def _say(self, chat_id: int, user: User, key: str, **params: Any) -> None:
         """A channel-level message in the person's language (chosen in the bot, else Telegram's)."""
         async with self.app.db.sessions() as session:
-            chosen = await store.chosen_locale(session, str(user.id))
+            chosen = await identities.chosen_locale(session, NAME, str(user.id))
         locale = pick_locale(chosen, user.language_code, self.app.settings.default_locale)
         try:
             await self.deliver(chat_id, Reply(self.app.catalogs.text(locale, key, **params)))

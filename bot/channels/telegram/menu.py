@@ -22,11 +22,11 @@ from telegram.ext import ExtBot
 from bot.core.types import Actor
 from bot.runtime.app import App
 from storage import people
-from storage.models import Channel, Identity, Person, Role
+from storage.models import Identity, Person, Role
 
 log = logging.getLogger(__name__)
 
-NAME = Channel.TELEGRAM.value
+NAME = "telegram"
 STAFF = frozenset({Role.HR, Role.ADMIN})
 Key = tuple[tuple[str, ...], str]  # (staff roles, locale) a chat's menu was set for
 

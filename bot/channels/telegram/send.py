@@ -20,7 +20,7 @@ from bot.channels.telegram import render
 from bot.core.channel import DeliveryError, RateLimited, TransientError, Unreachable
 from bot.core.types import Reply
 from bot.runtime.app import App
-from storage import telegram as store
+from storage import buttons as store
 
 log = logging.getLogger(__name__)
 

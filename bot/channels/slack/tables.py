@@ -1,4 +1,7 @@
-"""Slack installations (OAuth), as slack_sdk's SQLAlchemy stores read and write them."""
+"""Slack installations (OAuth), as slack_sdk's SQLAlchemy stores read and write them.
+
+Declared on the project's metadata, so Alembic creates and compares them like our own tables;
+storage/migrations/env.py loads this module through the platform registry (`Platform.tables`)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from sqlalchemy import (
 from storage.models.base import Base
 
 # slack_sdk's AsyncSQLAlchemyInstallationStore and AsyncSQLAlchemyOAuthStateStore read and write
-# these tables (bot/channels/slack/install.py). Their columns mirror slack_sdk's own definitions
+# these tables (install.py). Their columns mirror slack_sdk's own definitions
 # (`build_installations_table`, `build_bots_table`, `build_oauth_states_table`), declared here so
 # that Alembic creates them in our database and nothing is created behind its back. Times are
 # naive UTC, as slack_sdk writes them.

@@ -1,9 +1,7 @@
-"""What the Telegram channel asks of the database: button tokens and a person's language.
-
-Telegram allows 64 bytes of `callback_data`, and a pressed button's data comes back from the
-client, so it is never trusted: each button carries a random token that stands for its
-(action, payload) in `button_tokens`, shared by every `serve` process. An unknown or stale token
-is a button that has expired."""
+"""Button tokens, for platforms whose button data is short (64 bytes of Telegram's
+`callback_data`) or comes back from the client, where it is never trusted: each button carries a
+random token that stands for its (action, payload) in `button_tokens`, shared by every `serve`
+process. An unknown or stale token is a button that has expired."""
 
 from __future__ import annotations
 
@@ -11,12 +9,11 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.models import ButtonToken, Channel, Identity, Person
+from storage.models import ButtonToken
 
 TOKEN_TTL = timedelta(days=30)  # a month-old check-in button still works; older ones expire
 TOKEN_BYTES = 12  # 16 URL-safe characters: far below 64 bytes, and unguessable
@@ -60,14 +57,3 @@ async def forget_old(db: Database, now: datetime) -> int:
         )
         assert isinstance(result, CursorResult)
         return result.rowcount
-
-
-async def chosen_locale(session: AsyncSession, user_id: str) -> str | None:
-    """The language a Telegram user chose in the bot, if they joined and chose one."""
-    query = (
-        select(Person.locale)
-        .join(Identity, Identity.person_id == Person.id)
-        .where(Identity.channel == Channel.TELEGRAM, Identity.user_id == user_id)
-        .where(Person.forgotten_at.is_(None))
-    )
-    return (await session.scalars(query)).first()
