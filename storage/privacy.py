@@ -23,16 +23,48 @@ from storage.models import (
     Person,
     Referral,
     Relation,
+    RoleGrant,
     Rsvp,
     SurveyResponse,
 )
 
-PERSON_FIELDS = (
-    "email", "name", "name_kana", "department", "title", "joined_on", "left_on", "join_route",
-    "leave_reason", "skills", "desired_roles", "location", "locale", "timezone", "comeback",
-    "consent_at", "consent_version", "paused", "quiet_start", "quiet_end", "opt_outs",
-    "checkin_cadence", "next_checkin_at", "next_survey_at", "created_at",
-)  # fmt: skip
+# What forgetting keeps of a person's own row, so aggregate reports stay true: no name, contact,
+# free text, preference or schedule. Every other column is cleared, a column added later too.
+KEPT_WHEN_FORGOTTEN = frozenset({
+    "id", "department", "joined_on", "left_on", "join_route", "comeback", "locale",
+    "checkin_cadence", "paused", "forgotten_at", "created_at", "updated_at",
+})  # fmt: skip
+BLANK: dict[str, Any] = {"name": "—", "skills": [], "desired_roles": [], "opt_outs": []}
+# Every column of a person's row and of their identities goes into `mydata`.
+PERSON_FIELDS = tuple(
+    c.key for c in Person.__table__.columns if c.key not in ("id", "forgotten_at")
+)
+IDENTITY_FIELDS = tuple(
+    c.key for c in Identity.__table__.columns if c.key not in ("id", "person_id")
+)
+
+# Each table that points at a person, and what happens to it: its rows are exported by
+# `export` and handled by `forget`, or why they are not the person's own data.
+TABLES = {
+    "identities": "exported; deleted",
+    "relations": "exported; kept (who worked with whom, no text)",
+    "interactions": "exported; notes cleared, counts kept",
+    "survey_responses": "exported; scores kept anonymous",
+    "referrals": "exported; a candidate's name, contact and reasons cleared",
+    "rsvps": "exported; kept anonymous for attendance counts",
+    "perk_claims": "exported; kept anonymous for claim counts",
+    "invites": "deleted",
+    "outbox": "deleted",
+    "matches": "deleted",
+    "broadcast_clicks": "deleted",
+    "role_grants": "their roles deleted; a grant they made keeps their id, for accountability",
+    "audit_log": "not theirs: the record of what was done, by person id only",
+    "events": "not theirs: the company's events, owned by HR",
+    "openings": "not theirs: the company's openings, owned by HR",
+    "perks": "not theirs: the company's perks, owned by HR",
+    "perk_codes": "not theirs: the partner's codes; a claimed code is the claim",
+    "broadcasts": "not theirs: the company's announcements",
+}
 
 
 def _plain(value: Any) -> Any:
@@ -64,7 +96,7 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
     claims = await session.scalars(select(PerkClaim).where(PerkClaim.person_id == pid))
     return {
         "person": _row(person, *PERSON_FIELDS),
-        "identities": [_row(i, "channel", "workspace", "user_id", "reachable") for i in ids],
+        "identities": [_row(i, *IDENTITY_FIELDS) for i in ids],
         "relations": [_row(r, "person_id", "other_id", "kind") for r in rels],
         "interactions": [
             _row(i, "person_a", "person_b", "kind", "occurred_on", "source", "note") for i in inter
@@ -83,12 +115,9 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
 
 async def forget(session: AsyncSession, person: Person, now: datetime) -> None:
     pid = person.id
-    for column in ("email", "name_kana", "title", "leave_reason", "location", "timezone",
-                   "quiet_start", "quiet_end", "next_checkin_at", "next_survey_at",
-                   "next_nudge_at", "consent_at", "consent_version"):  # fmt: skip
-        setattr(person, column, None)
-    person.name = "—"
-    person.skills, person.desired_roles, person.opt_outs = [], [], []
+    for column in PERSON_FIELDS:
+        if column not in KEPT_WHEN_FORGOTTEN:
+            setattr(person, column, BLANK.get(column))
     person.paused = True
     person.forgotten_at = person.updated_at = now
     # Through the ORM: the caller's own identity is loaded in this session. Form states and
@@ -99,6 +128,7 @@ async def forget(session: AsyncSession, person: Person, now: datetime) -> None:
     await session.execute(delete(OutboxMessage).where(OutboxMessage.person_id == pid))
     await session.execute(delete(Match).where(Match.person_id == pid))
     await session.execute(delete(BroadcastClick).where(BroadcastClick.person_id == pid))
+    await session.execute(delete(RoleGrant).where(RoleGrant.person_id == pid))
     await session.execute(
         update(Interaction)
         .where(or_(Interaction.person_a == pid, Interaction.person_b == pid))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Column, func, select
 
 from bot.core.clock import FixedClock
 from bot.runtime.app import App
-from storage import invites, people
-from storage.models import Identity, Interaction, Invite, Person
+from storage import invites, people, privacy
+from storage.models import Base, Identity, Interaction, Invite, Person
 from tests.conftest import chat
 from tests.support.people import load_company
 from tests.test_onboarding import invite_code, join_directly
@@ -129,3 +130,81 @@ async def test_forgetme_erases_personal_data_and_keeps_anonymous_counts(app: App
         assert await people.person_by_email(session, "hanako@example.com") is None
     async with app.db.transaction() as session:
         assert (await invites.find(session, "whatever")) is None
+
+
+# -- every personal column: in mydata, gone after forgetme ---------------------------------------
+
+
+def _distinct(column: Column[Any], n: int) -> Any:
+    """A value for this column that no default or blank could equal."""
+    if isinstance(column.type, JSON):
+        return [f"x{n}{column.key}"]
+    python = column.type.python_type
+    if python is str:
+        length = getattr(column.type, "length", None) or 200
+        return f"x{n}{column.key}"[:length]
+    if python is bool:
+        return not (column.default.arg if column.default is not None else False)
+    if python is int:
+        return 1000 + n
+    if python is datetime:
+        return datetime(2001, 2, 3, 4, 5, n % 60, tzinfo=UTC)
+    if python is date:
+        return date(2001, 2, 1 + n % 28)
+    if python is time:
+        return time(1, n % 60)
+    raise AssertionError(f"no test value for {column}")
+
+
+async def test_every_column_of_a_person_reaches_mydata_and_forgetme_clears_it(app: App) -> None:
+    """A column added to people or identities is exported and erased without anyone keeping a
+    list by hand; forgetting keeps only the reviewed columns that aggregate reports count."""
+    await load_company(app)
+    await join_directly(app, "hanako@example.com")
+    person_columns = [c for c in Person.__table__.columns if c.key not in ("id", "forgotten_at")]
+    identity_columns = [c for c in Identity.__table__.columns if c.key not in ("id", "person_id")]
+    async with app.db.transaction() as session:
+        hanako = await people.person_by_email(session, "hanako@example.com")
+        assert hanako is not None
+        identity = (
+            await session.scalars(select(Identity).where(Identity.person_id == hanako.id))
+        ).one()
+        wanted = {c.key: _distinct(c, n) for n, c in enumerate(person_columns)}
+        for key, value in wanted.items():
+            setattr(hanako, key, value)
+        wanted_identity = {c.key: _distinct(c, n) for n, c in enumerate(identity_columns)}
+        wanted_identity |= {"channel": "console", "user_id": identity.user_id, "reachable": True}
+        for key, value in wanted_identity.items():
+            setattr(identity, key, value)
+        pid = hanako.id
+    async with app.db.transaction() as session:
+        hanako = await session.get(Person, pid)
+        assert hanako is not None
+        data = json.loads(json.dumps(await privacy.export(session, hanako), default=str))
+    plain = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in wanted.items()}
+    assert {k: data["person"].get(k) for k in plain} == plain
+    (exported,) = data["identities"]
+    assert set(exported) == set(wanted_identity)
+
+    async with app.db.transaction() as session:
+        hanako = await session.get(Person, pid)
+        assert hanako is not None
+        await privacy.forget(session, hanako, app.clock.now())
+    async with app.db.transaction() as session:
+        gone = await session.get(Person, pid)
+        assert gone is not None and gone.is_forgotten
+        still = {k for k, v in wanted.items() if getattr(gone, k) == v}
+        assert not await session.scalar(
+            select(func.count()).select_from(Identity).where(Identity.person_id == pid)
+        )
+    assert still <= privacy.KEPT_WHEN_FORGOTTEN, f"not cleared by forgetme: {still}"
+
+
+def test_every_table_that_points_at_a_person_has_a_privacy_rule() -> None:
+    pointing = {
+        table.name
+        for table in Base.metadata.sorted_tables
+        if any(fk.column.table.name == "people" for fk in table.foreign_keys)
+    }
+    assert pointing - set(privacy.TABLES) == set(), "add them to storage/privacy.py TABLES"
+    assert set(privacy.TABLES) - pointing == set()
