@@ -11,12 +11,15 @@ import asyncio
 import importlib
 import os
 import shutil
+import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from pydantic import AliasChoices
 from sqlalchemy import text
 
 from bot.core.clock import FixedClock
@@ -33,11 +36,52 @@ for _platform in PLATFORMS:  # their tables join the metadata that is emptied be
         importlib.import_module(_platform.tables)
 
 PG_ADMIN_URL = os.environ.get("ALUMNI_BOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-CONTRACT_VARS = (
-    "DATABASE_URL", "ALUMNI_BOT_CONFIG", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN", "SLACK_API_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL",
-    "TELEGRAM_WEBHOOK_SECRET", "PORT", "REDIS_URL",
-)  # fmt: skip
+
+
+def _contract_vars() -> frozenset[str]:
+    """Every environment variable Settings reads (its field names, which pydantic-settings
+    reads case-insensitively, and their aliases), and the config file's."""
+    names = {"ALUMNI_BOT_CONFIG"}
+    for name, field in Settings.model_fields.items():
+        names.add(name.upper())
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        names.update(c.upper() for c in choices if isinstance(c, str))
+    return frozenset(names)
+
+
+CONTRACT_VARS = _contract_vars()
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "")
+
+
+def _local(host: object) -> bool:
+    return isinstance(host, str) and (host in LOCAL_HOSTS or host.startswith("127."))
+
+
+def _guarded_connect(connect: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _local(address[0]):
+            raise OSError(f"a test tried to reach {address[0]}: only 127.0.0.1 is allowed")
+        return connect(sock, address)
+
+    return guarded
+
+
+def _guarded_getaddrinfo(getaddrinfo: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and not _local(name):
+            raise socket.gaierror(f"a test tried to look up {name}: no test reaches the internet")
+        return getaddrinfo(host, *args, **kwargs)
+
+    return guarded
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test reaches the internet: connecting or resolving anything but loopback fails."""
+    socket.socket.connect = _guarded_connect(socket.socket.connect)  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect(socket.socket.connect_ex)  # type: ignore[method-assign]
+    socket.getaddrinfo = _guarded_getaddrinfo(socket.getaddrinfo)
 
 
 @pytest.fixture(autouse=True)

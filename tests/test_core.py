@@ -162,3 +162,13 @@ async def test_a_form_submit_pressed_as_a_button_changes_nothing(app: App) -> No
     [reply] = await app.dispatcher.dispatch(forged)
     assert "expired" in reply.text
     assert "Python, SQL" in await emma.say("/profile")
+
+
+def test_no_test_reaches_the_internet() -> None:
+    """tests/conftest.py refuses to resolve or connect to anything but loopback."""
+    import socket
+
+    with pytest.raises(OSError, match="internet"):
+        socket.create_connection(("example.com", 80), timeout=1)
+    with socket.socket() as sock, pytest.raises(OSError, match=r"only 127\.0\.0\.1"):
+        sock.connect(("93.184.215.14", 80))

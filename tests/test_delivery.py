@@ -22,7 +22,8 @@ from bot.core.clock import FixedClock
 from bot.core.settings import ChannelLimit, DeliverySettings
 from bot.core.types import Reply
 from bot.runtime.app import App
-from bot.runtime.delivery import Worker, quiet_until
+from bot.runtime.delivery import Worker
+from bot.runtime.delivery_rules import quiet_until
 from storage import outbox
 from storage.models import Identity, OutboxMessage, Person
 from tests.conftest import _truncate, make_settings

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.core.clock import FixedClock
 from bot.core.settings import Settings
@@ -223,12 +223,12 @@ async def test_two_workers_claim_checkins_without_doubles_on_postgresql(
     pg_url: str, clock: FixedClock
 ) -> None:
     await _truncate(pg_url)
-    apps = [App.build(Settings(database_url=pg_url), clock) for _ in range(2)]  # type: ignore[call-arg]
+    apps = [App.build(Settings(database_url=pg_url), clock) for _ in range(2)]
     try:
         await company(apps[0])
         async with apps[0].db.transaction() as session:
             await session.execute(
-                Person.__table__.update().values(next_checkin_at=NOON_TOKYO - timedelta(minutes=1))
+                update(Person).values(next_checkin_at=NOON_TOKYO - timedelta(minutes=1))
             )
         sent = await asyncio.gather(*(checkins.tick_checkins(a) for a in apps))
         assert sum(sent) == 2

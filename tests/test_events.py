@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
@@ -226,7 +227,7 @@ async def test_ics_keeps_its_uid_and_its_sequence_grows_with_each_change(
     assert event.starts_at == datetime(2027, 3, 28, 17, 0, tzinfo=UTC)  # BST, after the change
     await hanako.press_button(rsvp(event.id, "going"))
     first = ics_of(hanako).walk("VEVENT")[0]
-    assert str(first["UID"]) == event.uid and int(first["SEQUENCE"]) == 0
+    assert str(first["UID"]) == event.uid and int(str(first["SEQUENCE"])) == 0
     start = first.decoded("DTSTART")
     assert start.tzinfo.key == "Europe/London" and (start.hour, start.minute) == (18, 0)
     assert str(first["LOCATION"]) == "Tokyo office, https://meet.example.com/x"
@@ -248,7 +249,7 @@ async def test_ics_keeps_its_uid_and_its_sequence_grows_with_each_change(
 
     await hanako.press_button(Button("cal", "events.ics", str(event.id)))
     second = ics_of(hanako).walk("VEVENT")[0]
-    assert str(second["UID"]) == event.uid and int(second["SEQUENCE"]) == 1
+    assert str(second["UID"]) == event.uid and int(str(second["SEQUENCE"])) == 1
     assert second.decoded("DTSTART").hour == 19
 
     await hr.press_button(Button("x", "events.cancel", f"{event.id}:yes"))
@@ -256,7 +257,7 @@ async def test_ics_keeps_its_uid_and_its_sequence_grows_with_each_change(
     cal = ics_of(hanako)
     third = cal.walk("VEVENT")[0]
     assert str(cal["METHOD"]) == "CANCEL" and str(third["STATUS"]) == "CANCELLED"
-    assert str(third["UID"]) == event.uid and int(third["SEQUENCE"]) == 2
+    assert str(third["UID"]) == event.uid and int(str(third["SEQUENCE"])) == 2
 
 
 ZONES = {  # person: (time zone, locale, how the 18:00 London start reads for them)
@@ -345,7 +346,7 @@ async def test_going_late_skips_reminders_already_overdue(
 ) -> None:
     app = sqlite_app
     hr, hanako, _ = await company(app)
-    local = (clock.now() + timedelta(hours=5)).astimezone(event_handlers.ZoneInfo("Asia/Tokyo"))
+    local = (clock.now() + timedelta(hours=5)).astimezone(ZoneInfo("Asia/Tokyo"))
     await new_event(
         hr,
         starts_at=f"{local:%Y-%m-%d %H:%M}",

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Column, func, select
+from sqlalchemy import JSON, ColumnElement, func, select
 
 from bot.core.clock import FixedClock
 from bot.runtime.app import App
@@ -135,7 +135,7 @@ async def test_forgetme_erases_personal_data_and_keeps_anonymous_counts(app: App
 # -- every personal column: in mydata, gone after forgetme ---------------------------------------
 
 
-def _distinct(column: Column[Any], n: int) -> Any:
+def _distinct(column: ColumnElement[Any], n: int) -> Any:
     """A value for this column that no default or blank could equal."""
     if isinstance(column.type, JSON):
         return [f"x{n}{column.key}"]
@@ -144,7 +144,8 @@ def _distinct(column: Column[Any], n: int) -> Any:
         length = getattr(column.type, "length", None) or 200
         return f"x{n}{column.key}"[:length]
     if python is bool:
-        return not (column.default.arg if column.default is not None else False)
+        default = getattr(column, "default", None)
+        return not (default.arg if default is not None else False)
     if python is int:
         return 1000 + n
     if python is datetime:

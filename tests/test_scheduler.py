@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.clock import FixedClock
+from bot.dispatch.services import Services
 from bot.dispatch.ticks import Tick
 from bot.runtime import scheduler
 from bot.runtime.app import App
@@ -25,10 +26,10 @@ async def test_ticks_are_coalesced_with_an_explicit_grace_time(sqlite_app: App) 
 
 
 async def test_a_failing_tick_is_logged_and_the_others_still_run(sqlite_app: App) -> None:
-    async def boom(app: App) -> int:
+    async def boom(services: Services) -> int:
         raise RuntimeError("broken tick")
 
-    async def fine(app: App) -> int:
+    async def fine(services: Services) -> int:
         return 3
 
     ticks = [
