@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator
+from bot.core.spreadsheet import safe_row
 from storage.reports import facts as report_facts
 from storage.reports import funnels as outcomes
 from storage.reports import sections as reports
@@ -244,10 +245,11 @@ def as_csv(tables: list[Table]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     for table in tables:
-        writer.writerow([table.title])
-        writer.writerow([table.columns[0] or "-", *table.columns[1:]])
-        writer.writerows([["" if v is None else cell(v) for v in row] for row in table.rows])
+        writer.writerow(safe_row([table.title]))
+        writer.writerow(safe_row([table.columns[0] or "-", *table.columns[1:]]))
+        for row in table.rows:
+            writer.writerow(safe_row("" if v is None else cell(v) for v in row))
         if table.note:
-            writer.writerows([[line] for line in table.note.splitlines()])
+            writer.writerows([safe_row([line]) for line in table.note.splitlines()])
         writer.writerow([])
     return buffer.getvalue().encode("utf-8-sig")

@@ -16,9 +16,9 @@ from bot.cli import main
 from bot.core.types import Button
 from bot.runtime.app import App
 from handlers import report_charts as charts
-from handlers.report_tables import Table
+from handlers.report_tables import Table, as_csv
 from storage import privacy
-from storage.models import AuditEntry, Interaction, SurveyResponse
+from storage.models import AuditEntry, Interaction, Person, SurveyResponse
 from tests.support.dialog import Chat
 from tests.support.members import member, person
 from tests.support.people import load_company
@@ -173,6 +173,30 @@ async def test_chat_export_is_a_bom_csv_without_forgotten_people(app: App) -> No
     assert [r[0] for r in rows[1:]] == ["emma@example.com"]  # alumni only, never Hanako
     exports = [(e.target, e.detail["rows"]) for e in await audit_log(app, "export")]
     assert exports == [("interactions", 1), ("surveys", 1), ("people", 1)]
+
+
+async def test_exports_never_hand_a_spreadsheet_a_formula(app: App) -> None:
+    """OWASP's CSV injection: text an alumna controls is escaped, numbers stay numbers."""
+    admin, _, _ = await staff(app)
+    async with app.db.transaction() as s:
+        emma = await s.get(Person, (await person(app, "emma@example.com")).id)
+        assert emma is not None
+        emma.title = '=HYPERLINK("https://evil.example","Click")'
+        emma.leave_reason = "@SUM(A1)"
+        emma.department = "\tcmd"
+    await admin.say("/export people 2010-01-01 2026-12-31")
+    rows = _csv(admin.last[0].attachment.content)  # type: ignore[union-attr]
+    header, [row] = rows[0], [r for r in rows[1:] if r[0] == "emma@example.com"]
+    got = dict(zip(header, row, strict=True))
+    assert got["title"] == '\'=HYPERLINK("https://evil.example","Click")'
+    assert (got["leave_reason"], got["department"]) == ("'@SUM(A1)", "'\tcmd")
+    table = Table("s", "-title", ("+who", "n"), (("=1+1", -3), ("ok", -0.5)))
+    assert _csv(as_csv([table]))[:4] == [
+        ["'-title"],
+        ["'+who", "n"],
+        ["'=1+1", "-3"],
+        ["ok", "-0.50"],
+    ]
 
 
 async def test_audit_shows_the_latest_with_filters(app: App) -> None:

@@ -2,7 +2,8 @@
 
 Rows are streamed from the database in pages (an export may be the whole network) and written
 as UTF-8 with a byte-order mark, so Excel in Japan opens the file without garbling it. People
-who used `forgetme` are never in an export: a row about them, or naming them, is left out."""
+who used `forgetme` are never in an export: a row about them, or naming them, is left out.
+Text that a spreadsheet would run as a formula is escaped (bot/core/spreadsheet.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.core.spreadsheet import safe_row
 from storage.models import Event, Interaction, Opening, Person, Referral, Rsvp, SurveyResponse
 from storage.reports.facts import FACTS, F, facts
 from storage.reports.filter import Filter
@@ -166,6 +168,6 @@ async def _write(
     writer = csv.writer(Sink(), lineterminator="\r\n")
     count = -1
     async for row in rows(session, kind, f):
-        writer.writerow(row)
+        writer.writerow(safe_row(row))
         count += 1
     return count
