@@ -1,8 +1,12 @@
-"""Alembic, driven from code: `alumni-bot db upgrade` and the SQLite self-upgrade on start."""
+"""Alembic, driven from code: `alumni-bot db upgrade`, `db revision`, and the SQLite self-upgrade
+on start."""
 
 from __future__ import annotations
 
+import tempfile
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -50,3 +54,36 @@ async def is_current(db: Database) -> bool:
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     async with db.engine.connect() as conn:
         return await conn.run_sync(_current) == head
+
+
+def _revision(connection: Connection, cfg: Config, message: str) -> Path | None:
+    cfg.attributes["connection"] = connection
+    script = ScriptDirectory.from_config(cfg)
+    number = len(list(script.walk_revisions())) + 1
+    empty: list[bool] = []
+
+    def skip_if_empty(_context: Any, _revision: Any, directives: list[Any]) -> None:
+        if directives[0].upgrade_ops.is_empty():
+            directives[:] = []
+            empty.append(True)
+
+    cfg.attributes["process_revision_directives"] = skip_if_empty
+    made = command.revision(cfg, message=message, autogenerate=True, rev_id=f"{number:04d}")
+    if empty or made is None:
+        return None
+    first = made[0] if isinstance(made, list) else made
+    return Path(first.path) if first is not None else None
+
+
+async def revision(message: str) -> Path | None:
+    """Write a new migration by comparing the models with a scratch SQLite database upgraded
+    to head (no real database is needed or touched); None when the models add nothing."""
+    with tempfile.TemporaryDirectory() as scratch:
+        db = Database.connect(f"sqlite:///{scratch}/scratch.db")
+        try:
+            await upgrade(db)
+            cfg = alembic_config(db.engine.url.render_as_string(hide_password=False))
+            async with db.engine.begin() as conn:
+                return await conn.run_sync(_revision, cfg, message)
+        finally:
+            await db.close()

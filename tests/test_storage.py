@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -130,3 +131,31 @@ async def test_upgrading_keeps_the_names_slack_installations_gave(database_url: 
             assert await identities.workspace_names(session) == {("slack", "T1"): "Alumni Club"}
     finally:
         await db.close()
+
+
+def test_db_revision_writes_a_migration_for_what_the_models_add(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`alumni-bot db revision -m MSG` compares the models with a scratch database at head."""
+    from sqlalchemy import Column, Integer, String, Table
+
+    from bot.cli import main
+
+    assert main(["db", "revision", "-m", "nothing"]) == 1
+    assert "no changes" in capsys.readouterr().err
+    table = Table(
+        "scratch_things", Base.metadata, Column("id", Integer, primary_key=True),
+        Column("label", String(50)),
+    )  # fmt: skip
+    written: Path | None = None
+    try:
+        assert main(["db", "revision", "-m", "add scratch things"]) == 0
+        written = Path(capsys.readouterr().out.strip().splitlines()[-1])
+        assert written.parent.name == "versions" and written.name.endswith("_add_scratch_things.py")
+        source = written.read_text(encoding="utf-8")
+        assert "op.create_table(" in source and "'scratch_things'" in source
+        assert "down_revision: str | None = '0005'" in source or "down_revision = '0005'" in source
+    finally:
+        Base.metadata.remove(table)
+        if written is not None:
+            written.unlink(missing_ok=True)

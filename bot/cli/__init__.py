@@ -34,6 +34,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    if args.action == "revision":
+        if not args.message:
+            raise CommandFailed("db revision needs -m MESSAGE: what the change is for")
+        path = asyncio.run(migrate.revision(args.message))
+        if path is None:
+            raise CommandFailed("no changes: the models and the migrations agree")
+        out.print(str(path))
+        return 0
+
     async def work(app: App) -> int:
         await migrate.upgrade(app.db)
         out.print("database is up to date")
@@ -206,7 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("db", help="database maintenance")
-    p.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
+    p.add_argument(
+        "action", choices=["upgrade", "revision"],
+        help="upgrade: apply migrations; revision: write a new one from the models' changes",
+    )  # fmt: skip
+    p.add_argument("-m", "--message", help="revision: what the change is for")
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("demo", help="load the demo company (idempotent)")
