@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bot.cli import main
 
 
 def run(
@@ -24,6 +27,23 @@ def run(
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def demo_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo company, loaded by a real `demo` once for the tests that start from it."""
+    folder = tmp_path_factory.mktemp("demo")
+    loaded = run(["demo"], folder)
+    assert loaded.returncode == 0, loaded.stderr
+    return folder
+
+
+@pytest.fixture
+def demo_dir(demo_once: Path, tmp_path: Path) -> Path:
+    """A copy of the demo database of one's own, as if `demo` had just run here."""
+    for path in demo_once.glob("alumni.db*"):
+        shutil.copy(path, tmp_path / path.name)
     return tmp_path
 
 
@@ -58,19 +78,25 @@ def test_bad_settings_stop_with_one_line_and_exit_2(workdir: Path) -> None:
     assert missing.returncode == 2 and "nope.toml" in missing.stderr
 
 
-def test_grant_and_invite_from_the_command_line(workdir: Path) -> None:
-    assert run(["demo"], workdir).returncode == 0
-    granted = run(["grant", "hanako@example.com", "hr"], workdir)
-    assert granted.returncode == 0 and "is hr" in granted.stdout
-    code = run(["invite", "--email", "taro@example.com"], workdir)
-    assert code.returncode == 0 and len(code.stdout.strip()) == 8
-    unknown = run(["invite", "--email", "ghost@example.com"], workdir)
-    assert unknown.returncode == 1 and "nobody with email" in unknown.stderr
-    assert run(["grant", "hanako@example.com", "king"], workdir).returncode == 2
+def test_grant_and_invite_from_the_command_line(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In-process (`main` is the entry point's own function): the exit codes and the one line
+    a script reads, without four interpreter start-ups."""
+    monkeypatch.chdir(demo_dir)
+    assert main(["grant", "hanako@example.com", "hr"]) == 0
+    assert "is hr" in capsys.readouterr().out
+    assert main(["invite", "--email", "taro@example.com"]) == 0
+    assert len(capsys.readouterr().out.strip()) == 8
+    assert main(["invite", "--email", "ghost@example.com"]) == 1
+    assert "nobody with email" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse: not a role
+        main(["grant", "hanako@example.com", "king"])
+    assert refused.value.code == 2
 
 
-def test_the_console_shows_demo_openings_and_plain_text(workdir: Path) -> None:
-    assert run(["demo"], workdir).returncode == 0
+def test_the_console_shows_demo_openings_and_plain_text(demo_dir: Path) -> None:
+    workdir = demo_dir
     shown = run(["chat", "--as", "hanako@example.com"], workdir, stdin="/jobs\n/refer\n/cancel\n")
     assert "jobs.type" not in shown.stdout  # no raw message keys
     assert "*" not in shown.stdout  # Slack's *bold* is not printed on a terminal
