@@ -181,7 +181,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
     if not reachable or other.paused or other.consent_at is None or "nudges" in other.opt_outs:
         return Reply(ctx.t("checkin.cannot_reach", name=other.name))
     kinds = await interactions.relation_kinds(ctx.session, other.id)
-    theirs = ctx.catalogs.for_person(other.locale, ctx.settings.default_locale)
+    theirs = ctx.catalogs.translator(pick_locale(other.locale, None, ctx.settings.default_locale))
     relation = theirs(f"relation.{kinds.get(me.id, 'other')}")
     text = theirs(f"checkin.{kind}_received", name=me.name, relation=relation)
     reply = Reply(
@@ -313,7 +313,7 @@ async def _nudge(
     quiet = {o: kinds[o] for o in alumni if last.get(o, date.min) < since}
     if not quiet:
         return None
-    t = app.catalogs.for_person(row.locale, app.settings.default_locale)
+    t = app.catalogs.translator(pick_locale(row.locale, None, app.settings.default_locale))
     chosen = interactions.suggest(quiet, last, limit=5)
     lines = [t("nudge.title", name=row.name)]
     lines += [reach_line(t, alumni[o], quiet[o], last) for o in chosen]

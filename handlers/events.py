@@ -93,7 +93,7 @@ def when_point(t: Translator, moment: datetime, timezone: str) -> str:
 def person_translator(ctx_or_app: Context | Services, person: Person) -> tuple[Translator, str]:
     """The language and time zone a message to `person` is written in."""
     settings = ctx_or_app.settings
-    t = ctx_or_app.catalogs.for_person(person.locale, settings.default_locale)
+    t = ctx_or_app.catalogs.translator(person.locale or settings.default_locale)
     return t, person.timezone or settings.default_timezone
 
 

@@ -67,10 +67,6 @@ class Catalogs:
     def translator(self, locale: str) -> Translator:
         return Translator(self, locale)
 
-    def for_person(self, chosen: str | None, default: str) -> Translator:
-        """The translator for someone else's message: their chosen language, else the default."""
-        return Translator(self, pick_locale(chosen, None, default))
-
 
 @dataclass(frozen=True)
 class Translator:
