@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.i18n import Translator, pick_locale
+from bot.core.i18n import Translator
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
@@ -181,7 +181,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
     if not reachable or other.paused or other.consent_at is None or "nudges" in other.opt_outs:
         return Reply(ctx.t("checkin.cannot_reach", name=other.name))
     kinds = await interactions.relation_kinds(ctx.session, other.id)
-    theirs = ctx.catalogs.translator(pick_locale(other.locale, None, ctx.settings.default_locale))
+    theirs = ctx.translator_for(other)
     relation = theirs(f"relation.{kinds.get(me.id, 'other')}")
     text = theirs(f"checkin.{kind}_received", name=me.name, relation=relation)
     reply = Reply(
@@ -241,12 +241,12 @@ async def tick_checkins(app: Services) -> int:
                 times.append((r.id, next_due(r.cadence, _minute(app, r), zone, now, first=False)))
                 if r.paused or "checkins" in r.opt_outs:
                     continue  # the next one comes on time; a stale check-in is no use
-                locale = pick_locale(r.locale, None, app.settings.default_locale)
-                if locale not in buttons:
-                    buttons[locale] = checkin_reply(app.catalogs.translator(locale), "").to_dict()
-                text = app.catalogs.text(locale, "checkin.prompt", name=r.name)
+                t = app.translator_for(r)
+                if t.locale not in buttons:
+                    buttons[t.locale] = checkin_reply(t, "").to_dict()
+                text = t("checkin.prompt", name=r.name)
                 key = f"checkin:{r.id}:{now.astimezone(zone).date().isoformat()}"
-                messages.append((r.id, key, {**buttons[locale], "text": text}))
+                messages.append((r.id, key, {**buttons[t.locale], "text": text}))
             await enqueue_many(session, messages, kind=OutboxKind.CHECKIN, now=now)
             await engagement.reschedule(session, column, times)
         return len(rows), len(messages)
@@ -313,7 +313,7 @@ async def _nudge(
     quiet = {o: kinds[o] for o in alumni if last.get(o, date.min) < since}
     if not quiet:
         return None
-    t = app.catalogs.translator(pick_locale(row.locale, None, app.settings.default_locale))
+    t = app.translator_for(row)
     chosen = interactions.suggest(quiet, last, limit=5)
     lines = [t("nudge.title", name=row.name)]
     lines += [reach_line(t, alumni[o], quiet[o], last) for o in chosen]

@@ -91,7 +91,7 @@ async def tell_owner(
     owner = await ctx.session.get(Person, opening.owner_id) if opening.owner_id else None
     if owner is None or owner.is_forgotten:
         return None
-    t = ctx.catalogs.translator(owner.locale or ctx.settings.default_locale)
+    t = ctx.translator_for(owner)
     text = t(text_key, id=opening.id, title=opening.title, **values)
     await outbox.enqueue(
         ctx.session,
@@ -278,7 +278,7 @@ async def _notice_batch(
         if "jobs" in (person.opt_outs or []) or person.comeback not in store.COMEBACK_OK:
             await store.skip_pending(session, person.id, today)
             continue
-        t = catalogs.translator(person.locale or settings.default_locale)
+        t = catalogs.for_person(person.locale, settings.default_locale)
         ids = "-".join(str(match.opening_id) for match, _ in item.matches)
         await outbox.enqueue(
             session, person_id=person.id, reply=notice(t, item.matches),

@@ -291,7 +291,7 @@ async def announce(app: Services) -> int:
             theirs = [p for p in found if store.eligible(p, person)]
             if not theirs:
                 continue
-            t = app.catalogs.translator(person.locale or app.settings.default_locale)
+            t = app.translator_for(person)
             queued += await outbox.enqueue(
                 session,
                 person_id=person.id,

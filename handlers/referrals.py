@@ -181,7 +181,7 @@ async def _tell_referrer(ctx: Context, referral: Referral, opening: Opening) -> 
     referrer = await ctx.session.get(Person, referral.referrer_id)
     if referrer is None or referrer.is_forgotten:
         return
-    t = ctx.catalogs.translator(referrer.locale or ctx.settings.default_locale)
+    t = ctx.translator_for(referrer)
     key = "referrals.update_interest" if referral.kind == "interest" else "referrals.update"
     text = t(
         key, name=referral.candidate_name, title=opening.title,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.i18n import Translator, pick_locale
+from bot.core.i18n import Translator
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
@@ -94,9 +94,7 @@ async def tick_surveys(app: Services) -> int:
             for r in rows:
                 if r.paused or "surveys" in r.opt_outs:
                     continue
-                t = app.catalogs.translator(
-                    pick_locale(r.locale, None, app.settings.default_locale)
-                )
+                t = app.translator_for(r)
                 key = f"survey:{r.id}:{period_of(now, _zone(app, r))}"
                 messages.append((r.id, key, question(t, 0, t("survey.intro")).to_dict()))
             await enqueue_many(session, messages, kind=OutboxKind.SURVEY, now=now)
