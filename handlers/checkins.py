@@ -86,7 +86,7 @@ def reach_line(t: Translator, person: Person, relation: str, last: dict[int, dat
 
 async def checkin(ctx: Context, msg: Incoming) -> Reply:
     """This year's contacts (colleagues vs managers, in person vs online) and who to reach."""
-    t, today = ctx.t, ctx.now.astimezone(ctx.zone).date()
+    t, today = ctx.t, ctx.today
     counts = await interactions.year_counts(ctx.session, ctx.me.id, date(today.year, 1, 1), today)
     lines = [t("checkin.year_title", year=today.year)]
     for relation in ("manager", "report", "colleague", "other"):
@@ -152,7 +152,7 @@ async def met(ctx: Context, msg: Incoming) -> Reply:
     other = (await people_by_id(ctx, [int(other_id)])).get(int(other_id))
     if other is None or other.id == ctx.me.id:
         raise UserFacingError("log.nobody_anymore")
-    today = ctx.now.astimezone(ctx.zone).date()
+    today = ctx.today
     new = await interactions.record(
         ctx.session, ctx.me.id, other.id, KIND_CODES[code], today,
         source="checkin", logged_by=ctx.me.id, now=ctx.now,
@@ -194,7 +194,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
             bridge.intro_buttons(theirs, me.id),  # answers travel back to wherever I am
         ),
     )
-    today = ctx.now.astimezone(ctx.zone).date().isoformat()
+    today = ctx.today.isoformat()
     queued = await enqueue(
         ctx.session, person_id=other.id, reply=reply, key=f"{kind}:{me.id}:{other.id}:{today}",
         kind=OutboxKind.INTRO, now=ctx.now,

@@ -13,7 +13,7 @@ message per person every `matching.notice_interval_days`; what waits goes out in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -65,16 +65,12 @@ def reason_text(t: Translator, reason: dict[str, Any]) -> str:
     return t("jobs.reason_sep").join(parts)
 
 
-def local_today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.zone).date()
-
-
 async def opening_for(ctx: Context, payload: str, *, must_be_open: bool) -> Opening:
     opening = await store.get(ctx.session, payload.partition(":")[0])
     if opening is None:
         raise Refused("jobs.unknown", id=payload)
     if must_be_open and (
-        opening.status != "open" or (opening.closes_on and opening.closes_on < local_today(ctx))
+        opening.status != "open" or (opening.closes_on and opening.closes_on < ctx.today)
     ):
         raise Refused("jobs.closed", title=opening.title)
     return opening
@@ -115,7 +111,7 @@ def _matches_words(o: Opening, words: Sequence[str]) -> bool:
 
 async def browse(ctx: Context, msg: Incoming) -> Reply:
     words = [w for w in msg.args if fold(w)]
-    found = [o for o in await store.open_openings(ctx.session, local_today(ctx))]
+    found = [o for o in await store.open_openings(ctx.session, ctx.today)]
     found = [o for o in found if _matches_words(o, words)]
     if not found:
         raise Refused("jobs.none_found" if words else "jobs.none_open", words=" ".join(words))

@@ -95,7 +95,7 @@ def _values(ctx: Context, v: dict[str, str], o: Opening | None) -> dict[str, Any
     if errors:
         raise FormError(errors, max=m.max_skills, chars=store.MAX_SKILL_CHARS)
     closes = date.fromisoformat(v["closes_on"]) if v.get("closes_on") else None
-    if closes and closes < jobs.local_today(ctx) and (o is None or closes != o.closes_on):
+    if closes and closes < ctx.today and (o is None or closes != o.closes_on):
         raise FormError({"closes_on": "jobs.closes_in_past"})
     kind = v.get("employment_type")
     location = v.get("location") or None

@@ -24,10 +24,6 @@ CHOICES = 15  # openings offered in the form's choice (Telegram shows them as bu
 SHOWN = 15  # referrals in one `referrals` answer
 
 
-def _today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.zone).date()
-
-
 def _is_open(o: Opening, today: date) -> bool:
     return o.status == "open" and (o.closes_on is None or o.closes_on >= today)
 
@@ -40,12 +36,12 @@ async def refer(ctx: Context, msg: Incoming) -> Reply:
         opening = await openings.get(ctx.session, chosen)
         if opening is None:
             raise Refused("jobs.unknown", id=chosen)
-        if not _is_open(opening, _today(ctx)):
+        if not _is_open(opening, ctx.today):
             raise Refused("referrals.opening_closed", title=opening.title)
         title = t("referrals.form_title_for", title=opening.title)
         payload = str(opening.id)
     else:
-        listed = await openings.open_openings(ctx.session, _today(ctx), limit=CHOICES)
+        listed = await openings.open_openings(ctx.session, ctx.today, limit=CHOICES)
         if not listed:
             raise Refused("jobs.none_open")
         choices = tuple((str(o.id), f"#{o.id} {o.title}"[:70]) for o in listed)
@@ -71,7 +67,7 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
     v = msg.values
     chosen = msg.payload or v.get("opening", "")
     opening = await openings.get(ctx.session, chosen)
-    if opening is None or not _is_open(opening, _today(ctx)):
+    if opening is None or not _is_open(opening, ctx.today):
         title = opening.title if opening else chosen
         if not msg.payload:
             raise FormError({"opening": "referrals.opening_closed"}, title=title)

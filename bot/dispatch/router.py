@@ -280,9 +280,7 @@ class Dispatcher:
         if msg.action == forms.FORM_SKIP or (raw.lower() in forms.SKIP_WORDS and keeps):
             raw = field.initial  # and parsed like an answer: "today" becomes a date
         try:
-            values[field.name] = forms.parse_field(
-                field, raw, ctx.now.astimezone(ctx.zone).date(), ctx.zone
-            )
+            values[field.name] = forms.parse_field(field, raw, ctx.today, ctx.zone)
         except forms.FieldError as exc:
             return [forms.question(form, step, ctx.t, ctx.t(exc.key, **exc.params))]
         if step + 1 < len(form.fields):
@@ -347,7 +345,7 @@ class Dispatcher:
 
 def _field_errors(ctx: Context, form: Form, values: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    today = ctx.now.astimezone(ctx.zone).date()
+    today = ctx.today
     for field in form.fields:
         try:
             values[field.name] = forms.parse_field(
