@@ -23,8 +23,7 @@ from bot.core import matching
 from bot.core.i18n import Catalogs, Translator
 from bot.core.normalize import fold
 from bot.core.settings import Settings
-from bot.core.types import Button, Incoming, Reply
-from bot.core.types import UserFacingError as Refused
+from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
 from storage import jobs as store
@@ -68,11 +67,11 @@ def reason_text(t: Translator, reason: dict[str, Any]) -> str:
 async def opening_for(ctx: Context, payload: str, *, must_be_open: bool) -> Opening:
     opening = await store.get(ctx.session, payload.partition(":")[0])
     if opening is None:
-        raise Refused("jobs.unknown", id=payload)
+        raise UserFacingError("jobs.unknown", id=payload)
     if must_be_open and (
         opening.status != "open" or (opening.closes_on and opening.closes_on < ctx.today)
     ):
-        raise Refused("jobs.closed", title=opening.title)
+        raise UserFacingError("jobs.closed", title=opening.title)
     return opening
 
 
@@ -114,7 +113,9 @@ async def browse(ctx: Context, msg: Incoming) -> Reply:
     found = [o for o in await store.open_openings(ctx.session, ctx.today)]
     found = [o for o in found if _matches_words(o, words)]
     if not found:
-        raise Refused("jobs.none_found" if words else "jobs.none_open", words=" ".join(words))
+        raise UserFacingError(
+            "jobs.none_found" if words else "jobs.none_open", words=" ".join(words)
+        )
     mine = matching.match_one(
         store.profile(ctx.me), [store.wanted(o) for o in found], ctx.settings.matching
     )
