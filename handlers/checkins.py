@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.clock import local_date
 from bot.core.i18n import Translator
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
@@ -212,15 +212,11 @@ def _minute(app: Services, row: engagement.Due) -> int:
     return row.local_minute(app.settings.checkins.window_start, app.settings.checkins.window_end)
 
 
-def _zone(app: Services, row: engagement.Due) -> ZoneInfo:
-    return row.zone(app.settings.default_timezone)
-
-
 def _first(
     app: Services, row: engagement.Due, now: datetime, cadence: str | None = None
 ) -> datetime | None:
     """A newcomer's first time: the next preferred local time."""
-    return next_due(cadence or row.cadence, _minute(app, row), _zone(app, row), now, first=True)
+    return next_due(cadence or row.cadence, _minute(app, row), app.zone_for(row), now, first=True)
 
 
 async def tick_checkins(app: Services) -> int:
@@ -237,7 +233,7 @@ async def tick_checkins(app: Services) -> int:
             rows = await engagement.due(session, column, engagement.CHECKIN, now, size)
             messages, times = [], []
             for r in rows:
-                zone = _zone(app, r)
+                zone = app.zone_for(r)
                 times.append((r.id, next_due(r.cadence, _minute(app, r), zone, now, first=False)))
                 if r.paused or "checkins" in r.opt_outs:
                     continue  # the next one comes on time; a stale check-in is no use
@@ -245,7 +241,7 @@ async def tick_checkins(app: Services) -> int:
                 if t.locale not in buttons:
                     buttons[t.locale] = checkin_reply(t, "").to_dict()
                 text = t("checkin.prompt", name=r.name)
-                key = f"checkin:{r.id}:{now.astimezone(zone).date().isoformat()}"
+                key = f"checkin:{r.id}:{local_date(now, zone).isoformat()}"
                 messages.append((r.id, key, {**buttons[t.locale], "text": text}))
             await enqueue_many(session, messages, kind=OutboxKind.CHECKIN, now=now)
             await engagement.reschedule(session, column, times)
@@ -277,7 +273,7 @@ async def tick_nudges(app: Services) -> int:
             for r in rows:
                 if r.paused or "nudges" in r.opt_outs:
                     continue
-                local_today = now.astimezone(_zone(app, r)).date()
+                local_today = local_date(now, app.zone_for(r))
                 reply = await _nudge(app, session, r, local_today - quiet_for)
                 if reply is not None:
                     key = f"nudge:{r.id}:{local_today.isoformat()}"
