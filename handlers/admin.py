@@ -33,13 +33,9 @@ VIEW = "report_view"
 PNG, CSV = "image/png", "text/csv"
 
 
-def _today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.zone).date()
-
-
 def _filter(ctx: Context, start: str | None, end: str | None, segment: str | None) -> Filter:
     try:
-        return make_filter(_today(ctx), start, end, segment)
+        return make_filter(ctx.today, start, end, segment)
     except BadFilter as exc:
         raise UserFacingError(exc.key, **exc.params) from None
 
@@ -74,7 +70,7 @@ def stats_text(ctx: Context, s: Stats) -> str:
     channels = " · ".join(f"{name} {n}" for name, n in sorted(s.channels.items())) or "—"
     change = s.interactions_this_month - s.interactions_last_month
     lines = [
-        t("admin.stats.title", date=t.date(_today(ctx))),
+        t("admin.stats.title", date=t.date(ctx.today)),
         t("admin.stats.alumni", alumni=s.alumni, joined=s.joined, channels=channels),
         t("admin.stats.active", d30=s.active_30, d90=s.active_90),
         t("admin.stats.interactions", this=s.interactions_this_month,

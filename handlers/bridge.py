@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.forms import EMAIL
-from bot.core.i18n import Catalogs, Translator, pick_locale
+from bot.core.i18n import Catalogs, Translator
 from bot.core.platforms import DELIVERABLE, invite_links, platform
 from bot.core.settings import Settings
 from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingError
@@ -110,7 +110,7 @@ async def _can_reach(ctx: Context, other: Person) -> bool:
 
 
 def theirs(ctx: Context, other: Person) -> Translator:
-    return ctx.catalogs.translator(pick_locale(other.locale, None, ctx.settings.default_locale))
+    return ctx.translator_for(other)
 
 
 def answer_buttons(t: Translator, sender: int) -> tuple[tuple[Button, ...], ...]:
@@ -244,7 +244,7 @@ async def hand_over(
     )
     told = 0
     for manager in managers:
-        t = catalogs.translator(pick_locale(manager.locale, None, settings.default_locale))
+        t = catalogs.for_person(manager.locale, settings.default_locale)
         text = t("bridge.exit_guide", name=person.name, date=t.date(left_on))
         told += await enqueue(
             session,
@@ -265,7 +265,7 @@ async def hand_over(
             session, person=person, created_by=by, now=now, days=min(days, 3650)
         )
         code = invite.code
-        t = catalogs.translator(pick_locale(person.locale, None, settings.default_locale))
+        t = catalogs.for_person(person.locale, settings.default_locale)
         lines = [t("bridge.invitation", name=person.name, date=t.date(left_on), code=code)]
         for name, link in invite_links(settings, code):
             lines.append(t(f"bridge.invitation_{name}", link=link))

@@ -275,7 +275,7 @@ async def finish(session: AsyncSession, app: Services, ids: Sequence[int], now: 
         if author is None or author.is_forgotten:
             continue
         report = await store.report(session, item)
-        t = app.catalogs.translator(author.locale or app.settings.default_locale)
+        t = app.translator_for(author)
         text = t(
             "broadcasts.report",
             id=item.id,

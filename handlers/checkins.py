@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.i18n import Translator, pick_locale
+from bot.core.clock import local_date
+from bot.core.i18n import Translator
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
@@ -86,7 +86,7 @@ def reach_line(t: Translator, person: Person, relation: str, last: dict[int, dat
 
 async def checkin(ctx: Context, msg: Incoming) -> Reply:
     """This year's contacts (colleagues vs managers, in person vs online) and who to reach."""
-    t, today = ctx.t, ctx.now.astimezone(ctx.zone).date()
+    t, today = ctx.t, ctx.today
     counts = await interactions.year_counts(ctx.session, ctx.me.id, date(today.year, 1, 1), today)
     lines = [t("checkin.year_title", year=today.year)]
     for relation in ("manager", "report", "colleague", "other"):
@@ -152,7 +152,7 @@ async def met(ctx: Context, msg: Incoming) -> Reply:
     other = (await people_by_id(ctx, [int(other_id)])).get(int(other_id))
     if other is None or other.id == ctx.me.id:
         raise UserFacingError("log.nobody_anymore")
-    today = ctx.now.astimezone(ctx.zone).date()
+    today = ctx.today
     new = await interactions.record(
         ctx.session, ctx.me.id, other.id, KIND_CODES[code], today,
         source="checkin", logged_by=ctx.me.id, now=ctx.now,
@@ -181,7 +181,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
     if not reachable or other.paused or other.consent_at is None or "nudges" in other.opt_outs:
         return Reply(ctx.t("checkin.cannot_reach", name=other.name))
     kinds = await interactions.relation_kinds(ctx.session, other.id)
-    theirs = ctx.catalogs.translator(pick_locale(other.locale, None, ctx.settings.default_locale))
+    theirs = ctx.translator_for(other)
     relation = theirs(f"relation.{kinds.get(me.id, 'other')}")
     text = theirs(f"checkin.{kind}_received", name=me.name, relation=relation)
     reply = Reply(
@@ -194,7 +194,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
             bridge.intro_buttons(theirs, me.id),  # answers travel back to wherever I am
         ),
     )
-    today = ctx.now.astimezone(ctx.zone).date().isoformat()
+    today = ctx.today.isoformat()
     queued = await enqueue(
         ctx.session, person_id=other.id, reply=reply, key=f"{kind}:{me.id}:{other.id}:{today}",
         kind=OutboxKind.INTRO, now=ctx.now,
@@ -212,15 +212,11 @@ def _minute(app: Services, row: engagement.Due) -> int:
     return row.local_minute(app.settings.checkins.window_start, app.settings.checkins.window_end)
 
 
-def _zone(app: Services, row: engagement.Due) -> ZoneInfo:
-    return row.zone(app.settings.default_timezone)
-
-
 def _first(
     app: Services, row: engagement.Due, now: datetime, cadence: str | None = None
 ) -> datetime | None:
     """A newcomer's first time: the next preferred local time."""
-    return next_due(cadence or row.cadence, _minute(app, row), _zone(app, row), now, first=True)
+    return next_due(cadence or row.cadence, _minute(app, row), app.zone_for(row), now, first=True)
 
 
 async def tick_checkins(app: Services) -> int:
@@ -237,16 +233,16 @@ async def tick_checkins(app: Services) -> int:
             rows = await engagement.due(session, column, engagement.CHECKIN, now, size)
             messages, times = [], []
             for r in rows:
-                zone = _zone(app, r)
+                zone = app.zone_for(r)
                 times.append((r.id, next_due(r.cadence, _minute(app, r), zone, now, first=False)))
                 if r.paused or "checkins" in r.opt_outs:
                     continue  # the next one comes on time; a stale check-in is no use
-                locale = pick_locale(r.locale, None, app.settings.default_locale)
-                if locale not in buttons:
-                    buttons[locale] = checkin_reply(app.catalogs.translator(locale), "").to_dict()
-                text = app.catalogs.text(locale, "checkin.prompt", name=r.name)
-                key = f"checkin:{r.id}:{now.astimezone(zone).date().isoformat()}"
-                messages.append((r.id, key, {**buttons[locale], "text": text}))
+                t = app.translator_for(r)
+                if t.locale not in buttons:
+                    buttons[t.locale] = checkin_reply(t, "").to_dict()
+                text = t("checkin.prompt", name=r.name)
+                key = f"checkin:{r.id}:{local_date(now, zone).isoformat()}"
+                messages.append((r.id, key, {**buttons[t.locale], "text": text}))
             await enqueue_many(session, messages, kind=OutboxKind.CHECKIN, now=now)
             await engagement.reschedule(session, column, times)
         return len(rows), len(messages)
@@ -277,7 +273,7 @@ async def tick_nudges(app: Services) -> int:
             for r in rows:
                 if r.paused or "nudges" in r.opt_outs:
                     continue
-                local_today = now.astimezone(_zone(app, r)).date()
+                local_today = local_date(now, app.zone_for(r))
                 reply = await _nudge(app, session, r, local_today - quiet_for)
                 if reply is not None:
                     key = f"nudge:{r.id}:{local_today.isoformat()}"
@@ -313,7 +309,7 @@ async def _nudge(
     quiet = {o: kinds[o] for o in alumni if last.get(o, date.min) < since}
     if not quiet:
         return None
-    t = app.catalogs.translator(pick_locale(row.locale, None, app.settings.default_locale))
+    t = app.translator_for(row)
     chosen = interactions.suggest(quiet, last, limit=5)
     lines = [t("nudge.title", name=row.name)]
     lines += [reach_line(t, alumni[o], quiet[o], last) for o in chosen]

@@ -90,13 +90,6 @@ def when_point(t: Translator, moment: datetime, timezone: str) -> str:
     return f"{format_skeleton('yMMMEd', local, tzinfo=zone, locale=t.locale)} {local:%H:%M}"
 
 
-def person_translator(ctx_or_app: Context | Services, person: Person) -> tuple[Translator, str]:
-    """The language and time zone a message to `person` is written in."""
-    settings = ctx_or_app.settings
-    t = ctx_or_app.catalogs.translator(person.locale or settings.default_locale)
-    return t, person.timezone or settings.default_timezone
-
-
 def segment_of(event: Event) -> store.Segment | None:
     try:
         return store.parse_segment(event.segment)
@@ -245,7 +238,7 @@ async def tell_promoted(ctx: Context, event: Event, promoted: Sequence[Rsvp]) ->
         person = await ctx.session.get(Person, r.person_id)
         if person is None or person.is_forgotten:
             continue
-        t, tz = person_translator(ctx, person)
+        t, tz = ctx.translator_for(person), ctx.zone_for(person).key
         reply = Reply(
             t("events.promoted") + "\n\n" + details(t, event, tz),
             buttons=(
@@ -332,7 +325,7 @@ async def remind(app: Services) -> int:
                     r.reminded_1h_at = now
                 if person.is_forgotten or person.paused or "events" in person.opt_outs:
                     continue
-                t, tz = person_translator(app, person)
+                t, tz = app.translator_for(person), app.zone_for(person).key
                 which = "r1" if one_hour else "r24"
                 await outbox.enqueue(
                     session,

@@ -28,7 +28,6 @@ from handlers.events import (
     details,
     event_for,
     invitation,
-    person_translator,
     tell_promoted,
 )
 from storage import events as store
@@ -225,7 +224,7 @@ async def create(ctx: Context, msg: Incoming) -> Reply:
     for person in await store.audience(ctx.session, store.parse_segment(event.segment)):
         if person.id == ctx.me.id:
             continue
-        t, tz = person_translator(ctx, person)
+        t, tz = ctx.translator_for(person), ctx.zone_for(person).key
         invited += await outbox.enqueue(
             ctx.session,
             person_id=person.id,
@@ -252,7 +251,7 @@ async def notify(ctx: Context, event: Event, head_key: str, skip: set[int]) -> i
     for _, person in await store.with_people(ctx.session, event.id, store.NOTIFIED):
         if person.id in skip:
             continue
-        t, tz = person_translator(ctx, person)
+        t, tz = ctx.translator_for(person), ctx.zone_for(person).key
         reply = Reply(
             t(head_key) + "\n\n" + details(t, event, tz), buttons=((calendar_button(t, event.id),),)
         )

@@ -61,7 +61,7 @@ def parse(text: str, today: date) -> tuple[str, InteractionKind | None, date | N
 
 
 def check_day(ctx: Context, day: date) -> None:
-    today = ctx.now.astimezone(ctx.zone).date()
+    today = ctx.today
     if day > today:
         raise UserFacingError("log.future")
     if day < today - timedelta(days=ctx.settings.checkins.max_backdate_days):
@@ -85,7 +85,7 @@ async def find(ctx: Context, name: str) -> list[names.Found]:
 async def log(ctx: Context, msg: Incoming) -> Reply:
     if not msg.args:
         return log_form(ctx)
-    today = ctx.now.astimezone(ctx.zone).date()
+    today = ctx.today
     name, kind, day, note = parse(msg.arg_text, today)
     if not name:
         raise UserFacingError("log.usage")

@@ -13,7 +13,7 @@ message per person every `matching.notice_interval_days`; what waits goes out in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,7 @@ from bot.core import matching
 from bot.core.i18n import Catalogs, Translator
 from bot.core.normalize import fold
 from bot.core.settings import Settings
-from bot.core.types import Button, Incoming, Reply
-from bot.core.types import UserFacingError as Refused
+from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
 from storage import jobs as store
@@ -65,18 +64,14 @@ def reason_text(t: Translator, reason: dict[str, Any]) -> str:
     return t("jobs.reason_sep").join(parts)
 
 
-def local_today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.zone).date()
-
-
 async def opening_for(ctx: Context, payload: str, *, must_be_open: bool) -> Opening:
     opening = await store.get(ctx.session, payload.partition(":")[0])
     if opening is None:
-        raise Refused("jobs.unknown", id=payload)
+        raise UserFacingError("jobs.unknown", id=payload)
     if must_be_open and (
-        opening.status != "open" or (opening.closes_on and opening.closes_on < local_today(ctx))
+        opening.status != "open" or (opening.closes_on and opening.closes_on < ctx.today)
     ):
-        raise Refused("jobs.closed", title=opening.title)
+        raise UserFacingError("jobs.closed", title=opening.title)
     return opening
 
 
@@ -91,7 +86,7 @@ async def tell_owner(
     owner = await ctx.session.get(Person, opening.owner_id) if opening.owner_id else None
     if owner is None or owner.is_forgotten:
         return None
-    t = ctx.catalogs.translator(owner.locale or ctx.settings.default_locale)
+    t = ctx.translator_for(owner)
     text = t(text_key, id=opening.id, title=opening.title, **values)
     await outbox.enqueue(
         ctx.session,
@@ -115,10 +110,12 @@ def _matches_words(o: Opening, words: Sequence[str]) -> bool:
 
 async def browse(ctx: Context, msg: Incoming) -> Reply:
     words = [w for w in msg.args if fold(w)]
-    found = [o for o in await store.open_openings(ctx.session, local_today(ctx))]
+    found = [o for o in await store.open_openings(ctx.session, ctx.today)]
     found = [o for o in found if _matches_words(o, words)]
     if not found:
-        raise Refused("jobs.none_found" if words else "jobs.none_open", words=" ".join(words))
+        raise UserFacingError(
+            "jobs.none_found" if words else "jobs.none_open", words=" ".join(words)
+        )
     mine = matching.match_one(
         store.profile(ctx.me), [store.wanted(o) for o in found], ctx.settings.matching
     )
@@ -278,7 +275,7 @@ async def _notice_batch(
         if "jobs" in (person.opt_outs or []) or person.comeback not in store.COMEBACK_OK:
             await store.skip_pending(session, person.id, today)
             continue
-        t = catalogs.translator(person.locale or settings.default_locale)
+        t = catalogs.for_person(person.locale, settings.default_locale)
         ids = "-".join(str(match.opening_id) for match, _ in item.matches)
         await outbox.enqueue(
             session, person_id=person.id, reply=notice(t, item.matches),

@@ -9,8 +9,16 @@ from datetime import date
 from typing import Any
 
 from bot.core.i18n import Translator
-from bot.core.types import Button, FieldKind, Form, FormError, FormField, Incoming, Reply
-from bot.core.types import UserFacingError as Refused
+from bot.core.types import (
+    Button,
+    FieldKind,
+    Form,
+    FormError,
+    FormField,
+    Incoming,
+    Reply,
+    UserFacingError,
+)
 from bot.dispatch.context import Context
 from handlers import jobs
 from storage import jobs as store
@@ -29,7 +37,7 @@ async def postjob(ctx: Context, msg: Incoming) -> Reply:
             return _form(ctx, opening)
         return await _close(ctx, opening)
     if msg.args:
-        raise Refused("jobs.postjob_usage")
+        raise UserFacingError("jobs.postjob_usage")
     return _form(ctx, None)
 
 
@@ -95,7 +103,7 @@ def _values(ctx: Context, v: dict[str, str], o: Opening | None) -> dict[str, Any
     if errors:
         raise FormError(errors, max=m.max_skills, chars=store.MAX_SKILL_CHARS)
     closes = date.fromisoformat(v["closes_on"]) if v.get("closes_on") else None
-    if closes and closes < jobs.local_today(ctx) and (o is None or closes != o.closes_on):
+    if closes and closes < ctx.today and (o is None or closes != o.closes_on):
         raise FormError({"closes_on": "jobs.closes_in_past"})
     kind = v.get("employment_type")
     location = v.get("location") or None
@@ -153,7 +161,7 @@ def _manage_row(t: Translator, o: Opening) -> tuple[Button, ...]:
 async def _manage_list(ctx: Context) -> Reply:
     openings = await store.all_openings(ctx.session)
     if not openings:
-        raise Refused("jobs.none_posted")
+        raise UserFacingError("jobs.none_posted")
     t, lines, rows = ctx.t, [ctx.t("jobs.manage_title")], []
     for o in openings:
         state = t("jobs.state.open" if o.status == "open" else "jobs.state.closed")
@@ -174,7 +182,7 @@ async def close(ctx: Context, msg: Incoming) -> Reply:
 
 async def _close(ctx: Context, opening: Opening) -> Reply:
     if opening.status != "open":
-        raise Refused("jobs.already_closed", title=opening.title)
+        raise UserFacingError("jobs.already_closed", title=opening.title)
     opening.status = "closed"
     ctx.audit("closejob", f"opening:{opening.id}")
     return Reply(ctx.t("jobs.closed_ok", id=opening.id, title=opening.title))

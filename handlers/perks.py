@@ -52,15 +52,11 @@ def claim_button(t: Translator, perk: Perk) -> Button:
     return Button(t("perks.claim_button", title=perk.title[:40]), "perks.claim", str(perk.id))
 
 
-def today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.zone).date()
-
-
 async def list_(ctx: Context, msg: Incoming) -> Reply:
     if ctx.has_role(Role.HR, Role.ADMIN):
         return await hr_list(ctx)
     t, me = ctx.t, ctx.me
-    found = [p for p in await store.active(ctx.session, today(ctx)) if store.eligible(p, me)]
+    found = [p for p in await store.active(ctx.session, ctx.today) if store.eligible(p, me)]
     if not found:
         return Reply(t("perks.none"))
     mine = await store.claims_of(ctx.session, me.id, [p.id for p in found])
@@ -90,7 +86,7 @@ async def hr_list(ctx: Context) -> Reply:
         line = "• " + t("perks.hr_line", title=perk.title, claims=s.claims)
         if s.codes:
             line += " " + t("perks.hr_codes", used=s.codes_used, total=s.codes)
-        if perk.valid_until and perk.valid_until < today(ctx):
+        if perk.valid_until and perk.valid_until < ctx.today:
             line += " " + t("perks.hr_expired")
         lines.append(line)
         label = t("perks.claims_button", title=perk.title[:40])
@@ -121,9 +117,9 @@ async def claim(ctx: Context, msg: Incoming) -> Reply:
     perk = await perk_for(msg.payload, ctx)
     if not store.eligible(perk, me):
         raise UserFacingError("perks.not_eligible")
-    if perk.valid_until is not None and perk.valid_until < today(ctx):
+    if perk.valid_until is not None and perk.valid_until < ctx.today:
         raise UserFacingError("perks.expired", title=perk.title)
-    if perk.valid_from is not None and perk.valid_from > today(ctx):
+    if perk.valid_from is not None and perk.valid_from > ctx.today:
         raise UserFacingError("perks.not_yet", date=t.date(perk.valid_from))
     redeem = (
         ("\n" + t("perks.how_to_redeem", text=perk.how_to_redeem)) if perk.how_to_redeem else ""
@@ -226,7 +222,7 @@ async def create(ctx: Context, msg: Incoming) -> Reply:
         raise FormError({"department": "perks.need_department"})
     valid_from = date.fromisoformat(v["valid_from"]) if v.get("valid_from") else None
     valid_until = date.fromisoformat(v["valid_until"]) if v.get("valid_until") else None
-    if valid_until is not None and valid_until < today(ctx):
+    if valid_until is not None and valid_until < ctx.today:
         raise FormError({"valid_until": "perks.bad_expired"})
     if valid_from is not None and valid_until is not None and valid_until < valid_from:
         raise FormError({"valid_until": "perks.bad_range"})
@@ -291,7 +287,7 @@ async def announce(app: Services) -> int:
             theirs = [p for p in found if store.eligible(p, person)]
             if not theirs:
                 continue
-            t = app.catalogs.translator(person.locale or app.settings.default_locale)
+            t = app.translator_for(person)
             queued += await outbox.enqueue(
                 session,
                 person_id=person.id,

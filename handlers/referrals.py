@@ -11,8 +11,16 @@ from __future__ import annotations
 from datetime import date
 
 from bot.core.i18n import Translator
-from bot.core.types import Button, FieldKind, Form, FormError, FormField, Incoming, Reply
-from bot.core.types import UserFacingError as Refused
+from bot.core.types import (
+    Button,
+    FieldKind,
+    Form,
+    FormError,
+    FormField,
+    Incoming,
+    Reply,
+    UserFacingError,
+)
 from bot.dispatch.context import Context
 from handlers.jobs import card, tell_owner
 from storage import jobs as openings
@@ -22,10 +30,6 @@ from storage.models import Opening, OutboxKind, Person, Referral
 
 CHOICES = 15  # openings offered in the form's choice (Telegram shows them as buttons)
 SHOWN = 15  # referrals in one `referrals` answer
-
-
-def _today(ctx: Context) -> date:
-    return ctx.now.astimezone(ctx.zone).date()
 
 
 def _is_open(o: Opening, today: date) -> bool:
@@ -39,15 +43,15 @@ async def refer(ctx: Context, msg: Incoming) -> Reply:
     if chosen:
         opening = await openings.get(ctx.session, chosen)
         if opening is None:
-            raise Refused("jobs.unknown", id=chosen)
-        if not _is_open(opening, _today(ctx)):
-            raise Refused("referrals.opening_closed", title=opening.title)
+            raise UserFacingError("jobs.unknown", id=chosen)
+        if not _is_open(opening, ctx.today):
+            raise UserFacingError("referrals.opening_closed", title=opening.title)
         title = t("referrals.form_title_for", title=opening.title)
         payload = str(opening.id)
     else:
-        listed = await openings.open_openings(ctx.session, _today(ctx), limit=CHOICES)
+        listed = await openings.open_openings(ctx.session, ctx.today, limit=CHOICES)
         if not listed:
-            raise Refused("jobs.none_open")
+            raise UserFacingError("jobs.none_open")
         choices = tuple((str(o.id), f"#{o.id} {o.title}"[:70]) for o in listed)
         fields.append(FormField("opening", t("referrals.field.opening"), FieldKind.CHOICE,
                                 choices=choices))  # fmt: skip
@@ -71,11 +75,11 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
     v = msg.values
     chosen = msg.payload or v.get("opening", "")
     opening = await openings.get(ctx.session, chosen)
-    if opening is None or not _is_open(opening, _today(ctx)):
+    if opening is None or not _is_open(opening, ctx.today):
         title = opening.title if opening else chosen
         if not msg.payload:
             raise FormError({"opening": "referrals.opening_closed"}, title=title)
-        raise Refused("referrals.opening_closed", title=title)
+        raise UserFacingError("referrals.opening_closed", title=title)
     name = " ".join(v.get("name", "").split())
     if not name:
         raise FormError({"name": "form.required"})
@@ -99,7 +103,7 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
         now=ctx.now,
     )
     if referral is None:
-        raise Refused("referrals.duplicate", name=name, title=opening.title)
+        raise UserFacingError("referrals.duplicate", name=name, title=opening.title)
     await tell_owner(
         ctx, opening, "referrals.hr_new", f"referral:{referral.id}:new", "referral",
         name=referral.candidate_name, by=ctx.me.name,
@@ -140,11 +144,11 @@ async def referrals(ctx: Context, msg: Incoming) -> Reply:
     if msg.args:
         opening = await openings.get(ctx.session, msg.args[0])
         if opening is None:
-            raise Refused("jobs.unknown", id=msg.args[0])
+            raise UserFacingError("jobs.unknown", id=msg.args[0])
         opening_id = opening.id
     items = await store.pipeline(ctx.session, opening_id, limit=SHOWN)
     if not items:
-        raise Refused("referrals.none")
+        raise UserFacingError("referrals.none")
     t = ctx.t
     lines = [t("referrals.title")] + [line(t, i) for i in items]
     rows = tuple(b for i in items if (b := _buttons(t, i.referral)))
@@ -155,10 +159,10 @@ async def move(ctx: Context, msg: Incoming) -> Reply:
     number, _, to = msg.payload.partition(":")
     referral = await ctx.session.get(Referral, int(number)) if number.isdigit() else None
     if referral is None:
-        raise Refused("error.expired_button")
+        raise UserFacingError("error.expired_button")
     problem = store.move_problem(referral.status, to)
     if problem:
-        raise Refused(
+        raise UserFacingError(
             problem,
             id=referral.id,
             status=ctx.t(f"referrals.status.{referral.status}"),
@@ -181,7 +185,7 @@ async def _tell_referrer(ctx: Context, referral: Referral, opening: Opening) -> 
     referrer = await ctx.session.get(Person, referral.referrer_id)
     if referrer is None or referrer.is_forgotten:
         return
-    t = ctx.catalogs.translator(referrer.locale or ctx.settings.default_locale)
+    t = ctx.translator_for(referrer)
     key = "referrals.update_interest" if referral.kind == "interest" else "referrals.update"
     text = t(
         key, name=referral.candidate_name, title=opening.title,

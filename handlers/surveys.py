@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from statistics import mean
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.i18n import Translator, pick_locale
+from bot.core.clock import local_date
+from bot.core.i18n import Translator
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
@@ -94,10 +94,8 @@ async def tick_surveys(app: Services) -> int:
             for r in rows:
                 if r.paused or "surveys" in r.opt_outs:
                     continue
-                t = app.catalogs.translator(
-                    pick_locale(r.locale, None, app.settings.default_locale)
-                )
-                key = f"survey:{r.id}:{period_of(now, _zone(app, r))}"
+                t = app.translator_for(r)
+                key = f"survey:{r.id}:{period_of(now, app.zone_for(r))}"
                 messages.append((r.id, key, question(t, 0, t("survey.intro")).to_dict()))
             await enqueue_many(session, messages, kind=OutboxKind.SURVEY, now=now)
             nexts = [(r.id, _at(app, r, now, months=settings.survey_months)) for r in rows]
@@ -107,13 +105,9 @@ async def tick_surveys(app: Services) -> int:
     return await engagement.drain(app.db, batch, settings.batch_size)
 
 
-def _zone(app: Services, row: engagement.Due) -> ZoneInfo:
-    return row.zone(app.settings.default_timezone)
-
-
 def _at(
     app: Services, row: engagement.Due, now: datetime, *, days: int = 0, months: int = 0
 ) -> datetime:
-    zone, window = _zone(app, row), app.settings.checkins
-    day = add_months(now.astimezone(zone).date(), months) + timedelta(days=days)
+    zone, window = app.zone_for(row), app.settings.checkins
+    day = add_months(local_date(now, zone), months) + timedelta(days=days)
     return at_local(day, row.local_minute(window.window_start, window.window_end), zone)

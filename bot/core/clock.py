@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -27,3 +28,13 @@ class FixedClock:
 
     def advance(self, **delta: float) -> None:
         self.current += timedelta(**delta)
+
+
+def zone_of(timezone: str | None, default: str) -> ZoneInfo:
+    """A person's time zone, or the deployment's default when they have not chosen one."""
+    return ZoneInfo(timezone or default)
+
+
+def local_date(moment: datetime, zone: ZoneInfo) -> date:
+    """The calendar date `moment` falls on where the person is."""
+    return moment.astimezone(zone).date()

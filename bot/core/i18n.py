@@ -67,6 +67,10 @@ class Catalogs:
     def translator(self, locale: str) -> Translator:
         return Translator(self, locale)
 
+    def for_person(self, chosen: str | None, default: str) -> Translator:
+        """Messages for someone else: in the language they chose, else the default."""
+        return self.translator(pick_locale(chosen, None, default))
+
 
 @dataclass(frozen=True)
 class Translator:

@@ -4,23 +4,24 @@ time. Small on purpose (docs/style.md: no global singletons)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import Clock
+from bot.core.clock import Clock, local_date, zone_of
 from bot.core.i18n import Catalogs, Translator
 from bot.core.platforms import platform
 from bot.core.settings import Settings
 from bot.core.types import UserFacingError
+from bot.dispatch.services import Addressing
 from storage import audit
 from storage.models import Identity, Person, Role
 
 
 @dataclass
-class Context:
+class Context(Addressing):
     session: AsyncSession
     settings: Settings
     clock: Clock
@@ -47,7 +48,12 @@ class Context:
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return zone_of(self.timezone, self.settings.default_timezone)
+
+    @property
+    def today(self) -> date:
+        """The caller's own calendar date, in their time zone."""
+        return local_date(self.now, self.zone)
 
     @property
     def me(self) -> Person:

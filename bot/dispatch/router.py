@@ -10,6 +10,7 @@ import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,16 +138,18 @@ class Dispatcher:
                 incoming.command,
                 incoming.action,
             )
-            locale = pick_locale(None, incoming.actor.locale_hint, self.settings.default_locale)
-            return [Reply(self.catalogs.text(locale, "error.internal"))]
+            return [self._apology(incoming.actor)]
 
-    async def _handle(self, session: AsyncSession, msg: Incoming, step_forms: bool) -> list[Reply]:
-        now = self.clock.now()
-        identity = await people.identity_for(session, msg.actor, now)
-        if msg.private and not identity.reachable:
-            # They wrote to us here, privately: whatever stopped delivery (a blocked bot, an
-            # app removed from the workspace) is over, and proactive messages may come here again.
-            identity.reachable, identity.unreachable_reason = True, None
+    def _apology(self, actor: Actor) -> Reply:
+        """Something failed before we knew who is writing: their platform's language decides."""
+        locale = pick_locale(None, actor.locale_hint, self.settings.default_locale)
+        return Reply(self.catalogs.text(locale, "error.internal"))
+
+    async def _caller(
+        self, session: AsyncSession, actor: Actor, now: datetime
+    ) -> tuple[Identity, Person | None, frozenset[Role], str]:
+        """Who is writing: their identity, their person (none once forgotten), roles, language."""
+        identity = await people.identity_for(session, actor, now)
         person = identity.person
         if person is not None and person.is_forgotten:
             person = None
@@ -154,6 +157,14 @@ class Dispatcher:
         locale = pick_locale(
             person.locale if person else None, identity.locale_hint, self.settings.default_locale
         )
+        return identity, person, roles, locale
+
+    async def _handle(self, session: AsyncSession, msg: Incoming, step_forms: bool) -> list[Reply]:
+        identity, person, roles, locale = await self._caller(session, msg.actor, self.clock.now())
+        if msg.private and not identity.reachable:
+            # They wrote to us here, privately: whatever stopped delivery (a blocked bot, an
+            # app removed from the workspace) is over, and proactive messages may come here again.
+            identity.reachable, identity.unreachable_reason = True, None
         for observe in self.observers:
             observe(msg.actor, roles, locale)
         ctx = self._context(session, identity, person, roles, locale)
@@ -280,9 +291,7 @@ class Dispatcher:
         if msg.action == forms.FORM_SKIP or (raw.lower() in forms.SKIP_WORDS and keeps):
             raw = field.initial  # and parsed like an answer: "today" becomes a date
         try:
-            values[field.name] = forms.parse_field(
-                field, raw, ctx.now.astimezone(ctx.zone).date(), ctx.zone
-            )
+            values[field.name] = forms.parse_field(field, raw, ctx.today, ctx.zone)
         except forms.FieldError as exc:
             return [forms.question(form, step, ctx.t, ctx.t(exc.key, **exc.params))]
         if step + 1 < len(form.fields):
@@ -322,16 +331,8 @@ class Dispatcher:
         """A modal's submission (Slack): the replies, or {field: message} to show in the modal."""
         try:
             async with self.db.sessions() as session, session.begin():
-                now = self.clock.now()
-                identity = await people.identity_for(session, incoming.actor, now)
-                person = identity.person
-                roles = people.roles_of(person) if person else frozenset()
-                locale = pick_locale(
-                    person.locale if person else None,
-                    identity.locale_hint,
-                    self.settings.default_locale,
-                )
-                ctx = self._context(session, identity, person, roles, locale)
+                caller = await self._caller(session, incoming.actor, self.clock.now())
+                ctx = self._context(session, *caller)
                 errors = _field_errors(ctx, form, values)
                 if errors:
                     return errors
@@ -341,13 +342,12 @@ class Dispatcher:
                     return {k: ctx.t(v, **exc.params) for k, v in exc.errors.items()}
         except Exception:
             log.exception("form submission failed: %s", form.submit_action)
-            locale = pick_locale(None, incoming.actor.locale_hint, self.settings.default_locale)
-            return [Reply(self.catalogs.text(locale, "error.internal"))]
+            return [self._apology(incoming.actor)]
 
 
 def _field_errors(ctx: Context, form: Form, values: dict[str, str]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    today = ctx.now.astimezone(ctx.zone).date()
+    today = ctx.today
     for field in form.fields:
         try:
             values[field.name] = forms.parse_field(

@@ -6,15 +6,42 @@ the layer below them, never on the composition root."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
-from bot.core.clock import Clock
-from bot.core.i18n import Catalogs
+from bot.core.clock import Clock, zone_of
+from bot.core.i18n import Catalogs, Translator
 from bot.core.settings import Settings
 from storage.db import Database
 
 
+class Addressee(Protocol):
+    """Someone a message is written for: a `Person`, or a row carrying their choices."""
+
+    @property
+    def locale(self) -> str | None: ...
+
+    @property
+    def timezone(self) -> str | None: ...
+
+
+class Addressing:
+    """How to write to another person: their language and time zone, else the defaults.
+
+    One home for what `Services` (scheduled work) and `Context` (a handler) both need."""
+
+    settings: Settings
+    catalogs: Catalogs
+
+    def translator_for(self, who: Addressee) -> Translator:
+        return self.catalogs.for_person(who.locale, self.settings.default_locale)
+
+    def zone_for(self, who: Addressee) -> ZoneInfo:
+        return zone_of(who.timezone, self.settings.default_timezone)
+
+
 @dataclass
-class Services:
+class Services(Addressing):
     settings: Settings
     db: Database
     catalogs: Catalogs
