@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from bot.channels import configured_channels
 from bot.channels.telegram.channel import TelegramChannel
@@ -23,7 +23,7 @@ from bot.core.types import Attachment, Button, Reply
 from bot.runtime.app import App
 from bot.runtime.web import build_web_app
 from storage import invites, people
-from storage.models import Role, RoleGrant
+from storage.models import Identity, Role, RoleGrant
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegramAPI, TgUser
 from tests.support.people import load_company
@@ -547,3 +547,23 @@ async def test_long_replies_are_split_and_files_are_sent_as_files(served: Served
     await s.channel.send(to, Reply("x" * 2000, attachment=csv))
     assert fake.calls_to("sendDocument")[-1].files["document"] == b"a,b\n"
     assert fake.sent(EMMA.id)[-2]["text"] == "x" * 2000  # too long for a caption: sent first
+
+
+async def test_broken_text_from_the_client_never_breaks_a_person(
+    database_url: str, clock: FixedClock, fake: FakeTelegramAPI
+) -> None:
+    """A lone surrogate or a NUL in a name or a message (a client can send both) is cleaned at
+    the boundary: the person joins, and `mydata` and `profile` still answer, on both databases."""
+    broken = TgUser(5099, "Ha\ud800na\x00ko", "ja", last_name="\x00\udfff")
+    async with serving(tg_settings(database_url, fake), clock, fake) as s:
+        await load_company(s.app)
+        await join(s, broken, "hanako@example.com")
+        assert "\x00" not in await s.say(broken, "/log\x00 taro\ud800")
+        before = len(fake.sent(broken.id))
+        await s.say(broken, "/mydata")
+        assert [m for m in fake.sent(broken.id)[before:] if m["method"] == "sendDocument"]
+        profile = await s.say(broken, "/profile")
+        assert "山田 花子" in profile
+        async with s.app.db.sessions() as session:
+            names = await session.scalars(select(Identity.display_name))
+            assert all("\x00" not in n and "\ud800" not in n for n in names if n)

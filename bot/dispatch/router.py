@@ -83,11 +83,43 @@ class Router:
         return best[0] if best else None
 
 
+def scrub(text: str) -> str:
+    """NFC, without what no database or JSON encoder takes: lone surrogates (which a Telegram
+    client can send, and which made a person's `mydata` fail) and control characters but
+    newlines and tabs (a NUL breaks every PostgreSQL query that carries it)."""
+    kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
 def clean_text(text: str) -> str:
-    """NFC, no control characters but newlines and tabs, no surrounding blanks."""
-    text = unicodedata.normalize("NFC", text)
-    kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
-    return "".join(kept).strip()
+    """`scrub`, and no surrounding blanks."""
+    return scrub(text).strip()
+
+
+def _scrub_optional(text: str | None) -> str | None:
+    return None if text is None else scrub(text)
+
+
+def scrubbed(incoming: Incoming) -> Incoming:
+    """Every text a platform handed us, cleaned once at the boundary, for all channels."""
+    actor = incoming.actor
+    return replace(
+        incoming,
+        actor=replace(
+            actor,
+            user_id=scrub(actor.user_id),
+            workspace=scrub(actor.workspace),
+            display_name=_scrub_optional(actor.display_name),
+            locale_hint=_scrub_optional(actor.locale_hint),
+            verified_email=_scrub_optional(actor.verified_email),
+        ),
+        text=scrub(incoming.text),
+        command=_scrub_optional(incoming.command),
+        args=tuple(scrub(a) for a in incoming.args),
+        action=_scrub_optional(incoming.action),
+        payload=scrub(incoming.payload),
+        values={scrub(k): scrub(v) for k, v in incoming.values.items()},
+    )  # fmt: skip
 
 
 def split_command(text: str) -> tuple[str, tuple[str, ...]]:
@@ -122,6 +154,7 @@ class Dispatcher:
 
     async def dispatch(self, incoming: Incoming, *, step_forms: bool = True) -> list[Reply]:
         """Handle one incoming message in one transaction; always returns what to answer."""
+        incoming = scrubbed(incoming)
         channel = incoming.actor.channel
         try:
             with DISPATCH_SECONDS.labels(channel).time():
@@ -329,6 +362,8 @@ class Dispatcher:
         self, incoming: Incoming, form: Form, values: dict[str, str]
     ) -> list[Reply] | dict[str, str]:
         """A modal's submission (Slack): the replies, or {field: message} to show in the modal."""
+        incoming = scrubbed(incoming)
+        values = {scrub(k): scrub(v) for k, v in values.items()}
         try:
             async with self.db.sessions() as session, session.begin():
                 caller = await self._caller(session, incoming.actor, self.clock.now())
