@@ -114,3 +114,19 @@ def test_the_demo_is_the_same_company_every_time(tmp_path: Path) -> None:
         assert shown.returncode == 0, shown.stderr
         reports.append(shown.stdout)
     assert reports[0] == reports[1] and "スピアマン" in reports[0]
+
+
+def test_a_lease_that_would_send_twice_stops_the_start_with_one_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A lease shorter than a message may wait for its slot and take to send lets a second
+    worker claim it meanwhile: refused at start, not discovered as duplicates."""
+    config = workdir / "short-lease.toml"
+    config.write_text("[delivery]\nlease_seconds = 60\nmax_ahead_seconds = 60\n", encoding="utf-8")
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("ALUMNI_BOT_CONFIG", str(config))
+    assert main(["worker", "--drain"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "lease_seconds (60)" in err and "twice" in err
+    config.write_text("[delivery]\nlease_seconds = 120\nmax_ahead_seconds = 60\n", encoding="utf-8")
+    assert main(["db", "upgrade"]) == 0

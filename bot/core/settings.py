@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -73,6 +80,19 @@ class DeliverySettings(BaseModel):
 
     def limit(self, channel: str) -> ChannelLimit:
         return self.limits.get(channel) or ChannelLimit()
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> DeliverySettings:
+        # A claimed message may wait up to max_ahead_seconds for its rate-limit slot and then
+        # take send_timeout_seconds to send: a shorter lease lets a second worker claim it
+        # meanwhile, and the person gets it twice.
+        needed = self.max_ahead_seconds + self.send_timeout_seconds
+        if self.lease_seconds <= needed:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds:g}) must be longer than max_ahead_seconds"
+                f" + send_timeout_seconds ({needed:g}), or messages are sent twice"
+            )
+        return self
 
 
 class MatchingSettings(BaseModel):
