@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, timedelta
 from urllib.parse import urlencode
@@ -520,3 +521,32 @@ def test_the_manifest_names_what_the_channel_serves() -> None:
         "chat:write",
     ):
         assert needed in text, needed
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": "9" * 400, "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Signature": "v0=" + "0" * 64},
+        {"X-Slack-Request-Timestamp": str(int(time.time()))},
+    ],
+)
+async def test_malformed_signature_headers_get_401_not_500(
+    slack: Workspace, headers: dict[str, str]
+) -> None:
+    body = b"command=%2Falumni&text=invite&user_id=U1&team_id=T1"
+    assert (await slack.post(body, signed=False, headers=headers)).status_code == 401
+
+
+@pytest.mark.parametrize("form", [False, True])
+async def test_deeply_nested_json_gets_400_not_500(slack: Workspace, form: bool) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    if form:
+        body, kind = urlencode({"payload": nested}).encode(), "application/x-www-form-urlencoded"
+    else:
+        body, kind = (
+            ('{"type": "event_callback", "event": ' + nested + "}").encode(),
+            "application/json",
+        )
+    assert (await slack.post(body, kind)).status_code == 400

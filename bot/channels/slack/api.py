@@ -72,7 +72,9 @@ def signed(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> 
     """Slack's `v0=` HMAC-SHA256 of `v0:{ts}:{body}`, for bodies Bolt cannot even parse."""
     timestamp = headers.get("x-slack-request-timestamp", "")
     signature = headers.get("x-slack-signature", "")
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > SIGNATURE_AGE:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False  # not a Unix time in seconds (and int() of 400 digits is not free)
+    if not signature.isascii() or abs(now - int(timestamp)) > SIGNATURE_AGE:
         return False
     base = f"v0:{timestamp}:".encode() + body
     expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()

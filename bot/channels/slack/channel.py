@@ -170,12 +170,23 @@ class SlackChannel:
         body = await request.body()
         if len(body) > MAX_BODY:
             return PlainTextResponse("too large", 413)
+        # Verified before anything is parsed: Bolt parses first, and malformed signature
+        # headers or a deeply nested body made it fail with a 500.
+        if not signed(self.secret or "", request.headers, body, time.time()):
+            return PlainTextResponse("invalid signature", 401)
         try:
             bolt_request = to_async_bolt_request(request, body)
-        except (UnicodeDecodeError, ValueError, AttributeError, TypeError, KeyError):
-            return self._refuse(request, body)
+        except (
+            UnicodeDecodeError,
+            ValueError,
+            AttributeError,
+            TypeError,
+            KeyError,
+            RecursionError,
+        ):
+            return self._refuse(body)
         if not well_formed(bolt_request.body):
-            return self._refuse(request, body)
+            return self._refuse(body)
         return to_starlette_response(await self.bolt.async_dispatch(bolt_request))
 
     async def oauth_endpoint(self, request: Request) -> Response:
@@ -195,10 +206,8 @@ class SlackChannel:
         log.info("slack: installation callback answered %s", response.status)
         return to_starlette_response(response)
 
-    def _refuse(self, request: Request, body: bytes) -> Response:
-        """Bolt parses before it verifies: 401 for the unsigned, 400 for the signed."""
-        if not signed(self.secret or "", request.headers, body, time.time()):
-            return PlainTextResponse("invalid signature", 401)
+    def _refuse(self, body: bytes) -> Response:
+        """A signed request whose body is not one Slack sends."""
         log.warning("slack: a signed request with a malformed body (%d bytes)", len(body))
         return PlainTextResponse("malformed body", 400)
 
