@@ -18,7 +18,16 @@ from bot.core.channel import DeliveryError, RateLimited, Recipient, TransientErr
 from bot.core.clock import FixedClock
 from bot.core.types import Attachment, Button, Reply
 from storage import people
-from storage.models import Event, Identity, Interaction, Match, Opening, ProcessedEvent, Rsvp
+from storage.models import (
+    Event,
+    Identity,
+    Interaction,
+    Invite,
+    Match,
+    Opening,
+    ProcessedEvent,
+    Rsvp,
+)
 from tests.fakes.slack_api import FakeSlackAPI, block_errors
 from tests.support.slack_workspace import (
     ADMIN,
@@ -32,6 +41,7 @@ from tests.support.slack_workspace import (
     add_users,
     load_linked_company,
     serving,
+    signature,
     slack_settings,
 )
 
@@ -550,3 +560,26 @@ async def test_deeply_nested_json_gets_400_not_500(slack: Workspace, form: bool)
             "application/json",
         )
     assert (await slack.post(body, kind)).status_code == 400
+
+
+async def test_a_replayed_signed_request_is_not_processed_again(slack_db: Workspace) -> None:
+    """A valid signature replayed inside Slack's 5-minute window: 10 replays, one invite."""
+    s = slack_db
+    assert "[同意する]" in await s.command(SUZUKI, "invite taro@example.com")
+    await s.press(SUZUKI, "同意する")
+    await s.press(SUZUKI, "日本語")
+    await s.press(SUZUKI, "Asia/Tokyo")
+    form = {
+        "command": "/alumni", "text": "invite taro@example.com", "user_id": SUZUKI,
+        "team_id": s.team, "channel_id": f"D{SUZUKI}", "trigger_id": "trigger-replayed",
+        "response_url": s.fake.response_url("replayed"),
+    }  # fmt: skip
+    body = urlencode(form).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers |= signature(body, int(time.time()))
+    for _ in range(11):
+        response = await s.client.post("/slack/events", content=body, headers=headers)
+        await s.channel.idle()
+        assert response.status_code == 200
+    async with s.app.db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Invite)) == 1

@@ -174,6 +174,14 @@ class SlackChannel:
         # headers or a deeply nested body made it fail with a 500.
         if not signed(self.secret or "", request.headers, body, time.time()):
             return PlainTextResponse("invalid signature", 401)
+        # A signature is good for five minutes, so a captured request could be sent again:
+        # each is accepted once, by every `serve` process (Slack re-signs its own retries).
+        signature = request.headers.get("x-slack-signature", "")
+        if not await inbound.first_time(
+            self.app.db, "slack-signature", signature, self.app.clock.now()
+        ):
+            log.warning("slack: a replayed request (signature seen before) was ignored")
+            return PlainTextResponse("", 200)
         try:
             bolt_request = to_async_bolt_request(request, body)
         except (
