@@ -35,6 +35,7 @@ from tests.test_telegram import SECRET as TG_SECRET
 from tests.test_telegram import USERNAME, Served
 
 ALUMNI, ALUMNI_TOKEN = "T0ALUMNI", "xoxb-2-alumni-token"
+STRANGE, STRANGE_TOKEN = "T0STRANGE", "xoxb-3-strange-token"  # installs; not trusted
 HANAKO_A, EMMA_A, NEWCOMER_A = "UAHANAKO", "UAEMMA", "UANEW"  # in the alumni workspace
 HANAKO_TG = TgUser(7001, "花子", "ja")
 EMMA_TG = TgUser(7002, "Emma", "en")
@@ -107,6 +108,7 @@ async def serving(database_url: str, clock: FixedClock) -> AsyncIterator[Places]
         slack_api_url=slack.api_url,
         slack_client_id="111.222",  # and any other workspace by OAuth
         slack_client_secret="client-secret",
+        slack_trusted_teams=[TEAM, ALUMNI],  # the operator trusts its own two workspaces
         telegram_bot_token=TG_TOKEN,
         telegram_api_url=tg.api_url,
         telegram_webhook_secret=TG_SECRET,
@@ -468,6 +470,27 @@ async def test_a_token_revoked_mid_broadcast(places: Places) -> None:
     assert worker.stats.sent == 2
     await p.company.onboard("USUZUKI", agree="同意する", language="日本語")
     assert "New" in await p.company.command("USUZUKI", "reach")
+
+
+async def test_a_strangers_workspace_cannot_become_the_admin_by_email(places: Places) -> None:
+    """Anyone can install a distributed app: a user of an untrusted workspace whose Slack
+    email is the admin's is not linked to the admin, gets no role and must join by invite."""
+    p = places
+    await load_linked_company(p.app)
+    p.slack.add_team(STRANGE, STRANGE_TOKEN, "Strangers Inc")
+    p.slack.add_user("USPY", "Spy", "en-US", team=STRANGE, email="admin@example.com")
+    state, cookie = await start_install(p.company.client)
+    p.slack.grant_code("code-strange", STRANGE_TOKEN)
+    url = f"/slack/oauth_redirect?code=code-strange&state={state}"
+    assert (await p.company.client.get(url, headers={"Cookie": cookie})).status_code == 200
+    spy = Workspace(p.app, p.slack, p.company.client, p.company.channel, team=STRANGE)
+    for command in ("audit", "stats", "invite uses=100"):
+        answer = await spy.command("USPY", command)
+        assert answer == "Please join first with the invite code you received: join CODE"
+    linked = [(i.workspace, i.user_id) for i in await identities_of(p.app, "admin@example.com")]
+    assert (STRANGE, "USPY") not in linked
+    async with p.app.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Invite)) == 0
 
 
 async def test_a_slack_verified_email_links_the_same_person_once_per_workspace(

@@ -8,7 +8,7 @@ import os
 from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -161,6 +162,12 @@ class Settings(BaseSettings):
             "files:write"
         ]
     )  # fmt: skip
+    # Workspaces whose verified emails may link a Slack user to a person (comma-separated ids);
+    # none set: only the single SLACK_BOT_TOKEN's own workspace, and none under OAuth.
+    slack_trusted_teams: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("SLACK_TRUSTED_TEAMS", "slack_trusted_teams"),
+    )
     alumni_workspace_invite_url: str = ""  # the alumni Slack workspace's invite link
 
     telegram_bot_token: str | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
@@ -176,6 +183,13 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     matching: MatchingSettings = MatchingSettings()
     checkins: CheckinSettings = CheckinSettings()
+
+    @field_validator("slack_trusted_teams", mode="before")
+    @classmethod
+    def _teams(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [team.strip() for team in value.split(",") if team.strip()]
+        return value
 
     @field_validator("default_locale")
     @classmethod

@@ -85,8 +85,18 @@ class SlackApi:
     """The Web API for every workspace the bot is in: one client pair per bot token (all on one
     aiohttp session), the token chosen by the workspace (`Installations`)."""
 
-    def __init__(self, token: str | None, base_url: str, installations: Installations) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        base_url: str,
+        installations: Installations,
+        trusted_teams: frozenset[str] = frozenset(),
+    ) -> None:
         self.token = token
+        # Workspaces whose verified emails may link a Slack user to a person: any workspace can
+        # install a distributed app, so trusting every email would let a stranger's workspace
+        # become whoever has that address (an admin, say).
+        self.trusted_teams = trusted_teams
         self.installations = installations
         self.base_url = base_url.rstrip("/") + "/"
         self.session: aiohttp.ClientSession | None = None
@@ -195,7 +205,14 @@ class SlackApi:
                 self._users.clear()
             cached = (time.monotonic() + USER_TTL, locale, name, email)
             self._users[key] = cached
-        return Actor("slack", user, team, cached[2], cached[1], verified_email=cached[3])
+        email = cached[3] if self.trusts(team) else None
+        return Actor("slack", user, team, cached[2], cached[1], verified_email=email)
+
+    def trusts(self, team: str) -> bool:
+        """SLACK_TRUSTED_TEAMS, or else the single token's own workspace (no OAuth)."""
+        if self.trusted_teams:
+            return team in self.trusted_teams
+        return bool(team) and not self.installations.multi and team == self.team_id
 
     def remember_dm(self, team: str, user: str, channel: str) -> None:
         self._dms[f"{team}:{user}"] = channel

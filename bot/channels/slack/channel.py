@@ -70,7 +70,10 @@ class SlackChannel:
         self.installations = Installations(
             app.db if oauth else None, app.clock, settings.slack_client_id, settings.slack_bot_token
         )
-        self.api = SlackApi(settings.slack_bot_token, settings.slack_api_url, self.installations)
+        self.api = SlackApi(
+            settings.slack_bot_token, settings.slack_api_url, self.installations,
+            frozenset(settings.slack_trusted_teams),
+        )  # fmt: skip
         self.answers = Answers(app, self.api)
         self.bolt: AsyncApp | None = None
         self._tasks: set[asyncio.Task[None]] = set()
