@@ -531,6 +531,17 @@ def test_the_manifest_names_what_the_channel_serves() -> None:
         "chat:write",
     ):
         assert needed in text, needed
+    # Every event the channel listens for by name is one Slack is asked to send.
+    import re
+
+    from bot.channels.slack import channel
+
+    source = Path(channel.__file__).read_text(encoding="utf-8")
+    listened = set(re.findall(r'bolt\.event\("(\w+)"\)', source))
+    assert listened >= {"app_uninstalled", "tokens_revoked"}
+    events = text.split("bot_events:", 1)[1].split("interactivity:", 1)[0]
+    assert {e for e in listened if f"- {e}" not in events} == set()
+    assert f"https://alumni.example.com{channel.REDIRECT_PATH}" in text
 
 
 @pytest.mark.parametrize(
