@@ -137,6 +137,34 @@ async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
     return min(times) if times else None
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What is left in the outbox once a drain stops."""
+
+    leased: int  # being sent by another worker (or held by a dead one until its lease ends)
+    leased_until: datetime | None
+    later: int  # waiting for a later time (retry backoff, quiet hours, scheduled)
+    next_at: datetime | None
+
+
+async def backlog(session: AsyncSession, now: datetime) -> Backlog:
+    leased, until = (
+        await session.execute(
+            select(func.count(), func.max(OutboxMessage.lease_until)).where(
+                OutboxMessage.state == "sending", OutboxMessage.lease_until >= now
+            )
+        )
+    ).one()
+    later, next_at = (
+        await session.execute(
+            select(func.count(), func.min(OutboxMessage.not_before)).where(
+                OutboxMessage.state.in_(WAITING)
+            )
+        )
+    ).one()
+    return Backlog(int(leased), until, int(later), next_at)
+
+
 # -- rate-limit buckets -----------------------------------------------------------------------
 
 Bucket = tuple[str, float]  # (key, seconds between two sends)

@@ -18,6 +18,7 @@ from bot.runtime.delivery import Worker, channel_map
 from handlers import broadcasts as feature
 from storage import audit
 from storage import broadcasts as store
+from storage import delivery as outbox
 
 SEGMENT_HELP = (
     f"all, department:NAME, skill:NAME, channel:{'|'.join(DELIVERABLE)} "
@@ -54,12 +55,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
             else:
                 async with scheduler.ticking(app):
                     stats = await Worker(app, channel_map(channels)).run()
+            async with app.db.sessions() as session:
+                left = await outbox.backlog(session, app.clock.now())
         finally:
             for channel in channels:
                 await channel.stop()
-        out.print(f"nothing due: {stats.summary()}")
         if stats.reclaimed:
             out.print(f"{stats.reclaimed} messages were sent again after a worker died mid-send")
+        if args.drain and left.leased:
+            until = left.leased_until.isoformat(timespec="seconds") if left.leased_until else "?"
+            raise CommandFailed(
+                f"not drained: {left.leased} messages are leased by another worker (or one that"
+                f" died) until {until}; run again after that ({stats.summary()})"
+            )
+        if left.later and left.next_at is not None:
+            at = left.next_at.isoformat(timespec="seconds")
+            waiting = f"{left.later} messages wait until {at} or later"
+            out.print(f"nothing due now: {waiting} ({stats.summary()})")
+        else:
+            out.print(f"nothing due: {stats.summary()}")
         return 0
 
     return asyncio.run(with_app(work))
