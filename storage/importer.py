@@ -40,6 +40,11 @@ class RowError:
         return f"line {self.line}: {self.message}"
 
 
+UNCLOSED = 'a quote (") is not closed, or text follows a closing quote'
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")
+MULTILINE = frozenset({"description", "nice_to_have", "note"})  # cells that may hold newlines
+
+
 class ImportFailed(Exception):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__(f"{len(errors)} bad row(s); nothing was imported")
@@ -64,21 +69,45 @@ def read_rows(
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ImportFailed([RowError(line, "not UTF-8 text (save the file as UTF-8)")]) from None
-    reader = csv.DictReader(io.StringIO(content, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(content, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error:
+        raise ImportFailed([RowError(1, UNCLOSED)]) from None
     if not header:
         raise ImportFailed([RowError(1, "the file is empty: a header row is needed")])
     reader.fieldnames = header
     problems = [f"missing column {c!r}" for c in required if c not in header]
     problems += [f"unknown column {c!r}" for c in header if c not in columns]
+    problems += [
+        f"column {c!r} appears twice" for c in dict.fromkeys(header) if header.count(c) > 1
+    ]
     if problems:
         raise ImportFailed([RowError(1, "; ".join(problems))])
     rows = []
-    for row in reader:
+    start = 2
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            raise ImportFailed([RowError(start, UNCLOSED)]) from None
+        spans = [
+            k for k, v in row.items() if isinstance(v, str) and "\n" in v and k not in MULTILINE
+        ]
+        if spans:  # a quote left open swallows the rows after it
+            message = f"{spans[0]} runs over several lines: {UNCLOSED}"
+            raise ImportFailed([RowError(start, message)])
         if None in row:  # more cells than columns
             raise ImportFailed(
                 [RowError(reader.line_num, "more cells than the header has columns")]
             )
+        start = reader.line_num + 1
+        broken = [k for k, v in row.items() if isinstance(v, str) and CONTROL.search(v)]
+        if broken:  # a NUL or other control character: PostgreSQL refuses it, nobody can see it
+            message = f"{broken[0]} holds a control character"
+            raise ImportFailed([RowError(reader.line_num, message)])
         cleaned = {k: (v or "").strip() for k, v in row.items()}
         if any(cleaned.values()):
             rows.append((reader.line_num, cleaned))
@@ -98,7 +127,7 @@ def _date(value: str, name: str, errors: list[str]) -> date | None:
 def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     errors: list[str] = []
     email = row.get("email", "").lower()
-    if not EMAIL.match(email):
+    if not EMAIL.match(email) or len(email) > 320:
         errors.append(f"email {row.get('email', '')!r} is not a valid address")
     if not row.get("name"):
         errors.append("name is empty")
@@ -122,6 +151,8 @@ def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
         uid = row.get(p.id_column, "") if p.id_column else ""
         if p.numeric_ids and uid and not uid.isdigit():
             errors.append(f"{p.id_column} {uid!r} must be a number")
+        if len(uid) > 128:
+            errors.append(f"{p.id_column} is longer than 128 characters")
     for name in ("name", "name_kana", "department", "title", "leave_reason", "location"):
         if len(row.get(name, "")) > 200:
             errors.append(f"{name} is longer than 200 characters")

@@ -62,6 +62,12 @@ BAD_PEOPLE = [
     (HEADER + "\nx@example.com,X,,,,,,,,,,,Mars/Base,,\n", 2, "not an IANA time zone"),
     (HEADER + ",extra\nx@example.com,X,,,,,,,,,,,,,,\n", 1, "unknown column 'extra'"),
     ("", 1, "the file is empty"),
+    (HEADER + ",email\nx@example.com,X,,,,,,,,,,,,,,,x@example.com\n", 1, "column 'email' appears twice"),
+    (HEADER + '\nx@example.com,"X,,,,,,,,,,,,,,\n', 2, "is not closed"),  # swallows the rest
+    (HEADER + "\nx@example.com,X\x00Y,,,,,,,,,,,,,\n", 2, "name holds a control character"),
+    (HEADER + "\n" + "x" * 320 + "@example.com,X,,,,,,,,,,,,,\n", 2, "is not a valid address"),
+    (HEADER + "\nx@example.com,X" + "," * 12 + "U" * 129 + ",\n", 2, "longer than 128 characters"),
+    (HEADER + '\nx@example.com,"Xa,,,,,,,,,,,,,\ny@example.com,Y",,,,,,,,,,,,,\n', 2, "name runs over several lines"),
 ]  # fmt: skip
 
 
