@@ -434,6 +434,25 @@ async def test_unknown_actions_and_unlinked_users(slack: Workspace) -> None:
     assert not s.fake.to("views.open")
 
 
+async def test_a_button_on_a_message_everyone_in_a_channel_sees_acts_for_nobody(
+    slack: Workspace,
+) -> None:
+    s = slack
+    await s.onboard(EMMA)
+    edit = {
+        "type": "button",
+        "action_id": "profile.edit#1",
+        "value": "-",
+        "text": {"type": "plain_text", "text": "Edit profile"},
+    }
+    shared = {"kind": "message", "channel": "CGENERAL", "ts": "1.000001", "blocks": [], "text": ""}
+    assert "meant for someone else" in await s.press_element(EMMA, edit, shared)
+    assert not s.fake.to("views.open")
+    ephemeral = {"kind": "ephemeral", "channel": "CGENERAL", "blocks": []}
+    await s.press_element(EMMA, edit, ephemeral)  # only she saw this one
+    assert s.fake.to("views.open")
+
+
 async def test_a_4000_character_command(slack: Workspace) -> None:
     s = slack
     answer = await s.command(EMMA, "x" * 4000)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from bot.channels import configured_channels
 from bot.channels.telegram.channel import TelegramChannel
@@ -23,7 +23,7 @@ from bot.core.types import Attachment, Button, Reply
 from bot.runtime.app import App
 from bot.runtime.web import build_web_app
 from storage import invites, people
-from storage.models import Identity, Role, RoleGrant
+from storage.models import AuditEntry, Identity, Role, RoleGrant, SurveyResponse
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegramAPI, TgUser
 from tests.support.people import load_company
@@ -267,6 +267,27 @@ async def test_every_route_is_reachable_addressed_in_a_group(
         assert privately  # personal data only ever in the private chat
     else:
         assert in_group and "申し訳" not in in_group and not privately
+
+
+async def test_in_a_group_a_button_acts_only_for_the_person_it_was_shown_to(
+    served: Served,
+) -> None:
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    await join(s, EMMA, "emma@example.com")
+    asked = await s.deliver(fake.group(GROUP, HANAKO, f"/survey@{USERNAME}"), GROUP)
+    assert asked
+    refused = await s.press(EMMA, "5", chat_id=GROUP)
+    assert "meant for someone else" in refused  # in Emma's language
+    async with s.app.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+        entry = (await session.scalars(select(AuditEntry).where(~AuditEntry.allowed))).one()
+        emma = await people.person_by_email(session, "emma@example.com")
+        assert emma is not None and entry.actor_id == emma.id
+        assert (entry.target, entry.detail["reason"]) == ("survey.answer", "not_shown_to")
+    # Hanako's keyboard is still there, and her own press goes on to the next question.
+    assert "5" in json.dumps(s.keyboard(GROUP, "5")["reply_markup"])
+    assert "別の方" not in await s.press(HANAKO, "5", chat_id=GROUP)
 
 
 async def test_join_in_a_group_and_personal_data_needs_a_private_chat(served: Served) -> None:

@@ -88,8 +88,8 @@ def test_a_line_longer_than_a_message_is_cut_at_a_space() -> None:
 async def test_tokens_resolve_from_storage_and_expire(sqlite_app: App) -> None:
     db, now = sqlite_app.db, sqlite_app.clock.now()
     keys = [("onboarding.consent", "yes"), ("form.choose", "日本語の選択肢" * 4)]
-    tokens = await store.issue(db, keys, now)
-    assert await store.resolve(db, tokens[keys[1]], now) == keys[1]
+    tokens = await store.issue(db, keys, now, "42")
+    assert await store.resolve(db, tokens[keys[1]], now) == store.Pressed(*keys[1], "42")
     assert await store.resolve(db, "nope", now) is None
     assert await store.resolve(db, "x" * 500, now) is None
     later = now + store.TOKEN_TTL + timedelta(seconds=1)

@@ -41,6 +41,9 @@ class Incoming:
     values: dict[str, str] = field(default_factory=dict)
     private: bool = True  # a DM / private chat; personal data is only sent there
     event_id: str | None = None
+    # A button press: the user id its buttons were shown to, where the platform tells (None:
+    # it cannot, which is only trusted in a private chat, where nobody else can press).
+    shown_to: str | None = None
 
     @property
     def arg_text(self) -> str:

@@ -122,6 +122,13 @@ def scrubbed(incoming: Incoming) -> Incoming:
     )  # fmt: skip
 
 
+def _pressed_by_its_owner(msg: Incoming) -> bool:
+    """The button was shown to whoever pressed it; unknown is only good in a private chat."""
+    if msg.shown_to is not None:
+        return msg.shown_to == msg.actor.user_id
+    return msg.private
+
+
 def split_command(text: str) -> tuple[str, tuple[str, ...]]:
     first, _, rest = text.partition(" ") if " " in text else text.partition("\n")
     name = first.lstrip("/").split("@")[0].lower()
@@ -201,6 +208,16 @@ class Dispatcher:
         for observe in self.observers:
             observe(msg.actor, roles, locale)
         ctx = self._context(session, identity, person, roles, locale)
+        if msg.action is not None and not _pressed_by_its_owner(msg):
+            # In a group, a button acts only for the person it was shown to.
+            ctx.audit(
+                "refused",
+                msg.action,
+                allowed=False,
+                reason="not_shown_to",
+                chat=msg.conversation_id,
+            )
+            return [Reply(ctx.t("error.not_your_button"))]
         text = clean_text(msg.text)
         if len(text) > self.settings.limits.max_message_chars:
             return [Reply(ctx.t("error.too_long", max=self.settings.limits.max_message_chars))]

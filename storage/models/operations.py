@@ -111,6 +111,8 @@ class ButtonToken(Base):
     token: Mapped[str] = mapped_column(String(24), primary_key=True)
     action: Mapped[str] = mapped_column(String(100))
     payload: Mapped[str] = mapped_column(Text, default="")
+    # The user id the keyboard was shown to: in a group, nobody else's press acts for them.
+    owner: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

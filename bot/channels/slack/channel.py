@@ -314,7 +314,17 @@ class SlackChannel:
         value = str(pressed.get("value", ""))
         action = render.parse_action_id(str(pressed.get("action_id", "")))
         payload = "" if value == "-" else value
-        incoming = Incoming(actor, channel, action=action, payload=payload, private=channel == dm)
+        # Only the presser saw a button in their DM, an ephemeral answer, a modal or App Home;
+        # a message in a channel is seen by everyone there, and Slack does not say for whom.
+        own = channel == dm or bool(container.get("is_ephemeral")) or not in_message
+        incoming = Incoming(
+            actor,
+            channel,
+            action=action,
+            payload=payload,
+            private=channel == dm,
+            shown_to=actor.user_id if own else None,
+        )
         # Step-form buttons only exist when a form is being asked in the DM (see _message).
         replies = await self.app.dispatcher.dispatch(incoming, step_forms=action in FORM_ACTIONS)
         await self.answers.answer(origin, replies)

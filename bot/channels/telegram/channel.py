@@ -246,16 +246,19 @@ class TelegramChannel:
         message = query.message
         chat_id = message.chat.id if message is not None else user.id
         private = message is None or message.chat.type == ChatType.PRIVATE
-        resolved = await store.resolve(self.app.db, query.data or "", self.app.clock.now())
-        action, payload = resolved or (EXPIRED_ACTION, "")
-        await self._mark_pressed(query)
+        pressed = await store.resolve(self.app.db, query.data or "", self.app.clock.now())
+        if pressed is None:
+            pressed = store.Pressed(EXPIRED_ACTION, "", str(user.id))
+        elif pressed.owner is None or pressed.owner == str(user.id):
+            await self._mark_pressed(query)  # someone else's press leaves their keyboard be
         incoming = Incoming(
             self._actor(user),
             str(chat_id),
-            action=action,
-            payload=payload,
+            action=pressed.action,
+            payload=pressed.payload,
             private=private,
             event_id=str(update_id),
+            shown_to=pressed.owner,
         )
         replies = await self.app.dispatcher.dispatch(incoming)
         await self._answer(chat_id, user, replies, private, None)
@@ -297,7 +300,7 @@ class TelegramChannel:
         for reply in replies:
             if reply.private_only and not private:
                 try:
-                    await self._send_retrying(user.id, reply, None)
+                    await self._send_retrying(user.id, reply, user, None)
                     sent_privately = True
                 except Forbidden:  # never pressed Start, or blocked the bot
                     blocked = True
@@ -305,7 +308,7 @@ class TelegramChannel:
                     log.warning("private reply to %s failed: %s", user.id, exc)
                 continue
             try:
-                await self._send_retrying(chat_id, reply, reply_to)
+                await self._send_retrying(chat_id, reply, user, reply_to)
             except TelegramError as exc:
                 log.warning("reply to chat %s failed: %s", chat_id, exc)
             reply_to = None
@@ -321,15 +324,20 @@ class TelegramChannel:
             chosen = await identities.chosen_locale(session, NAME, str(user.id))
         locale = pick_locale(chosen, user.language_code, self.app.settings.default_locale)
         try:
-            await self.deliver(chat_id, Reply(self.app.catalogs.text(locale, key, **params)))
+            reply = Reply(self.app.catalogs.text(locale, key, **params))
+            await self.deliver(chat_id, reply, str(user.id))
         except TelegramError as exc:
             log.warning("telegram message to chat %s failed: %s", chat_id, exc)
 
-    async def _send_retrying(self, chat_id: int, reply: Reply, reply_to: int | None) -> None:
-        await send.deliver_retrying(self.bot, self.app, chat_id, reply, reply_to)
+    async def _send_retrying(
+        self, chat_id: int, reply: Reply, user: User, reply_to: int | None
+    ) -> None:
+        await send.deliver_retrying(self.bot, self.app, chat_id, reply, str(user.id), reply_to)
 
-    async def deliver(self, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
-        await send.deliver(self.bot, self.app, chat_id, reply, reply_to)
+    async def deliver(
+        self, chat_id: int, reply: Reply, owner: str | None, reply_to: int | None = None
+    ) -> None:
+        await send.deliver(self.bot, self.app, chat_id, reply, owner, reply_to)
 
     # -- delivery (worker) ---------------------------------------------------------------------
 
@@ -341,10 +349,10 @@ class TelegramChannel:
             raise Unreachable(f"not a telegram chat id: {to.chat_id or to.user_id!r}") from None
         try:
             try:
-                await self.deliver(chat_id, reply)
+                await self.deliver(chat_id, reply, to.user_id)
             except ChatMigrated as exc:  # a group became a supergroup: its id changed
                 chat_id = exc.new_chat_id
-                await self.deliver(chat_id, reply)
+                await self.deliver(chat_id, reply, to.user_id)
         except TelegramError as exc:
             raise send.delivery_error(exc, chat_id) from exc
         return str(chat_id)

@@ -62,11 +62,17 @@ def delivery_error(exc: TelegramError, chat_id: int) -> DeliveryError:
 
 
 async def deliver(
-    bot: ExtBot[None], app: App, chat_id: int, reply: Reply, reply_to: int | None = None
+    bot: ExtBot[None],
+    app: App,
+    chat_id: int,
+    reply: Reply,
+    owner: str | None,
+    reply_to: int | None = None,
 ) -> None:
-    """Render and send one reply: text chunks (keyboard on the last), then any file."""
+    """Render and send one reply shown to `owner` (the user id whose buttons these are): text
+    chunks (keyboard on the last), then any file."""
     keys = render.button_keys(reply)
-    tokens = await store.issue(app.db, keys, app.clock.now()) if keys else {}
+    tokens = await store.issue(app.db, keys, app.clock.now(), owner) if keys else {}
     out = render.render(reply, tokens)
     quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     for i, chunk in enumerate(out.chunks):
@@ -95,14 +101,14 @@ async def deliver(
 
 
 async def deliver_retrying(
-    bot: ExtBot[None], app: App, chat_id: int, reply: Reply, reply_to: int | None
+    bot: ExtBot[None], app: App, chat_id: int, reply: Reply, owner: str, reply_to: int | None
 ) -> None:
     """An answer to someone waiting: a short 429 is waited out once (1 a second per chat)."""
     try:
-        await deliver(bot, app, chat_id, reply, reply_to)
+        await deliver(bot, app, chat_id, reply, owner, reply_to)
     except RetryAfter as exc:
         wait = retry_seconds(exc)
         if wait > RETRY_INLINE_MAX_S:
             raise
         await asyncio.sleep(wait)
-        await deliver(bot, app, chat_id, reply, reply_to)
+        await deliver(bot, app, chat_id, reply, owner, reply_to)
