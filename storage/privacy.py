@@ -6,6 +6,7 @@ personal view skip forgotten people."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time
 from typing import Any
 
@@ -19,6 +20,7 @@ from storage.models import (
     Invite,
     Match,
     OutboxMessage,
+    OutboxState,
     PerkClaim,
     Person,
     Referral,
@@ -47,14 +49,14 @@ IDENTITY_FIELDS = tuple(
 # `export` and handled by `forget`, or why they are not the person's own data.
 TABLES = {
     "identities": "exported; deleted",
-    "relations": "exported; kept (who worked with whom, no text)",
-    "interactions": "exported; notes cleared, counts kept",
+    "relations": "exported; deleted (who worked with whom identifies her)",
+    "interactions": "exported (notes only their author's); notes cleared, counts kept",
     "survey_responses": "exported; scores kept anonymous",
-    "referrals": "exported; a candidate's name, contact and reasons cleared",
+    "referrals": "exported; as candidate: name, contact, reasons cleared; as referrer: her words",
     "rsvps": "exported; kept anonymous for attendance counts",
     "perk_claims": "exported; kept anonymous for claim counts",
     "invites": "deleted",
-    "outbox": "deleted",
+    "outbox": "deleted, and others' undelivered messages that name her",
     "matches": "deleted",
     "broadcast_clicks": "deleted",
     "role_grants": "their roles deleted; a grant they made keeps their id, for accountability",
@@ -99,7 +101,12 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
         "identities": [_row(i, *IDENTITY_FIELDS) for i in ids],
         "relations": [_row(r, "person_id", "other_id", "kind") for r in rels],
         "interactions": [
-            _row(i, "person_a", "person_b", "kind", "occurred_on", "source", "note") for i in inter
+            # A note is its author's: the other person's private words are not in my data.
+            {
+                **_row(i, "person_a", "person_b", "kind", "occurred_on", "source"),
+                "note": i.note if i.logged_by == pid else None,
+            }
+            for i in inter
         ],
         "surveys": [
             _row(s, "period", "rejoin", "keep_in_touch", "recommend", "answered_at")
@@ -113,8 +120,59 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
     }
 
 
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _months_back(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def blur_dates(joined: date | None, left: date | None) -> tuple[date | None, date | None]:
+    """Months instead of days, with the same tenure in whole months (tenure_months), which is
+    what reports count: exact dates with a department single a person out."""
+    if left is None:
+        return (_month(joined) if joined else None), None
+    if joined is None:
+        return None, _month(left)
+    months = (left.year - joined.year) * 12 + left.month - joined.month
+    months -= 1 if left.day < joined.day else 0
+    return _months_back(_month(left), max(months, 0)), _month(left)
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+async def drop_messages_naming(session: AsyncSession, names: list[str]) -> int:
+    """Undelivered messages to others that quote one of these names (an intro, a nudge to say
+    hello): once she is forgotten they must not go out. Broadcasts are the company's own."""
+    wanted = {_squeezed(n) for n in names if len(_squeezed(n)) >= 2}
+    if not wanted:
+        return 0
+    rows = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.payload).where(
+            OutboxMessage.state.in_([OutboxState.QUEUED, OutboxState.FAILED]),
+            OutboxMessage.broadcast_id.is_(None),
+        )
+    )
+    doomed = [
+        mid
+        for mid, payload in rows
+        if any(n in _squeezed(json.dumps(payload, ensure_ascii=False)) for n in wanted)
+    ]
+    for start in range(0, len(doomed), 1000):
+        await session.execute(
+            delete(OutboxMessage).where(OutboxMessage.id.in_(doomed[start : start + 1000]))
+        )
+    return len(doomed)
+
+
 async def forget(session: AsyncSession, person: Person, now: datetime) -> None:
     pid = person.id
+    await drop_messages_naming(session, [person.name, person.name_kana or ""])
+    person.joined_on, person.left_on = blur_dates(person.joined_on, person.left_on)
     for column in PERSON_FIELDS:
         if column not in KEPT_WHEN_FORGOTTEN:
             setattr(person, column, BLANK.get(column))
@@ -129,6 +187,12 @@ async def forget(session: AsyncSession, person: Person, now: datetime) -> None:
     await session.execute(delete(Match).where(Match.person_id == pid))
     await session.execute(delete(BroadcastClick).where(BroadcastClick.person_id == pid))
     await session.execute(delete(RoleGrant).where(RoleGrant.person_id == pid))
+    await session.execute(
+        delete(Relation).where(or_(Relation.person_id == pid, Relation.other_id == pid))
+    )
+    await session.execute(
+        update(Referral).where(Referral.referrer_id == pid).values(relationship_=None, why=None)
+    )
     await session.execute(
         update(Interaction)
         .where(or_(Interaction.person_a == pid, Interaction.person_b == pid))

@@ -7,12 +7,24 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, func, select
+from sqlalchemy import JSON, ColumnElement, func, or_, select
 
 from bot.core.clock import FixedClock
+from bot.core.types import Reply
 from bot.runtime.app import App
-from storage import invites, people, privacy
-from storage.models import Base, Identity, Interaction, Invite, Person
+from storage import invites, outbox, people, privacy
+from storage.models import (
+    Base,
+    Identity,
+    Interaction,
+    Invite,
+    Opening,
+    OutboxMessage,
+    Person,
+    Referral,
+    Relation,
+)
+from storage.perks import tenure_months
 from tests.conftest import chat
 from tests.support.people import load_company
 from tests.test_onboarding import invite_code, join_directly
@@ -130,6 +142,72 @@ async def test_forgetme_erases_personal_data_and_keeps_anonymous_counts(app: App
         assert await people.person_by_email(session, "hanako@example.com") is None
     async with app.db.transaction() as session:
         assert (await invites.find(session, "whatever")) is None
+
+
+async def test_forgetme_leaves_no_trace_that_names_her(app: App) -> None:
+    """Her words in referrals she made, others' queued messages that quote her name, who she
+    worked with, and the exact days she joined and left: all gone; another's note stays theirs."""
+    await load_company(app)
+    await join_directly(app, "hanako@example.com", locale="ja")
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        hanako = await people.person_by_email(session, "hanako@example.com")
+        taro = await people.person_by_email(session, "taro@example.com")
+        assert hanako and taro
+        tenure = tenure_months(hanako)
+        a, b = sorted((hanako.id, taro.id))
+        session.add(
+            Interaction(
+                person_a=a,
+                person_b=b,
+                kind="online",
+                occurred_on=date(2026, 5, 1),
+                source="log",
+                logged_by=hanako.id,
+                note="転職の相談をされた",
+            )
+        )
+        opening = Opening(title="法人営業")
+        session.add(opening)
+        await session.flush()
+        session.add(
+            Referral(
+                opening_id=opening.id,
+                referrer_id=hanako.id,
+                candidate_name="友人 一郎",
+                candidate_key="ichiro@example.com",
+                relationship_="大学の同期",
+                why="前職で一緒に働いた",
+            )
+        )
+        for key, text in (
+            ("hello", "山田花子さんからよろしくとのことです"),
+            ("other", "今月の近況"),
+        ):
+            await outbox.enqueue(
+                session, person_id=taro.id, reply=Reply(text), key=key, kind="nudge", now=now
+            )
+        taros = await privacy.export(session, taro)
+        assert [i["note"] for i in taros["interactions"]] == [None]  # her note is not his data
+    me = chat(app, "hanako@example.com")
+    await me.say("/forgetme")
+    assert "削除しました" in await me.press("データを削除する")
+    async with app.db.transaction() as session:
+        gone = await session.get(Person, hanako.id)
+        assert gone is not None and gone.left_on == date(2023, 3, 1)
+        assert tenure_months(gone) == tenure  # reports count the same tenure
+        referral = (await session.scalars(select(Referral))).one()
+        assert (referral.why, referral.relationship_) == (None, None)
+        assert (
+            await session.scalar(
+                select(func.count())
+                .select_from(Relation)
+                .where(or_(Relation.person_id == hanako.id, Relation.other_id == hanako.id))
+            )
+            == 0
+        )
+        queued = (await session.scalars(select(OutboxMessage))).all()
+        assert [m.idempotency_key for m in queued] == ["other"]
 
 
 # -- every personal column: in mydata, gone after forgetme ---------------------------------------
