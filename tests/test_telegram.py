@@ -73,9 +73,12 @@ class Served:
     channel: TelegramChannel
 
     async def post(self, update: Any, secret: str | None = SECRET) -> httpx.Response:
+        """POST the webhook, then wait until what it recorded has been handled."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         body = update if isinstance(update, bytes) else json.dumps(update).encode()
-        return await self.client.post("/telegram/webhook", content=body, headers=headers)
+        response = await self.client.post("/telegram/webhook", content=body, headers=headers)
+        await self.app.inbox.idle()  # handled from the inbox, after the 200
+        return response
 
     async def deliver(self, update: dict[str, Any], chat_id: int) -> str:
         """Post an update; everything the bot sent to `chat_id` in answer, as one text."""
@@ -495,6 +498,7 @@ async def test_long_polling_answers_messages_and_buttons(
     channel = TelegramChannel(app, poll_timeout=5)
     await channel.start()
     polling = asyncio.create_task(channel.poll())
+    handling = asyncio.create_task(app.inbox.run())
     try:
         start = fake.private(EMMA, f"/start {await code_for(app, 'emma@example.com')}")
         fake.push(start)
@@ -511,6 +515,8 @@ async def test_long_polling_answers_messages_and_buttons(
         polling.cancel()
         with pytest.raises(asyncio.CancelledError):
             await polling
+        await app.inbox.stop()
+        await handling
         await channel.stop()
         await app.close()
     assert fake.calls_to("deleteWebhook") and fake.webhook is None

@@ -182,10 +182,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             await channel.start()
         try:
             async with scheduler.ticking(app), asyncio.TaskGroup() as group:
+                group.create_task(app.inbox.run())
                 for channel in channels:
                     group.create_task(channel.poll())
                 group.create_task(Worker(app, channel_map(channels)).run())
         finally:
+            await app.inbox.stop()
             for channel in channels:
                 await channel.stop()
         return 0

@@ -15,3 +15,8 @@ DISPATCH_SECONDS = Histogram(
 DELIVERIES = Counter(
     "alumni_bot_deliveries", "Proactive message sends by result", ["channel", "result"]
 )
+INBOX = Counter(
+    "alumni_bot_inbox",
+    "Inbound updates and events: recorded, duplicate, handled, failed, dead",
+    ["channel", "result"],
+)

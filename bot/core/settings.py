@@ -60,6 +60,16 @@ class ChannelLimit(BaseModel):
     group_per_minute: float = Field(20.0, gt=0, le=100_000)
 
 
+class InboxSettings(BaseModel):
+    """How `serve` and `run` handle what platforms push (storage/inbox.py)."""
+
+    concurrency: int = Field(8, ge=1, le=200)  # items handled at once per process
+    lease_seconds: float = Field(300, ge=5, le=86_400)  # then another process handles it again
+    poll_seconds: float = Field(1.0, gt=0, le=60)  # looking for what a crashed process left
+    max_attempts: int = Field(5, ge=1, le=100)  # handling interrupted this often: given up
+    stop_seconds: float = Field(10, ge=0, le=600)  # a clean stop waits this long for work
+
+
 class DeliverySettings(BaseModel):
     batch_size: int = Field(100, ge=1, le=5000)
     batches_in_flight: int = Field(2, ge=1, le=20)
@@ -181,6 +191,7 @@ class Settings(BaseSettings):
     invites: InviteSettings = InviteSettings()
     limits: LimitSettings = LimitSettings()
     delivery: DeliverySettings = DeliverySettings()
+    inbox: InboxSettings = InboxSettings()
     matching: MatchingSettings = MatchingSettings()
     checkins: CheckinSettings = CheckinSettings()
 

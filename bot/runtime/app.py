@@ -11,6 +11,7 @@ from bot.core.i18n import Catalogs
 from bot.core.settings import Settings
 from bot.dispatch.router import Dispatcher
 from bot.dispatch.services import Services
+from bot.runtime.inbox import Inbox
 from handlers import build_router
 from storage import migrate
 from storage.db import Database
@@ -23,6 +24,7 @@ class App(Services):
     """The services plus the dispatcher: what channels and processes need."""
 
     dispatcher: Dispatcher
+    inbox: Inbox  # what platforms push, recorded before it is acknowledged
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> App:
@@ -30,7 +32,8 @@ class App(Services):
         db = Database.connect(settings.database_url)
         catalogs = Catalogs.load()
         dispatcher = Dispatcher(db, settings, catalogs, build_router(), clock)
-        return cls(settings, db, catalogs, clock, dispatcher)
+        inbox = Inbox(db, clock, settings.inbox)
+        return cls(settings, db, catalogs, clock, dispatcher, inbox)
 
     async def prepare(self) -> None:
         """The SQLite default upgrades itself; PostgreSQL is upgraded by `alumni-bot db upgrade`

@@ -3,6 +3,7 @@ Stateless: run as many as needed behind a load balancer."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 
@@ -28,9 +29,14 @@ def build_web_app(app: App, channels: Sequence[Channel]) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         for channel in channels:
             await channel.start(webhooks=True)
+        handling = asyncio.get_running_loop().create_task(app.inbox.run())
         try:
             yield
         finally:
+            # SIGTERM / SIGINT: uvicorn stops taking requests, then this: what was recorded
+            # and not handled is given back, for the next process.
+            await app.inbox.stop()
+            await handling
             for channel in channels:
                 await channel.stop()
 

@@ -38,6 +38,16 @@ class OutboxState(StrEnum):
     DEAD = "dead"
 
 
+class InboxState(StrEnum):
+    """An inbound update's life: queued (recorded, acknowledged) → handling (leased) → done;
+    dead when handling it crashed the process too often."""
+
+    QUEUED = "queued"
+    HANDLING = "handling"
+    DONE = "done"
+    DEAD = "dead"
+
+
 class OutboxKind(StrEnum):
     """What a proactive message is; `opt_out` names the feature a person may turn it off by."""
 

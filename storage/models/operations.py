@@ -1,5 +1,5 @@
-"""Running the bot: broadcasts, the outbox, rate limits, processed inbound ids, button tokens,
-forms in progress and the audit log."""
+"""Running the bot: broadcasts, the outbox, the inbox, rate limits, processed inbound ids, button
+tokens, forms in progress and the audit log."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, OutboxState
+from storage.models.base import Base, InboxState, OutboxState
 from storage.types import utcnow
 
 
@@ -81,6 +81,32 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class InboxItem(Base):
+    """An update or event a platform pushed, recorded before it is acknowledged (storage/inbox.py):
+    a crash means it is handled again, never lost. `key` is the platform's id for it, so a
+    platform's retry of something already recorded is dropped."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "key"),
+        Index("ix_inbox_due", "state", "id"),
+        Index("ix_inbox_conversation", "conversation", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200))
+    conversation: Mapped[str] = mapped_column(String(200))  # handled in order, one at a time
+    body: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(20), default=InboxState.QUEUED.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    done_at: Mapped[datetime | None]
 
 
 class RateLimit(Base):

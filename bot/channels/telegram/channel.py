@@ -2,10 +2,11 @@
 
 PTB is used for HTTP and for parsing updates only. Every update goes through our `Dispatcher`
 (forms keep their state in the database, not in PTB's in-memory ConversationHandler), so any
-`serve` process can take any update. An `update_id` is processed once across processes
-(`storage.inbound`). No feature logic here: this module maps updates to `Incoming`, renders
-`Reply` (telegram_render) and decides only what is Telegram's business — groups, private
-chats, acknowledging button presses."""
+`serve` process can take any update. An update is recorded in the inbox (bot/runtime/inbox.py)
+before Telegram gets its 200, and handled from there: a crash means it is handled again, and
+an `update_id` recorded before (Telegram's retry) is dropped. No feature logic here: this module
+maps updates to `Incoming`, renders `Reply` (telegram_render) and decides only what is
+Telegram's business — groups, private chats, acknowledging button presses."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from bot.core.i18n import pick_locale
 from bot.core.types import Actor, Incoming, Reply
 from bot.runtime.app import App
 from storage import buttons as store
-from storage import identities, inbound
+from storage import identities
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class TelegramChannel:
         self.username = self.bot.username or self.username
         await store.forget_old(self.app.db, self.app.clock.now())
         await self.menus.start()
+        self.app.inbox.register(NAME, self.handle)
         if webhooks:
             if not self.secret:
                 log.error("TELEGRAM_WEBHOOK_SECRET is not set: every webhook update is refused")
@@ -120,7 +122,7 @@ class TelegramChannel:
             return JSONResponse({"error": "too large"}, 413)
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond reason
             return JSONResponse({"error": "malformed JSON"}, 400)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return JSONResponse({"error": "not an update"}, 400)
@@ -129,8 +131,25 @@ class TelegramChannel:
         except Exception:  # Telegram retries non-2xx forever: take it, log it, move on
             log.warning("unparsable telegram update %s", data.get("update_id"), exc_info=True)
             return JSONResponse({"ok": True})
-        await self.process(update)
+        try:
+            await self.record(update)
+        except Exception:  # not recorded, so not acknowledged: Telegram sends it again
+            log.exception("telegram update %s could not be recorded", update.update_id)
+            return JSONResponse({"error": "try again"}, 503)
         return JSONResponse({"ok": True})
+
+    async def record(self, update: Update) -> None:
+        """Into the inbox; one chat's updates are handled in order."""
+        chat = update.effective_chat
+        user = update.effective_user
+        conversation = str(chat.id if chat else user.id if user else update.update_id)
+        body = update.to_dict()
+        if not await self.app.inbox.record(NAME, str(update.update_id), conversation, body):
+            UPDATES.labels("duplicate").inc()
+
+    async def handle(self, body: dict[str, Any]) -> None:
+        """An update from the inbox."""
+        await self.process(Update.de_json(body, self.bot))
 
     # -- long polling (run) --------------------------------------------------------------------
 
@@ -153,17 +172,18 @@ class TelegramChannel:
                 continue
             backoff = 1.0
             for update in updates:
+                try:
+                    await self.record(update)
+                except Exception:  # asked for again from this offset
+                    log.exception("telegram update %s could not be recorded", update.update_id)
+                    await asyncio.sleep(backoff)
+                    break
                 offset = update.update_id + 1
-                await self.process(update)
 
     # -- one update ----------------------------------------------------------------------------
 
     async def process(self, update: Update) -> None:
         """Handle one update; never raises (a failure is logged with its context)."""
-        now = self.app.clock.now()
-        if not await inbound.first_time(self.app.db, NAME, str(update.update_id), now):
-            UPDATES.labels("duplicate").inc()
-            return
         try:
             if update.callback_query is not None:
                 UPDATES.labels("callback_query").inc()

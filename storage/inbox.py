@@ -1,0 +1,139 @@
+"""The inbox: every update or event a platform pushes is recorded here, in one short transaction,
+before it is acknowledged; `bot/runtime/inbox.py` then handles what is recorded, with bounded
+concurrency, and marks each item done. A crash between the two means it is handled again, never
+lost (at least once: a handler that crashed mid-way may have answered already).
+
+Items of one conversation (a chat, a person) are handled in the order they came, one at a time,
+by whichever `serve` process claims them (row locks with SKIP LOCKED on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import CursorResult
+
+from storage.db import Database
+from storage.models import InboxItem, InboxState
+from storage.outbox import insert_ignore
+
+KEEP = timedelta(hours=48)  # done items are the memory of what was seen: a platform's retry
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    channel: str
+    conversation: str
+    body: dict[str, Any]
+    attempts: int
+
+
+async def record(
+    db: Database, channel: str, key: str, conversation: str, body: dict[str, Any], now: datetime
+) -> bool:
+    """Keep it; True the first time this (channel, key) is seen, False for a repeat."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            insert_ignore(session, InboxItem.__table__).values(
+                channel=channel,
+                key=key[:200],
+                conversation=conversation[:200],
+                body=body,
+                state=InboxState.QUEUED,
+                attempts=0,
+                received_at=now,
+            )
+        )
+        assert isinstance(result, CursorResult)
+        return bool(result.rowcount)
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        InboxItem.state == InboxState.QUEUED,
+        and_(InboxItem.state == InboxState.HANDLING, InboxItem.lease_until <= now),
+    )
+
+
+async def claim(
+    db: Database, worker: str, now: datetime, limit: int, lease: timedelta, max_attempts: int
+) -> tuple[list[Claimed], list[Claimed]]:
+    """Lease up to `limit` due items, oldest first, of conversations nobody is handling now.
+    Returns (to handle, given up): an item whose handling crashed `max_attempts` times is dead."""
+    async with db.transaction() as session:
+        busy = select(InboxItem.conversation).where(
+            InboxItem.state == InboxState.HANDLING, InboxItem.lease_until > now
+        )
+        query = (
+            select(InboxItem)
+            .where(_due(now), InboxItem.conversation.not_in(busy))
+            .order_by(InboxItem.id)
+            .limit(limit)
+        )
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        rows = list(await session.scalars(query))
+        handle: list[Claimed] = []
+        dead: list[Claimed] = []
+        for row in rows:
+            item = Claimed(row.id, row.channel, row.conversation, row.body, row.attempts + 1)
+            if row.attempts >= max_attempts:
+                row.state, row.lease_until, row.done_at = InboxState.DEAD, None, now
+                row.last_error = f"handling was interrupted {row.attempts} times"
+                dead.append(item)
+                continue
+            row.state, row.attempts = InboxState.HANDLING, row.attempts + 1
+            row.lease_until, row.leased_by = now + lease, worker
+            handle.append(item)
+        return handle, dead
+
+
+async def done(db: Database, item_id: int, now: datetime, error: str | None = None) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            update(InboxItem)
+            .where(InboxItem.id == item_id)
+            .values(state=InboxState.DONE, lease_until=None, done_at=now, last_error=error)
+        )
+
+
+async def release(db: Database, worker: str, ids: Sequence[int]) -> int:
+    """Give back what this worker leased and did not finish (a clean stop): due at once."""
+    if not ids:
+        return 0
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(InboxItem)
+            .where(
+                InboxItem.id.in_(list(ids)),
+                InboxItem.leased_by == worker,
+                InboxItem.state == InboxState.HANDLING,
+            )
+            .values(state=InboxState.QUEUED, lease_until=None, attempts=InboxItem.attempts - 1)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount
+
+
+async def waiting(db: Database) -> int:
+    """Items recorded and not yet done (queued or being handled, by anyone)."""
+    async with db.sessions() as session:
+        states = (InboxState.QUEUED, InboxState.HANDLING)
+        query = select(func.count()).select_from(InboxItem).where(InboxItem.state.in_(states))
+        return int(await session.scalar(query) or 0)
+
+
+async def forget_old(db: Database, now: datetime) -> int:
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(InboxItem).where(
+                InboxItem.state.in_((InboxState.DONE, InboxState.DEAD)),
+                InboxItem.received_at < now - KEEP,
+            )
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount
