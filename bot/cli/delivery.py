@@ -15,6 +15,7 @@ from bot.core.platforms import DELIVERABLE, nothing_configured
 from bot.runtime import scheduler
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker, channel_map
+from bot.runtime.signals import stop_on_signals
 from handlers import broadcasts as feature
 from storage import audit
 from storage import broadcasts as store
@@ -46,22 +47,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
         channels = configured_channels(app)
         if not channels:
             raise CommandFailed(nothing_configured(), 2)
-        for channel in channels:
-            await channel.start()
-        try:
-            if args.drain:  # what is due now: every tick once, then deliver until nothing is left
-                await scheduler.run_all(app)
-                stats = await Worker(app, channel_map(channels)).run(drain=True)
-            else:
-                async with scheduler.ticking(app):
-                    stats = await Worker(app, channel_map(channels)).run()
-            async with app.db.sessions() as session:
-                left = await outbox.backlog(session, app.clock.now())
-        finally:
+        worker = Worker(app, channel_map(channels))
+        with stop_on_signals(worker.stop, f"delivery worker {worker.name}"):
             for channel in channels:
-                await channel.stop()
+                await channel.start()
+            try:
+                if args.drain:  # what is due now: every tick once, then deliver until none is left
+                    await scheduler.run_all(app)
+                    stats = await worker.run(drain=True)
+                else:
+                    async with scheduler.ticking(app):
+                        stats = await worker.run()
+                async with app.db.sessions() as session:
+                    left = await outbox.backlog(session, app.clock.now())
+            finally:
+                for channel in channels:
+                    await channel.stop()
         if stats.reclaimed:
             out.print(f"{stats.reclaimed} messages were sent again after a worker died mid-send")
+        if worker.stopping:  # SIGTERM or SIGINT: the worker logged what it released
+            return 0
         if args.drain and left.leased:
             until = left.leased_until.isoformat(timespec="seconds") if left.leased_until else "?"
             raise CommandFailed(

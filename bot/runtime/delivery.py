@@ -14,10 +14,13 @@ time in the shared rate-limit buckets, send at that time, and write back what ha
 - network error / 5xx → `failed`, retried after an exponential backoff with jitter, `dead`
   after `max_attempts`.
 
-A worker killed mid-batch leaves its rows `sending`; after the lease they are claimed again and
-sent once more. Duplicates are therefore bounded by what was in flight, and every reclaimed row
-is counted (`Stats.reclaimed`) and logged. Paused people's messages are not claimed at all:
-they wait for `pause` to be lifted."""
+A worker asked to stop (`stop()`, on SIGTERM or SIGINT) claims nothing more, lets the sends
+already started finish (each bounded by `send_timeout_seconds`), writes their outcomes and puts
+the messages it claimed but did not send back in the queue, lease cleared, for any worker to take
+at once (`Stats.released`). A worker killed mid-batch leaves its rows `sending`; after the lease
+they are claimed again and sent once more. Duplicates are therefore bounded by what was in
+flight, and every reclaimed row is counted (`Stats.reclaimed`) and logged. Paused people's
+messages are not claimed at all: they wait for `pause` to be lifted."""
 
 from __future__ import annotations
 
@@ -60,6 +63,7 @@ class Stats:
     unreachable: int = 0  # identities marked unreachable
     held: int = 0  # quiet hours
     reclaimed: int = 0  # claimed after a lease expired: may be sent a second time
+    released: int = 0  # claimed, then given back unsent because the worker was stopping
     errors: int = 0  # unexpected errors in the loop itself (logged)
 
     def summary(self) -> str:
@@ -100,10 +104,31 @@ class Worker:
         self.stats = Stats()
         self.paused: dict[str, datetime] = {}  # buckets this worker saw a 429 for
         self._pruned_at: datetime | None = None
+        self._stop = asyncio.Event()
 
     @property
     def now(self) -> datetime:
         return self.app.clock.now()
+
+    def stop(self) -> None:
+        """Finish the sends under way, release the rest, and return from `run`."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep, but wake up when the worker is asked to stop."""
+        if self.stopping or seconds <= 0:
+            return
+        sleeping = asyncio.ensure_future(self.sleep(seconds))
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((sleeping, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeping, stopped):
+                task.cancel()
 
     def announce(self) -> None:
         if self.app.db.is_sqlite:
@@ -117,12 +142,12 @@ class Worker:
             log.warning("delivery worker %s has no channel: messages will wait", self.name)
 
     async def run(self, *, drain: bool = False) -> Stats:
-        """Deliver until cancelled; with `drain`, until nothing is due (retries due within
-        `drain_wait_seconds` are waited for)."""
+        """Deliver until cancelled or stopped; with `drain`, until nothing is due (retries due
+        within `drain_wait_seconds` are waited for)."""
         self.announce()
         in_flight: set[asyncio.Task[None]] = set()
         try:
-            while True:
+            while not self.stopping:
                 try:
                     if len(in_flight) < self.cfg.batches_in_flight:
                         batch = await self.claim()
@@ -148,7 +173,7 @@ class Worker:
                         await self.sleep_until(due)
                     else:
                         await self.prune()
-                        await self.sleep(self.cfg.poll_seconds)
+                        await self.nap(self.cfg.poll_seconds)
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise
                 except Exception:
@@ -156,19 +181,37 @@ class Worker:
                     log.exception("delivery worker %s: loop failed; going on", self.name)
                     if drain and self.stats.errors > 10:
                         raise
-                    await self.sleep(self.cfg.poll_seconds)
+                    await self.nap(self.cfg.poll_seconds)
+            if in_flight:  # stopping: the batches finish their started sends and release the rest
+                results = await asyncio.gather(*in_flight, return_exceptions=True)
+                in_flight = set()
+                for result in results:
+                    if isinstance(result, Exception):
+                        self.stats.errors += 1
+                        log.error(
+                            "delivery worker %s: a batch failed while stopping",
+                            self.name,
+                            exc_info=result,
+                        )
         finally:
             for task in in_flight:
                 task.cancel()
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
-        log.info("delivery worker %s drained: %s", self.name, self.stats.summary())
+        if self.stopping:
+            log.info(
+                "delivery worker %s stopped: released %d claimed but unsent messages back to the"
+                " queue (%s)",
+                self.name,
+                self.stats.released,
+                self.stats.summary(),
+            )
+        else:
+            log.info("delivery worker %s drained: %s", self.name, self.stats.summary())
         return self.stats
 
     async def sleep_until(self, when: datetime) -> None:
-        delay = (when - self.now).total_seconds()
-        if delay > 0:
-            await self.sleep(delay)
+        await self.nap((when - self.now).total_seconds())
 
     async def next_due(self) -> datetime | None:
         async with self.app.db.transaction() as session:
@@ -294,6 +337,17 @@ class Worker:
             last_error=reason,
         )
 
+    def release(self, message: OutboxMessage) -> dict[str, Any]:
+        """Claimed but not sent (the worker is stopping): back to the queue, due at once."""
+        self.stats.released += 1
+        return store.outcome(
+            message,
+            state=OutboxState.QUEUED,
+            attempts=max(message.attempts - 1, 0),
+            lease_until=None,
+            leased_by=None,
+        )
+
     def retry(self, message: OutboxMessage, reason: str) -> dict[str, Any]:
         if message.attempts >= self.cfg.max_attempts:
             return self.dead(message, f"gave up after {message.attempts} attempts: {reason}")
@@ -324,9 +378,12 @@ class Worker:
             if p.message.broadcast_id is not None:
                 broadcasts.add(p.message.broadcast_id)
 
-        for p in planned:
+        for n, p in enumerate(planned):
             if p.slot is not None:
                 await self.sleep_until(p.slot)
+            if self.stopping:  # what has not started is given back, not sent
+                rows.extend(self.release(q.message) for q in planned[n:])
+                break
             tasks.append(asyncio.create_task(one(p)))
             await asyncio.sleep(0)
             if len(rows) >= FLUSH_EVERY:
