@@ -17,10 +17,12 @@ time in the shared rate-limit buckets, send at that time, and write back what ha
 A worker asked to stop (`stop()`, on SIGTERM or SIGINT) claims nothing more, lets the sends
 already started finish (each bounded by `send_timeout_seconds`), writes their outcomes and puts
 the messages it claimed but did not send back in the queue, lease cleared, for any worker to take
-at once (`Stats.released`). A worker killed mid-batch leaves its rows `sending`; after the lease
-they are claimed again and sent once more. Duplicates are therefore bounded by what was in
-flight, and every reclaimed row is counted (`Stats.reclaimed`) and logged. Paused people's
-messages are not claimed at all: they wait for `pause` to be lifted."""
+at once (`Stats.released`). Outcomes are written back in short transactions; a failed write is
+retried and its rows are kept in memory until written (bot/runtime/outcomes.py), so a message
+this worker sent is recorded `sent` and never sent again by it. A worker killed mid-batch leaves
+its rows `sending`; after the lease they are claimed again and sent once more. Duplicates are
+therefore bounded by what was in flight, and every reclaimed row is counted (`Stats.reclaimed`)
+and logged. Paused people's messages are not claimed at all: they wait for `pause` to be lifted."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from bot.core.platforms import DELIVERABLE
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery_rules import backoff, buckets_for, pick_identity, quiet_until
+from bot.runtime.outcomes import WRITE_ERRORS, Outcomes
 from handlers import ON_BROADCAST_DELIVERED
 from storage import delivery as store
 from storage.models import Identity, OutboxKind, OutboxMessage, OutboxState, Person
@@ -64,6 +67,7 @@ class Stats:
     held: int = 0  # quiet hours
     reclaimed: int = 0  # claimed after a lease expired: may be sent a second time
     released: int = 0  # claimed, then given back unsent because the worker was stopping
+    write_failures: int = 0  # failed attempts to write outcomes (retried, rows kept; logged)
     errors: int = 0  # unexpected errors in the loop itself (logged)
 
     def summary(self) -> str:
@@ -105,6 +109,8 @@ class Worker:
         self.paused: dict[str, datetime] = {}  # buckets this worker saw a 429 for
         self._pruned_at: datetime | None = None
         self._stop = asyncio.Event()
+        self.outcomes = Outcomes(app.db, sleep, self.name)
+        self._broadcasts: set[int] = set()  # to close once their outcomes are written
 
     @property
     def now(self) -> datetime:
@@ -149,6 +155,9 @@ class Worker:
         try:
             while not self.stopping:
                 try:
+                    if self.outcomes and not await self.flush():
+                        await self.nap(self.cfg.poll_seconds)  # claim nothing until written
+                        continue
                     if len(in_flight) < self.cfg.batches_in_flight:
                         batch = await self.claim()
                         if batch.planned:
@@ -193,6 +202,8 @@ class Worker:
                             self.name,
                             exc_info=result,
                         )
+            if self.outcomes:
+                await self.flush()
         finally:
             for task in in_flight:
                 task.cancel()
@@ -231,6 +242,7 @@ class Worker:
         now = self.now
         batch = Batch()
         written: list[dict[str, Any]] = []
+        settled: list[dict[str, Any]] = []  # outcomes kept in memory, written here instead
         finished: set[int] = set()
         async with self.app.db.transaction() as session:
             claimed = await store.claim(
@@ -249,6 +261,16 @@ class Worker:
             )
             for item in claimed:
                 message = item.message
+                pending = self.outcomes.rows.get(message.id)
+                if pending is not None:  # its lease ran out while its outcome was unwritten
+                    log.warning(
+                        "outbox %s: claimed again before its outcome (%s) was written: writing"
+                        " that, not sending it again",
+                        message.id,
+                        pending["state"],
+                    )
+                    settled.append(pending)
+                    continue
                 if item.reclaimed:
                     self.stats.reclaimed += 1
                     log.warning(
@@ -264,7 +286,8 @@ class Worker:
                     written.append(row)
                     if row["state"] == OutboxState.DEAD and message.broadcast_id is not None:
                         finished.add(message.broadcast_id)
-            await store.write_outcomes(session, written)
+            await store.write_outcomes(session, written + settled)
+        self.outcomes.forget(settled)
         if finished:
             await self.finish_broadcasts(finished)
         if batch.planned:
@@ -368,37 +391,43 @@ class Worker:
         """Send each message at its reserved time, several at once (a platform call takes a
         while), writing outcomes back as they come."""
         planned.sort(key=lambda p: (p.slot or self.now, p.message.id))
-        rows: list[dict[str, Any]] = []
-        identities: list[dict[str, Any]] = []
         tasks: list[asyncio.Task[None]] = []
-        broadcasts: set[int] = set()
 
         async def one(p: Planned) -> None:
-            rows.append(await self.send(p, identities))
+            self.outcomes.add(await self.send(p, self.outcomes.identities))
             if p.message.broadcast_id is not None:
-                broadcasts.add(p.message.broadcast_id)
+                self._broadcasts.add(p.message.broadcast_id)
 
         for n, p in enumerate(planned):
             if p.slot is not None:
                 await self.sleep_until(p.slot)
             if self.stopping:  # what has not started is given back, not sent
-                rows.extend(self.release(q.message) for q in planned[n:])
+                for q in planned[n:]:
+                    self.outcomes.add(self.release(q.message))
                 break
             tasks.append(asyncio.create_task(one(p)))
             await asyncio.sleep(0)
-            if len(rows) >= FLUSH_EVERY:
-                await self.flush(rows, identities)
-        await asyncio.gather(*tasks)
-        await self.flush(rows, identities)
-        if broadcasts:
-            await self.finish_broadcasts(broadcasts)
+            if len(self.outcomes) >= FLUSH_EVERY and not self.outcomes.failing:
+                await self.flush()
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                self.stats.errors += 1
+                log.error("delivery worker %s: a send failed", self.name, exc_info=result)
+        await self.flush()
 
-    async def flush(self, rows: list[dict[str, Any]], identities: list[dict[str, Any]]) -> None:
-        taken_rows, rows[:] = list(rows), []
-        taken_ids, identities[:] = list(identities), []
-        async with self.app.db.transaction() as session:
-            await store.update_identities(session, taken_ids)
-            await store.write_outcomes(session, taken_rows)
+    async def flush(self) -> bool:
+        """Write the outcomes kept in memory (retrying); close the broadcasts they finish.
+        False when they are still unwritten: they stay, and nothing new is claimed."""
+        written = await self.outcomes.write()
+        self.stats.write_failures = self.outcomes.failures
+        if written and self._broadcasts:
+            ids, self._broadcasts = self._broadcasts, set()
+            try:
+                await self.finish_broadcasts(ids)
+            except WRITE_ERRORS:
+                self._broadcasts |= ids  # closed after the next write
+                log.exception("delivery worker %s: closing broadcasts %s failed", self.name, ids)
+        return written
 
     async def finish_broadcasts(self, ids: set[int]) -> None:
         async with self.app.db.transaction() as session:
@@ -420,8 +449,11 @@ class Worker:
             until = self.now + timedelta(seconds=max(exc.retry_after, 0.001))
             if self.paused.get(key, now) < until:
                 self.paused[key] = until
-            async with self.app.db.transaction() as session:
-                await store.pause(session, key, until, self.now)
+            try:  # other workers learn of the pause; this one already honours it
+                async with self.app.db.transaction() as session:
+                    await store.pause(session, key, until, self.now)
+            except WRITE_ERRORS:
+                log.exception("429 on %s: recording the pause for other workers failed", key)
             log.info("429 on %s: paused %.1fs", key, exc.retry_after)
             return self.requeue(message, until, f"429: {exc}")
         except Unreachable as exc:
