@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
+import socket
 import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from bot.cli import main
+from bot.core.settings import load_settings
 from bot.core.types import Reply
 from bot.runtime.app import App
 from storage import outbox
@@ -200,6 +204,67 @@ async def test_sigterm_mid_broadcast_finishes_sends_releases_the_rest_and_exits_
         _, err = await asyncio.wait_for(again.communicate(), timeout=120)
         assert again.returncode == 0, err.decode()
         assert hellos(api) == Counter(dict.fromkeys(users, 1))  # 0 lost, 0 doubled
+    finally:
+        await app.close()
+        await api.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def deliveries(metrics: str, channel: str, result: str) -> float:
+    line = re.search(
+        rf'^alumni_bot_deliveries_total{{channel="{channel}",result="{result}"}} (\S+)$',
+        metrics,
+        re.MULTILINE,
+    )
+    return float(line.group(1)) if line else 0.0
+
+
+def test_worker_metrics_port_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().worker_metrics_port is None  # default: no metrics server
+    monkeypatch.setenv("WORKER_METRICS_PORT", "9102")
+    assert load_settings().worker_metrics_port == 9102
+    monkeypatch.setenv("WORKER_METRICS_PORT", "")
+    assert load_settings().worker_metrics_port is None
+
+
+async def test_worker_serves_its_delivery_counts_on_the_metrics_port(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """`worker --metrics-port N` (overriding WORKER_METRICS_PORT) serves /metrics: the counts
+    of what it delivered are there, which `serve`'s /metrics cannot see."""
+    api = FakeTelegramAPI()
+    await api.start()
+    app = App.build(make_settings(sqlite_url))
+    try:
+        await queue_broadcast(app, 1)
+        api.started.add(70000)
+        port = free_port()
+        env = worker_env(sqlite_url, api)
+        env["WORKER_METRICS_PORT"] = str(free_port())  # the flag wins
+        worker = await start_worker(env, "--metrics-port", str(port))
+        output = asyncio.create_task(worker.communicate())
+        try:
+            await wait_until(lambda: sum(hellos(api).values()) >= 1, "the message sent")
+            async with httpx.AsyncClient() as client:
+                for _ in range(500):  # until the process has counted it (not a timing check)
+                    try:
+                        response = await client.get(f"http://127.0.0.1:{port}/metrics")
+                    except httpx.TransportError:
+                        response = None
+                    if response is not None and deliveries(response.text, "telegram", "sent"):
+                        break
+                    await asyncio.sleep(0.05)
+            assert response is not None and response.status_code == 200
+            assert deliveries(response.text, "telegram", "sent") >= 1, response.text
+        finally:
+            worker.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(output, timeout=120)
+        assert worker.returncode == 0, err.decode()
     finally:
         await app.close()
         await api.close()
