@@ -108,7 +108,8 @@ class Worker:
         self.stats = Stats()
         self.paused: dict[str, datetime] = {}  # buckets this worker saw a 429 for
         self._pruned_at: datetime | None = None
-        self._stop = asyncio.Event()
+        self._stopping = False
+        self._napping: set[asyncio.Task[Any]] = set()
         self.outcomes = Outcomes(app.db, sleep, self.name)
         self._broadcasts: set[int] = set()  # to close once their outcomes are written
 
@@ -118,23 +119,28 @@ class Worker:
 
     def stop(self) -> None:
         """Finish the sends under way, release the rest, and return from `run`."""
-        self._stop.set()
+        self._stopping = True
+        for task in self._napping:  # wake them: nap() turns this cancel into a return
+            task.cancel()
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self._stopping
 
     async def nap(self, seconds: float) -> None:
-        """Sleep, but wake up when the worker is asked to stop."""
-        if self.stopping or seconds <= 0:
+        """Sleep, but wake up when the worker is asked to stop. The sleep is awaited in this
+        task (not a task of its own) so a VirtualSleep orders the waits exactly as before."""
+        task = asyncio.current_task()
+        if self.stopping or seconds <= 0 or task is None:
             return
-        sleeping = asyncio.ensure_future(self.sleep(seconds))
-        stopped = asyncio.ensure_future(self._stop.wait())
+        self._napping.add(task)
         try:
-            await asyncio.wait((sleeping, stopped), return_when=asyncio.FIRST_COMPLETED)
+            await self.sleep(seconds)
+        except asyncio.CancelledError:
+            if not self.stopping or task.uncancel() > 0:
+                raise  # a real cancellation, not (only) stop()'s
         finally:
-            for task in (sleeping, stopped):
-                task.cancel()
+            self._napping.discard(task)
 
     def announce(self) -> None:
         if self.app.db.is_sqlite:
