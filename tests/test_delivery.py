@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
 from bot.core.channel import Channel, Recipient
 from bot.core.clock import FixedClock
@@ -24,6 +25,7 @@ from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker
 from bot.runtime.delivery_rules import quiet_until
+from storage import delivery as store
 from storage import outbox
 from storage.models import Identity, OutboxMessage, Person
 from tests.conftest import _truncate, make_settings
@@ -203,6 +205,38 @@ async def test_a_worker_killed_mid_batch_loses_nothing(fast_app: App, clock: Fix
     doubles = sum(n - 1 for n in counts.values())
     assert doubles <= rescuer.stats.reclaimed == leased  # duplicates bounded and counted
     assert await states(fast_app) == {"sent": 500}
+
+
+@pytest.mark.parametrize("failures", [3, 12])
+async def test_a_failed_result_write_is_retried_and_nothing_is_sent_twice(
+    database_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, failures: int
+) -> None:
+    """The database refuses the first writes of `sent` outcomes (3: within one write's retries;
+    12: over several writes, while more batches go out). What was sent stays in memory until it
+    is written: every message reaches the platform once and ends `sent`, none is claimed again."""
+    app = build(database_url, clock, batch_size=50)
+    try:
+        ids = await add_people(app.db, 200, clock.now())
+        await queue(app, ids)
+        real = store.write_outcomes
+        refused: list[int] = []
+
+        async def flaky(session: Any, rows: Any) -> None:
+            if len(refused) < failures and any(r["state"] == "sent" for r in rows):
+                refused.append(len(rows))
+                raise OperationalError("UPDATE outbox", {}, Exception("connection reset"))
+            await real(session, rows)
+
+        monkeypatch.setattr(store, "write_outcomes", flaky)
+        fake = FakeChannel(clock)
+        worker = await drain(app, fake)
+        assert len(refused) == failures and worker.stats.write_failures == failures
+        assert fake.per_user() == {f"u{n}": 1 for n in range(200)}  # each sent exactly once
+        assert await states(app) == {"sent": 200}
+        assert worker.stats.reclaimed == 0 and worker.stats.sent == 200
+        assert not worker.outcomes
+    finally:
+        await app.close()
 
 
 async def test_quiet_hours_hold_a_message_until_morning_in_the_recipients_zone(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from contextlib import ExitStack
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -15,6 +16,8 @@ from bot.core.platforms import DELIVERABLE, nothing_configured
 from bot.runtime import scheduler
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker, channel_map
+from bot.runtime.metrics_http import serving_metrics
+from bot.runtime.signals import stop_on_signals
 from handlers import broadcasts as feature
 from storage import audit
 from storage import broadcasts as store
@@ -26,9 +29,23 @@ SEGMENT_HELP = (
 )
 
 
+def tcp_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1-65535): {text!r}")
+    return port
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("worker", help="scheduled work and message delivery (the Procfile worker)")
     p.add_argument("--drain", action="store_true", help="exit once nothing is due")
+    p.add_argument(
+        "--metrics-port", type=tcp_port, metavar="N",
+        help="serve Prometheus /metrics on 0.0.0.0:N (overrides WORKER_METRICS_PORT)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("broadcast", help="send an announcement to a segment of the alumni")
@@ -46,22 +63,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
         channels = configured_channels(app)
         if not channels:
             raise CommandFailed(nothing_configured(), 2)
-        for channel in channels:
-            await channel.start()
-        try:
-            if args.drain:  # what is due now: every tick once, then deliver until nothing is left
-                await scheduler.run_all(app)
-                stats = await Worker(app, channel_map(channels)).run(drain=True)
-            else:
-                async with scheduler.ticking(app):
-                    stats = await Worker(app, channel_map(channels)).run()
-            async with app.db.sessions() as session:
-                left = await outbox.backlog(session, app.clock.now())
-        finally:
+        worker = Worker(app, channel_map(channels))
+        port = args.metrics_port or app.settings.worker_metrics_port
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(serving_metrics(port))
+            except OSError as exc:
+                raise CommandFailed(f"cannot serve metrics on port {port}: {exc}") from None
+            stack.enter_context(stop_on_signals(worker.stop, f"delivery worker {worker.name}"))
             for channel in channels:
-                await channel.stop()
+                await channel.start()
+            try:
+                if args.drain:  # what is due now: every tick once, then deliver until none is left
+                    await scheduler.run_all(app)
+                    stats = await worker.run(drain=True)
+                else:
+                    async with scheduler.ticking(app):
+                        stats = await worker.run()
+                async with app.db.sessions() as session:
+                    left = await outbox.backlog(session, app.clock.now())
+            finally:
+                for channel in channels:
+                    await channel.stop()
         if stats.reclaimed:
             out.print(f"{stats.reclaimed} messages were sent again after a worker died mid-send")
+        if worker.stopping:  # SIGTERM or SIGINT: the worker logged what it released
+            return 0
         if args.drain and left.leased:
             until = left.leased_until.isoformat(timespec="seconds") if left.leased_until else "?"
             raise CommandFailed(

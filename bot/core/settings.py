@@ -154,6 +154,13 @@ class Settings(BaseSettings):
     default_timezone: str = "Asia/Tokyo"
     public_url: str = ""
     port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
+    # `worker` serves /metrics on 0.0.0.0:WORKER_METRICS_PORT; none: no metrics server.
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("WORKER_METRICS_PORT", "worker_metrics_port"),
+    )
 
     slack_bot_token: str | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
@@ -201,6 +208,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [team.strip() for team in value.split(",") if team.strip()]
         return value
+
+    @field_validator("worker_metrics_port", mode="before")
+    @classmethod
+    def _no_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("default_locale")
     @classmethod

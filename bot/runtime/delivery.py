@@ -14,10 +14,15 @@ time in the shared rate-limit buckets, send at that time, and write back what ha
 - network error / 5xx → `failed`, retried after an exponential backoff with jitter, `dead`
   after `max_attempts`.
 
-A worker killed mid-batch leaves its rows `sending`; after the lease they are claimed again and
-sent once more. Duplicates are therefore bounded by what was in flight, and every reclaimed row
-is counted (`Stats.reclaimed`) and logged. Paused people's messages are not claimed at all:
-they wait for `pause` to be lifted."""
+A worker asked to stop (`stop()`, on SIGTERM or SIGINT) claims nothing more, lets the sends
+already started finish (each bounded by `send_timeout_seconds`), writes their outcomes and puts
+the messages it claimed but did not send back in the queue, lease cleared, for any worker to take
+at once (`Stats.released`). Outcomes are written back in short transactions; a failed write is
+retried and its rows are kept in memory until written (bot/runtime/outcomes.py), so a message
+this worker sent is recorded `sent` and never sent again by it. A worker killed mid-batch leaves
+its rows `sending`; after the lease they are claimed again and sent once more. Duplicates are
+therefore bounded by what was in flight, and every reclaimed row is counted (`Stats.reclaimed`)
+and logged. Paused people's messages are not claimed at all: they wait for `pause` to be lifted."""
 
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ from bot.core.platforms import DELIVERABLE
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery_rules import backoff, buckets_for, pick_identity, quiet_until
+from bot.runtime.outcomes import WRITE_ERRORS, Outcomes
 from handlers import ON_BROADCAST_DELIVERED
 from storage import delivery as store
 from storage.models import Identity, OutboxKind, OutboxMessage, OutboxState, Person
@@ -60,6 +66,8 @@ class Stats:
     unreachable: int = 0  # identities marked unreachable
     held: int = 0  # quiet hours
     reclaimed: int = 0  # claimed after a lease expired: may be sent a second time
+    released: int = 0  # claimed, then given back unsent because the worker was stopping
+    write_failures: int = 0  # failed attempts to write outcomes (retried, rows kept; logged)
     errors: int = 0  # unexpected errors in the loop itself (logged)
 
     def summary(self) -> str:
@@ -100,10 +108,39 @@ class Worker:
         self.stats = Stats()
         self.paused: dict[str, datetime] = {}  # buckets this worker saw a 429 for
         self._pruned_at: datetime | None = None
+        self._stopping = False
+        self._napping: set[asyncio.Task[Any]] = set()
+        self.outcomes = Outcomes(app.db, sleep, self.name)
+        self._broadcasts: set[int] = set()  # to close once their outcomes are written
 
     @property
     def now(self) -> datetime:
         return self.app.clock.now()
+
+    def stop(self) -> None:
+        """Finish the sends under way, release the rest, and return from `run`."""
+        self._stopping = True
+        for task in self._napping:  # wake them: nap() turns this cancel into a return
+            task.cancel()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep, but wake up when the worker is asked to stop. The sleep is awaited in this
+        task (not a task of its own) so a VirtualSleep orders the waits exactly as before."""
+        task = asyncio.current_task()
+        if self.stopping or seconds <= 0 or task is None:
+            return
+        self._napping.add(task)
+        try:
+            await self.sleep(seconds)
+        except asyncio.CancelledError:
+            if not self.stopping or task.uncancel() > 0:
+                raise  # a real cancellation, not (only) stop()'s
+        finally:
+            self._napping.discard(task)
 
     def announce(self) -> None:
         if self.app.db.is_sqlite:
@@ -117,13 +154,16 @@ class Worker:
             log.warning("delivery worker %s has no channel: messages will wait", self.name)
 
     async def run(self, *, drain: bool = False) -> Stats:
-        """Deliver until cancelled; with `drain`, until nothing is due (retries due within
-        `drain_wait_seconds` are waited for)."""
+        """Deliver until cancelled or stopped; with `drain`, until nothing is due (retries due
+        within `drain_wait_seconds` are waited for)."""
         self.announce()
         in_flight: set[asyncio.Task[None]] = set()
         try:
-            while True:
+            while not self.stopping:
                 try:
+                    if self.outcomes and not await self.flush():
+                        await self.nap(self.cfg.poll_seconds)  # claim nothing until written
+                        continue
                     if len(in_flight) < self.cfg.batches_in_flight:
                         batch = await self.claim()
                         if batch.planned:
@@ -148,7 +188,7 @@ class Worker:
                         await self.sleep_until(due)
                     else:
                         await self.prune()
-                        await self.sleep(self.cfg.poll_seconds)
+                        await self.nap(self.cfg.poll_seconds)
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise
                 except Exception:
@@ -156,19 +196,39 @@ class Worker:
                     log.exception("delivery worker %s: loop failed; going on", self.name)
                     if drain and self.stats.errors > 10:
                         raise
-                    await self.sleep(self.cfg.poll_seconds)
+                    await self.nap(self.cfg.poll_seconds)
+            if in_flight:  # stopping: the batches finish their started sends and release the rest
+                results = await asyncio.gather(*in_flight, return_exceptions=True)
+                in_flight = set()
+                for result in results:
+                    if isinstance(result, Exception):
+                        self.stats.errors += 1
+                        log.error(
+                            "delivery worker %s: a batch failed while stopping",
+                            self.name,
+                            exc_info=result,
+                        )
+            if self.outcomes:
+                await self.flush()
         finally:
             for task in in_flight:
                 task.cancel()
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
-        log.info("delivery worker %s drained: %s", self.name, self.stats.summary())
+        if self.stopping:
+            log.info(
+                "delivery worker %s stopped: released %d claimed but unsent messages back to the"
+                " queue (%s)",
+                self.name,
+                self.stats.released,
+                self.stats.summary(),
+            )
+        else:
+            log.info("delivery worker %s drained: %s", self.name, self.stats.summary())
         return self.stats
 
     async def sleep_until(self, when: datetime) -> None:
-        delay = (when - self.now).total_seconds()
-        if delay > 0:
-            await self.sleep(delay)
+        await self.nap((when - self.now).total_seconds())
 
     async def next_due(self) -> datetime | None:
         async with self.app.db.transaction() as session:
@@ -188,6 +248,7 @@ class Worker:
         now = self.now
         batch = Batch()
         written: list[dict[str, Any]] = []
+        settled: list[dict[str, Any]] = []  # outcomes kept in memory, written here instead
         finished: set[int] = set()
         async with self.app.db.transaction() as session:
             claimed = await store.claim(
@@ -206,6 +267,16 @@ class Worker:
             )
             for item in claimed:
                 message = item.message
+                pending = self.outcomes.rows.get(message.id)
+                if pending is not None:  # its lease ran out while its outcome was unwritten
+                    log.warning(
+                        "outbox %s: claimed again before its outcome (%s) was written: writing"
+                        " that, not sending it again",
+                        message.id,
+                        pending["state"],
+                    )
+                    settled.append(pending)
+                    continue
                 if item.reclaimed:
                     self.stats.reclaimed += 1
                     log.warning(
@@ -221,7 +292,8 @@ class Worker:
                     written.append(row)
                     if row["state"] == OutboxState.DEAD and message.broadcast_id is not None:
                         finished.add(message.broadcast_id)
-            await store.write_outcomes(session, written)
+            await store.write_outcomes(session, written + settled)
+        self.outcomes.forget(settled)
         if finished:
             await self.finish_broadcasts(finished)
         if batch.planned:
@@ -294,6 +366,17 @@ class Worker:
             last_error=reason,
         )
 
+    def release(self, message: OutboxMessage) -> dict[str, Any]:
+        """Claimed but not sent (the worker is stopping): back to the queue, due at once."""
+        self.stats.released += 1
+        return store.outcome(
+            message,
+            state=OutboxState.QUEUED,
+            attempts=max(message.attempts - 1, 0),
+            lease_until=None,
+            leased_by=None,
+        )
+
     def retry(self, message: OutboxMessage, reason: str) -> dict[str, Any]:
         if message.attempts >= self.cfg.max_attempts:
             return self.dead(message, f"gave up after {message.attempts} attempts: {reason}")
@@ -314,34 +397,43 @@ class Worker:
         """Send each message at its reserved time, several at once (a platform call takes a
         while), writing outcomes back as they come."""
         planned.sort(key=lambda p: (p.slot or self.now, p.message.id))
-        rows: list[dict[str, Any]] = []
-        identities: list[dict[str, Any]] = []
         tasks: list[asyncio.Task[None]] = []
-        broadcasts: set[int] = set()
 
         async def one(p: Planned) -> None:
-            rows.append(await self.send(p, identities))
+            self.outcomes.add(await self.send(p, self.outcomes.identities))
             if p.message.broadcast_id is not None:
-                broadcasts.add(p.message.broadcast_id)
+                self._broadcasts.add(p.message.broadcast_id)
 
-        for p in planned:
+        for n, p in enumerate(planned):
             if p.slot is not None:
                 await self.sleep_until(p.slot)
+            if self.stopping:  # what has not started is given back, not sent
+                for q in planned[n:]:
+                    self.outcomes.add(self.release(q.message))
+                break
             tasks.append(asyncio.create_task(one(p)))
             await asyncio.sleep(0)
-            if len(rows) >= FLUSH_EVERY:
-                await self.flush(rows, identities)
-        await asyncio.gather(*tasks)
-        await self.flush(rows, identities)
-        if broadcasts:
-            await self.finish_broadcasts(broadcasts)
+            if len(self.outcomes) >= FLUSH_EVERY and not self.outcomes.failing:
+                await self.flush()
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                self.stats.errors += 1
+                log.error("delivery worker %s: a send failed", self.name, exc_info=result)
+        await self.flush()
 
-    async def flush(self, rows: list[dict[str, Any]], identities: list[dict[str, Any]]) -> None:
-        taken_rows, rows[:] = list(rows), []
-        taken_ids, identities[:] = list(identities), []
-        async with self.app.db.transaction() as session:
-            await store.update_identities(session, taken_ids)
-            await store.write_outcomes(session, taken_rows)
+    async def flush(self) -> bool:
+        """Write the outcomes kept in memory (retrying); close the broadcasts they finish.
+        False when they are still unwritten: they stay, and nothing new is claimed."""
+        written = await self.outcomes.write()
+        self.stats.write_failures = self.outcomes.failures
+        if written and self._broadcasts:
+            ids, self._broadcasts = self._broadcasts, set()
+            try:
+                await self.finish_broadcasts(ids)
+            except WRITE_ERRORS:
+                self._broadcasts |= ids  # closed after the next write
+                log.exception("delivery worker %s: closing broadcasts %s failed", self.name, ids)
+        return written
 
     async def finish_broadcasts(self, ids: set[int]) -> None:
         async with self.app.db.transaction() as session:
@@ -363,8 +455,11 @@ class Worker:
             until = self.now + timedelta(seconds=max(exc.retry_after, 0.001))
             if self.paused.get(key, now) < until:
                 self.paused[key] = until
-            async with self.app.db.transaction() as session:
-                await store.pause(session, key, until, self.now)
+            try:  # other workers learn of the pause; this one already honours it
+                async with self.app.db.transaction() as session:
+                    await store.pause(session, key, until, self.now)
+            except WRITE_ERRORS:
+                log.exception("429 on %s: recording the pause for other workers failed", key)
             log.info("429 on %s: paused %.1fs", key, exc.retry_after)
             return self.requeue(message, until, f"429: {exc}")
         except Unreachable as exc:
