@@ -93,6 +93,17 @@ async def people_with_identities(session: AsyncSession, ids: Iterable[int]) -> d
     return {p.id: p for p in found}
 
 
+async def identities_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Identity]:
+    """Identities with their person (answers go to the one who wrote, joined or not)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    found = await session.scalars(
+        select(Identity).options(selectinload(Identity.person)).where(Identity.id.in_(wanted))
+    )
+    return {i.id: i for i in found}
+
+
 def outcome(message: OutboxMessage, **changes: Any) -> dict[str, Any]:
     """The row as it should be written back: its current values, with `changes`."""
     row = {name: getattr(message, name) for name in OUTCOME_COLUMNS}

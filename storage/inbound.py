@@ -1,7 +1,7 @@
-"""Inbound event ids already processed: Slack retries (`event_id`, `X-Slack-Retry-Num`),
-request signatures (a replayed request is ignored) and Telegram `update_id`s. Kept in the
-database so every `serve` process shares them, for at least a day (Slack retries for about 5
-minutes, a signature is good for 5; a day leaves room for outages)."""
+"""Slack request signatures already seen (a replayed request is ignored), kept in the database
+so every `serve` process shares them, for at least a day (a signature is good for 5 minutes; a
+day leaves room for outages). Platforms' retries of an update or event are dropped by the inbox
+(storage/inbox.py), which remembers their ids."""
 
 from __future__ import annotations
 

@@ -15,12 +15,32 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.models import InboxItem, InboxState
 from storage.outbox import insert_ignore
 
 KEEP = timedelta(hours=48)  # done items are the memory of what was seen: a platform's retry
+
+
+def private_conversation(workspace: str, user_id: str) -> str:
+    """The conversation key of a person's own chat with the bot, whatever the channel: what
+    `forgetme` clears of the inbox (a shared chat's key is the channel's own)."""
+    return f"{workspace}:{user_id}"
+
+
+async def forget_conversations(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> None:
+    """Drop what these (channel, conversation) recorded, but an item being handled (the
+    `forgetme` itself): the inbox holds people's words for up to KEEP."""
+    for channel, conversation in keys:
+        await session.execute(
+            delete(InboxItem).where(
+                InboxItem.channel == channel,
+                InboxItem.conversation == conversation,
+                InboxItem.state != InboxState.HANDLING,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +117,25 @@ async def done(db: Database, item_id: int, now: datetime, error: str | None = No
         await session.execute(
             update(InboxItem)
             .where(InboxItem.id == item_id)
-            .values(state=InboxState.DONE, lease_until=None, done_at=now, last_error=error)
+            # The body goes: the key alone keeps a retry out, and people's words are not kept.
+            .values(state=InboxState.DONE, body={}, lease_until=None, done_at=now, last_error=error)
+        )
+
+
+async def extend(db: Database, worker: str, ids: Sequence[int], until: datetime) -> None:
+    """Keep the leases of items still being handled (a heartbeat): a lease can then be short,
+    and what a killed process held is taken over soon."""
+    if not ids:
+        return
+    async with db.transaction() as session:
+        await session.execute(
+            update(InboxItem)
+            .where(
+                InboxItem.id.in_(list(ids)),
+                InboxItem.leased_by == worker,
+                InboxItem.state == InboxState.HANDLING,
+            )
+            .values(lease_until=until)
         )
 
 

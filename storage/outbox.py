@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.types import Reply
-from storage.models import OutboxMessage, OutboxState
+from storage.db import Database
+from storage.models import Identity, OutboxKind, OutboxMessage, OutboxState
 
 
 def insert_ignore(session: AsyncSession, table: Any) -> Any:
@@ -54,6 +55,51 @@ async def enqueue(
     )
     assert isinstance(result, CursorResult)
     return bool(result.rowcount)
+
+
+async def enqueue_answer(
+    db: Database,
+    *,
+    channel: str,
+    workspace: str,
+    user_id: str,
+    chat_id: str | None,
+    reply: Reply,
+    key: str,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> bool:
+    """An answer whose send failed, for the worker's retries: to `chat_id` (None: the person's
+    private chat), on behalf of the identity that wrote (who may not have joined)."""
+    async with db.transaction() as session:
+        identity = await session.scalar(
+            select(Identity).where(
+                Identity.channel == channel,
+                Identity.workspace == workspace,
+                Identity.user_id == user_id,
+            )
+        )
+        if identity is None:
+            return False
+        result = await session.execute(
+            insert_ignore(session, OutboxMessage.__table__).values(
+                idempotency_key=key[:200],
+                person_id=identity.person_id,
+                identity_id=identity.id,
+                channel=channel,
+                workspace=workspace,
+                recipient=chat_id,
+                payload=reply.to_dict(),
+                kind=OutboxKind.ANSWER,
+                urgent=True,
+                state=OutboxState.QUEUED,
+                attempts=0,
+                not_before=not_before or now,
+                created_at=now,
+            )
+        )
+        assert isinstance(result, CursorResult)
+        return bool(result.rowcount)
 
 
 async def enqueue_many(

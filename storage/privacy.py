@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import inbox
 from storage.models import (
     BroadcastClick,
     Identity,
@@ -180,7 +181,12 @@ async def forget(session: AsyncSession, person: Person, now: datetime) -> None:
     person.forgotten_at = person.updated_at = now
     # Through the ORM: the caller's own identity is loaded in this session. Form states and
     # button tokens go with it (ON DELETE CASCADE).
-    for identity in await session.scalars(select(Identity).where(Identity.person_id == pid)):
+    mine = list(await session.scalars(select(Identity).where(Identity.person_id == pid)))
+    # The inbox points at no person, but holds what her own chats sent until it is handled.
+    await inbox.forget_conversations(
+        session, [(i.channel, inbox.private_conversation(i.workspace, i.user_id)) for i in mine]
+    )
+    for identity in mine:
         await session.delete(identity)
     await session.execute(delete(Invite).where(Invite.person_id == pid))
     await session.execute(delete(OutboxMessage).where(OutboxMessage.person_id == pid))

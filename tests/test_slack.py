@@ -17,17 +17,20 @@ from bot.channels.slack import render
 from bot.core.channel import DeliveryError, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.clock import FixedClock
 from bot.core.types import Attachment, Button, Reply
+from bot.runtime.delivery import Worker
 from storage import people
 from storage.models import (
     Event,
     Identity,
+    InboxItem,
     Interaction,
     Invite,
     Match,
     Opening,
-    ProcessedEvent,
+    OutboxMessage,
     Rsvp,
 )
+from tests.fakes.fake_channel import VirtualSleep
 from tests.fakes.slack_api import FakeSlackAPI, block_errors
 from tests.support.slack_workspace import (
     ADMIN,
@@ -240,9 +243,7 @@ async def test_direct_messages_and_replayed_events(slack_db: Workspace) -> None:
     assert len(s.fake.posted()) == count
     async with s.app.db.transaction() as session:
         seen = await session.scalar(
-            select(func.count())
-            .select_from(ProcessedEvent)
-            .where(ProcessedEvent.event_id == "EvHelp1")
+            select(func.count()).select_from(InboxItem).where(InboxItem.key == "EvHelp1")
         )
         assert seen == 1
     # the bot's own messages and edits are not answered
@@ -451,6 +452,27 @@ async def test_a_button_on_a_message_everyone_in_a_channel_sees_acts_for_nobody(
     ephemeral = {"kind": "ephemeral", "channel": "CGENERAL", "blocks": []}
     await s.press_element(EMMA, edit, ephemeral)  # only she saw this one
     assert s.fake.to("views.open")
+
+
+async def test_an_answer_slack_refuses_for_a_while_goes_to_the_outbox_and_arrives(
+    slack: Workspace, clock: FixedClock
+) -> None:
+    s = slack
+    await s.onboard(EMMA)
+    s.fake.rate_limit("chat.postMessage", 30)
+    since = len(s.fake.posted(f"D{EMMA}"))
+    await s.dm(EMMA, "help")
+    async with s.app.db.transaction() as session:
+        queued = (await session.scalars(select(OutboxMessage))).one()
+    assert (queued.kind, queued.recipient) == ("answer", f"D{EMMA}")
+    assert queued.not_before == clock.now() + timedelta(seconds=30)  # Slack's Retry-After
+    clock.advance(seconds=30)
+    worker = Worker(s.app, {"slack": s.channel}, sleep=VirtualSleep(clock))
+    assert (await worker.run(drain=True)).sent == 1
+    refused, delivered = s.fake.posted(f"D{EMMA}")[since:]
+    assert delivered["blocks"] == refused["blocks"] and "Here is what you can do" in str(
+        delivered["blocks"]
+    )
 
 
 async def test_a_4000_character_command(slack: Workspace) -> None:

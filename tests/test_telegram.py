@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -21,10 +22,12 @@ from bot.core.clock import FixedClock
 from bot.core.settings import Settings
 from bot.core.types import Attachment, Button, Reply
 from bot.runtime.app import App
+from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
 from storage import invites, people
-from storage.models import AuditEntry, Identity, Role, RoleGrant, SurveyResponse
+from storage.models import AuditEntry, Identity, OutboxMessage, Role, RoleGrant, SurveyResponse
 from tests.conftest import make_settings
+from tests.fakes.fake_channel import VirtualSleep
 from tests.fakes.telegram_api import BOT, TOKEN, FakeTelegramAPI, TgUser
 from tests.support.people import load_company
 
@@ -335,6 +338,7 @@ async def test_without_a_configured_secret_the_webhook_refuses_everything(
         (b"", 400),
         (b"[1, 2]", 400),
         (b'{"message": {}}', 400),
+        (b'{"update_id": 5, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),  # nested
         (b'{"update_id": 1, "message_reaction": {"chat": {"id": 1}}}', 200),
         (b'{"update_id": 2, "poll": {"id": "p"}}', 200),
         (b'{"update_id": 3, "message": "not an object"}', 200),
@@ -523,6 +527,30 @@ async def test_long_polling_answers_messages_and_buttons(
     assert len(fake.sent(EMMA.id)) == 3 and not fake.open_queries
     offsets = [c.params.get("offset") for c in fake.calls_to("getUpdates")]
     assert offsets[0] is None and offsets[-1] is not None  # updates were confirmed
+
+
+@pytest.mark.parametrize(("code", "retry_after"), [(502, None), (429, 40)])
+async def test_an_answer_that_fails_to_send_goes_to_the_outbox_and_arrives(
+    served: Served, clock: FixedClock, code: int, retry_after: int | None
+) -> None:
+    s, fake = served, served.fake
+
+    def arrived() -> list[str]:
+        return [str(m.get("text")) for (chat, _), m in fake.messages.items() if chat == HANAKO.id]
+
+    await s.say(HANAKO, "/help")
+    expected = arrived()
+    fake.fail_next("sendMessage", code, retry_after=retry_after)
+    await s.say(HANAKO, "/help")
+    assert arrived() == expected  # the send failed: nothing arrived yet
+    async with s.app.db.transaction() as session:
+        queued = (await session.scalars(select(OutboxMessage))).one()
+    assert (queued.kind, queued.recipient, queued.urgent) == ("answer", str(HANAKO.id), True)
+    assert queued.not_before == clock.now() + timedelta(seconds=retry_after or 0)
+    clock.advance(seconds=retry_after or 0)
+    worker = Worker(s.app, {"telegram": s.channel}, sleep=VirtualSleep(clock))
+    assert (await worker.run(drain=True)).sent == 1
+    assert arrived() == expected * 2  # the same answer, in the same chat
 
 
 # -- delivery (send) --------------------------------------------------------------------------

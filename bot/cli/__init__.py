@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,7 +163,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     asyncio.run(prepare())
     web = build_web_app(app, configured_channels(app))
+    # uvicorn shuts down gracefully on SIGTERM / SIGINT (the lifespan gives back what the inbox
+    # had not handled), then hands the signal to the handler it found: this one, so a clean
+    # stop exits 0 instead of dying of the signal.
+    stopped: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, _frame: stopped.append(number))
     uvicorn.run(web, host="0.0.0.0", port=settings.port, log_level="info")
+    if stopped:
+        err.print(f"serve stopped cleanly ({signal.Signals(stopped[0]).name})")
     return 0
 
 

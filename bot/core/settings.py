@@ -64,7 +64,8 @@ class InboxSettings(BaseModel):
     """How `serve` and `run` handle what platforms push (storage/inbox.py)."""
 
     concurrency: int = Field(8, ge=1, le=200)  # items handled at once per process
-    lease_seconds: float = Field(300, ge=5, le=86_400)  # then another process handles it again
+    # Renewed every third of it while handling; a killed process's items are taken over after it.
+    lease_seconds: float = Field(30, ge=1, le=86_400)
     poll_seconds: float = Field(1.0, gt=0, le=60)  # looking for what a crashed process left
     max_attempts: int = Field(5, ge=1, le=100)  # handling interrupted this often: given up
     stop_seconds: float = Field(10, ge=0, le=600)  # a clean stop waits this long for work

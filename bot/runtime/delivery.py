@@ -81,6 +81,7 @@ class Planned:
     recipient: Recipient
     buckets: list[store.Bucket]
     slot: datetime | None = None
+    addressed: bool = False  # an answer to that very chat: not the person's preferred place
 
 
 @dataclass
@@ -265,6 +266,14 @@ class Worker:
             people = await store.people_with_identities(
                 session, (c.message.person_id for c in claimed if c.message.person_id)
             )
+            writers = await store.identities_by_id(
+                session,
+                (
+                    c.message.identity_id
+                    for c in claimed
+                    if c.message.kind == OutboxKind.ANSWER and c.message.identity_id
+                ),
+            )
             for item in claimed:
                 message = item.message
                 pending = self.outcomes.rows.get(message.id)
@@ -284,8 +293,12 @@ class Worker:
                         message.id,
                         message.leased_by,
                     )
-                person = people.get(message.person_id) if message.person_id else None
-                planned, row = self.plan(message, person, now)
+                if message.kind == OutboxKind.ANSWER:
+                    writer = writers.get(message.identity_id or 0)
+                    planned, row = self.plan_answer(message, writer, now)
+                else:
+                    person = people.get(message.person_id) if message.person_id else None
+                    planned, row = self.plan(message, person, now)
                 if planned is not None:
                     batch.planned.append(planned)
                 if row is not None:
@@ -299,6 +312,19 @@ class Worker:
         if batch.planned:
             await self.reserve(batch, now)
         return batch
+
+    def plan_answer(
+        self, message: OutboxMessage, writer: Identity | None, now: datetime
+    ) -> tuple[Planned | None, dict[str, Any] | None]:
+        """An answer goes back to the chat it was for, for whoever wrote, joined or not."""
+        if writer is None or (writer.person is not None and writer.person.is_forgotten):
+            return None, self.dead(message, "forgotten: the person who wrote is gone")
+        if writer.channel not in self.channels:
+            later = now + timedelta(seconds=NO_CHANNEL_RECHECK)
+            return None, self.requeue(message, later, f"no channel configured for {writer.channel}")
+        recipient = Recipient(writer.channel, writer.workspace, writer.user_id, message.recipient)
+        buckets = buckets_for(self.cfg, recipient)
+        return Planned(message, writer, recipient, buckets, addressed=True), None
 
     def plan(
         self, message: OutboxMessage, person: Person | None, now: datetime
@@ -463,9 +489,11 @@ class Worker:
             log.info("429 on %s: paused %.1fs", key, exc.retry_after)
             return self.requeue(message, until, f"429: {exc}")
         except Unreachable as exc:
-            self.stats.unreachable += 1
             DELIVERIES.labels(p.recipient.channel, "unreachable").inc()
             reason = str(exc)[:200] or "unreachable"
+            if p.addressed:  # that chat is gone (a group that removed the bot): not the person
+                return self.dead(message, f"unreachable: {reason}")
+            self.stats.unreachable += 1
             p.identity.reachable = False
             identities.append(
                 {"id": p.identity.id, "reachable": False, "unreachable_reason": reason}
@@ -481,7 +509,7 @@ class Worker:
             return self.retry(message, f"{type(exc).__name__}: {exc}")
         self.stats.sent += 1
         DELIVERIES.labels(p.recipient.channel, "sent").inc()
-        if chat_id and chat_id != p.identity.chat_id:
+        if chat_id and chat_id != p.identity.chat_id and not p.addressed:
             p.identity.chat_id = chat_id
             identities.append({"id": p.identity.id, "chat_id": chat_id})
         return store.outcome(

@@ -2,8 +2,9 @@
 
 A channel's endpoint calls `Inbox.record` and acknowledges only after that commit; `Inbox.run`
 (inside `serve` and `run`) claims recorded items, handles up to `concurrency` conversations at
-once (one conversation's items in order), and marks each done. Another process takes over an
-item whose lease ran out; a clean stop (SIGTERM: uvicorn's shutdown, then the app's lifespan)
+once (one conversation's items in order), and marks each done. Leases are short and renewed
+while an item is being handled, so another process soon takes over what a killed one held; a
+clean stop (SIGTERM: uvicorn's shutdown, then the app's lifespan)
 stops claiming, waits `stop_seconds` for what is in hand and gives the rest back."""
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Inbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[int] = set()  # ids leased by this process, not yet done
         self._stopping = False
+        self._claiming = asyncio.Lock()
 
     def register(self, channel: str, handler: Handler) -> None:
         """The channel's handler for its recorded items (called from `Channel.start`)."""
@@ -55,26 +57,44 @@ class Inbox:
 
     async def run(self) -> None:
         """Claim and handle until `stop` (or cancelled); not again after `stop`."""
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
         while not self._stopping:
             self._wake.clear()
+            if loop.time() - renewed >= self.cfg.lease_seconds / 3:
+                renewed = loop.time()
+                await self._renew()
             claimed = 0
             free = self.cfg.concurrency - len(self._tasks)
             if free > 0:
-                try:
-                    claimed = await self._claim(free)
-                except Exception:
-                    log.exception("inbox %s: claiming failed; trying again", self.name)
+                async with self._claiming:
+                    if self._stopping:
+                        break
+                    try:
+                        claimed = await self._claim(free)
+                    except Exception:
+                        log.exception("inbox %s: claiming failed; trying again", self.name)
             if claimed:
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), self.cfg.poll_seconds)
+                wait = min(self.cfg.poll_seconds, self.cfg.lease_seconds / 3)
+                await asyncio.wait_for(self._wake.wait(), wait)
             except TimeoutError:
                 pass
+
+    async def _renew(self) -> None:
+        until = self.clock.now() + timedelta(seconds=self.cfg.lease_seconds)
+        try:
+            await store.extend(self.db, self.name, sorted(self._held), until)
+        except Exception:
+            log.exception("inbox %s: could not renew %d leases", self.name, len(self._held))
 
     async def stop(self) -> None:
         """Stop claiming, let what is in hand finish for `stop_seconds`, give the rest back."""
         self._stopping = True
         self._wake.set()
+        async with self._claiming:  # a claim under way ends first: nothing is taken after this
+            pass
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.cfg.stop_seconds)
         for task in set(self._tasks):

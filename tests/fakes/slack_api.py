@@ -134,6 +134,7 @@ class FakeSlackAPI:
         self.codes: dict[str, str] = {}  # OAuth code → the token it is traded for
         self._revoke_after: dict[str, int] = {}
         self._team = TEAM  # the team of the request being answered
+        self.post_delay = 0.0  # seconds a chat.postMessage takes
         self.calls: list[Call] = []
         self.users: dict[str, SlackUser] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -266,6 +267,8 @@ class FakeSlackAPI:
         method = request.match_info["method"]
         params = await self._params(request)
         await self._record(Call(method, params, request.path))
+        if self.post_delay and method == "chat.postMessage":
+            await asyncio.sleep(self.post_delay)  # a loaded platform, for crash tests
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if method == "oauth.v2.access":  # the app's client id and secret, no token
             basic = request.headers.get("Authorization", "").startswith("Basic ")

@@ -89,6 +89,7 @@ class FakeTelegramAPI:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.send_delay = 0.0  # seconds a sendMessage takes (a loaded platform), for crash tests
 
     # -- server --------------------------------------------------------------------------------
 
@@ -175,6 +176,8 @@ class FakeTelegramAPI:
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
             return _error(ApiError(404, "Not Found"))
+        if self.send_delay and method == "sendMessage":
+            await asyncio.sleep(self.send_delay)
         try:
             result = await handler(params, files)
         except ApiError as exc:

@@ -1,9 +1,9 @@
 """The Slack Web API side of the Slack channel: clients, who a user is, DMs, posting.
 
-Two clients share one aiohttp session: the interactive one retries a 429 itself (slack_sdk's
-`AsyncRateLimitErrorRetryHandler`, docs/architecture.md), the bulk one used by delivery does not,
-because the delivery worker owns the waiting. Slack errors become `DeliveryError` subclasses
-here."""
+Two clients share one aiohttp session: the interactive one retries a short 429 itself (slack_sdk's
+`AsyncRateLimitErrorRetryHandler`, docs/architecture.md; a longer one sends the answer to the
+outbox), the bulk one used by delivery does not, because the delivery worker owns the waiting.
+Slack errors become `DeliveryError` subclasses here."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     async_default_handlers,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -44,6 +47,31 @@ SIGNATURE_AGE = 300  # Bolt's limit too: older requests are refused as replays
 
 class WorkspaceGone(Unreachable):
     """Nobody in this workspace can be reached any more: the bot's token was revoked."""
+
+
+RETRY_INLINE_MAX_S = 3.0  # an answer waits out a short 429; a longer one goes to the outbox
+
+
+class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 retry, for someone waiting for an answer: only when Slack asks for a few
+    seconds. A longer Retry-After raises, and the answer is retried by the outbox worker instead
+    of holding an inbox slot for it."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        values = {k.lower(): v for k, v in response.headers.items()}.get("retry-after") or ["1"]
+        try:
+            return float(values[0]) <= RETRY_INLINE_MAX_S
+        except ValueError:
+            return True
 
 
 def delivery_error(exc: SlackApiError) -> DeliveryError:
@@ -117,7 +145,7 @@ class SlackApi:
             session=self.session,
             retry_handlers=[
                 *async_default_handlers(),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+                ShortRateLimitRetry(max_retry_count=2),
             ],
         )
         bulk = AsyncWebClient(

@@ -2,8 +2,10 @@
 
 HTTP mode (`serve`): `POST /slack/events` takes events, the slash command and interactivity;
 Bolt checks every signature. Socket Mode (`run`) when SLACK_APP_TOKEN is set. Every listener
-acknowledges first and does the work after (Slack gives 3 s), except a modal submission, whose
-field errors must travel in the acknowledgement itself.
+records the request in the inbox (bot/runtime/inbox.py), acknowledges only after that commit, and
+the work is done from there (Slack gives 3 s; a crash means it is done again, never lost); a modal
+submission is the exception: its field errors must travel in the acknowledgement itself, so it is
+handled at once and only its answer to the DM goes through the inbox.
 
 No feature logic here: Slack input becomes `Incoming`, the router answers, and `slack_answer`
 sends the answer where it belongs (personal replies never to a shared channel)."""
@@ -14,6 +16,7 @@ import asyncio
 import logging
 import re
 import time
+import uuid
 import warnings
 from collections.abc import Coroutine
 from dataclasses import replace
@@ -40,7 +43,7 @@ from bot.core.settings import SettingsError
 from bot.core.types import Incoming, Reply
 from bot.dispatch.router import clean_text, split_command
 from bot.runtime.app import App
-from storage import identities, inbound
+from storage import identities, inbound, inbox
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,6 @@ class SlackChannel:
         )  # fmt: skip
         self.answers = Answers(app, self.api)
         self.bolt: AsyncApp | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- Channel protocol ---------------------------------------------------------------------
 
@@ -101,7 +103,7 @@ class SlackChannel:
             client=self.api.client,
             signing_secret=self.secret or "",
             request_verification_enabled=bool(self.secret),
-            process_before_response=True,  # our listeners ack at once and go on in a task
+            process_before_response=True,  # listeners record, then ack: the inbox does the work
             logger=logging.getLogger("slack_bolt"),
             # Every request is checked against the workspaces that installed us (or the one
             # SLACK_BOT_TOKEN is for): a workspace we are not in gets nothing processed.
@@ -117,11 +119,10 @@ class SlackChannel:
         bolt.event({"type": "message", "subtype": None})(self._on_message)
         bolt.event(re.compile(r".*"))(self._on_other_event)
         self.bolt = bolt
+        self.app.inbox.register(self.name, self.handle)
         log.info("slack: connected as %s to %s", self.api.bot_user_id, self.api.team or "OAuth")
 
     async def stop(self) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=10)
         await self.api.close()
 
     def web_routes(self) -> list[BaseRoute]:
@@ -161,9 +162,8 @@ class SlackChannel:
             raise
 
     async def idle(self) -> None:
-        """Wait until the work started after acknowledgements is done (tests, benchmarks)."""
-        while self._tasks:
-            await asyncio.gather(*set(self._tasks))
+        """Wait until what was recorded has been handled (tests, benchmarks)."""
+        await self.app.inbox.idle()
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -222,19 +222,19 @@ class SlackChannel:
         log.warning("slack: a signed request with a malformed body (%d bytes)", len(body))
         return PlainTextResponse("malformed body", 400)
 
-    # -- listeners: acknowledge, then work ----------------------------------------------------
+    # -- listeners: record, acknowledge; the work is done from the inbox --------------------
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
         if body.get("user_id"):
             who = (team_of(body), str(body["user_id"]), body.get("response_url"))
-            self._spawn(self._command(body), "command", who)
+            await self._record("command", body, who)
+        await ack()
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
         user = body.get("user") or {}
         if body.get("actions") and user.get("id"):
-            self._spawn(self._action(body), "button", (team_of(body), str(user["id"]), None))
+            await self._record("action", body, (team_of(body), str(user["id"]), None))
+        await ack()
 
     async def _on_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
@@ -245,31 +245,63 @@ class SlackChannel:
                 await ack()
 
     async def _on_home(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
         event = body.get("event") or {}
         if event.get("tab", "home") == "home" and event.get("user"):
-            work = self._publish_home(team_of(body), str(event["user"]))
-            self._spawn(self._once(body, work), "home", None)
+            await self._record("home", body, (team_of(body), str(event["user"]), None))
+        await ack()
 
     async def _on_message(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
         event = body.get("event") or {}
-        if event.get("channel_type") != "im" or event.get("bot_id") or not event.get("user"):
-            return
-        who = (team_of(body), str(event["user"]), None)
-        self._spawn(self._once(body, self._message(body, event)), "direct message", who)
+        if event.get("channel_type") == "im" and not event.get("bot_id") and event.get("user"):
+            await self._record("message", body, (team_of(body), str(event["user"]), None))
+        await ack()
 
     async def _on_uninstalled(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await self._record("gone", body, None, reason="app_uninstalled")
         await ack()
-        work = self._workspace_gone(team_of(body), "app_uninstalled")
-        self._spawn(self._once(body, work), "uninstall", None)
 
     async def _on_tokens_revoked(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
         tokens = (body.get("event") or {}).get("tokens") or {}
         if tokens.get("bot"):  # user tokens are not ours to care about: we only use the bot's
-            work = self._workspace_gone(team_of(body), "tokens_revoked")
-            self._spawn(self._once(body, work), "tokens revoked", None)
+            await self._record("gone", body, None, reason="tokens_revoked")
+        await ack()
+
+    async def _record(self, kind: str, body: dict[str, Any], who: Who | None, **extra: Any) -> None:
+        """Into the inbox before the acknowledgement (if this raises, Slack gets a 500 and
+        retries an event). An event id recorded before is Slack's retry: dropped."""
+        key = str(body.get("event_id") or "") or f"{kind}:{uuid.uuid4().hex}"
+        team, user = (who[0], who[1]) if who else (team_of(body), "")
+        item = {"kind": kind, "body": body, "who": list(who) if who else None, **extra}
+        conversation = inbox.private_conversation(team, user)
+        if not await self.app.inbox.record(self.name, key, conversation, item):
+            log.info("slack: event %s already recorded", key)
+
+    async def handle(self, item: dict[str, Any]) -> None:
+        """One recorded request, from the inbox."""
+        kind, body = str(item["kind"]), item["body"]
+        who: Who | None = (item["who"][0], item["who"][1], item["who"][2]) if item["who"] else None
+        team = team_of(body)
+        work: Work
+        if kind == "command":
+            work = self._command(body)
+        elif kind == "action":
+            work = self._action(body)
+        elif kind == "home":
+            work = self._publish_home(team, str(body["event"]["user"]))
+        elif kind == "message":
+            work = self._message(body, body["event"])
+        elif kind == "gone":
+            work = self._workspace_gone(team, str(item["reason"]))
+        elif kind == "answer" and who is not None:
+            replies = [Reply.from_dict(r) for r in item["replies"]]
+            work = self._answer_in_dm(who, replies)
+        else:
+            log.error("slack: an inbox item of unknown kind %r", kind)
+            return
+        await self._guard(work, kind, who)
+
+    async def _answer_in_dm(self, who: Who, replies: list[Reply]) -> None:
+        await self.answers.in_dm(await self.api.actor(who[0], who[1]), replies)
 
     async def _workspace_gone(self, team: str, reason: str) -> None:
         """The app was removed from a workspace: forget its token, and nobody there can be
@@ -374,9 +406,10 @@ class SlackChannel:
             errors = errors or {names[0]: " ".join(result.values())}
             await ack(response_action="errors", errors=errors)
             return
-        await ack()  # closes the modal; the answer goes to the DM
+        # Done (committed): the answer to the DM is recorded, so a crash cannot lose it.
         who = (actor.workspace, actor.user_id, None)
-        self._spawn(self.answers.in_dm(actor, result), "answer to a modal", who)
+        await self._record("answer", body, who, replies=[r.to_dict() for r in result])
+        await ack()  # closes the modal
 
     async def _message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         actor = await self.api.actor(team_of(body), str(event["user"]))
@@ -395,22 +428,7 @@ class SlackChannel:
         client = await self.api.client_for(team)
         await client.views_publish(user_id=user, view=render.home_view(shown))
 
-    async def _once(self, body: dict[str, Any], work: Work) -> None:
-        """Slack retries events it thinks were missed; each event id is processed once."""
-        event_id = str(body.get("event_id", ""))
-        now = self.app.clock.now()
-        if event_id and not await inbound.first_time(self.app.db, "slack", event_id, now):
-            work.close()
-            log.info("slack: event %s already processed", event_id)
-            return
-        await work
-
-    # -- background work ----------------------------------------------------------------------
-
-    def _spawn(self, work: Work, what: str, who: Who | None) -> None:
-        task = asyncio.get_running_loop().create_task(self._guard(work, what, who))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    # -- the boundary -------------------------------------------------------------------------
 
     async def _guard(self, work: Work, what: str, who: Who | None) -> None:
         """The boundary for work after an ack (the router has its own; this one catches Slack

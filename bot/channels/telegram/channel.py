@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -22,17 +23,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from telegram import CallbackQuery, Message, Update, User
 from telegram.constants import ChatType
-from telegram.error import ChatMigrated, Conflict, Forbidden, InvalidToken, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Conflict, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.channels.telegram import render, send
 from bot.channels.telegram.menu import Menus
-from bot.core.channel import Recipient, Unreachable
+from bot.core.channel import DeliveryError, RateLimited, Recipient, Unreachable
 from bot.core.i18n import pick_locale
 from bot.core.types import Actor, Incoming, Reply
 from bot.runtime.app import App
 from storage import buttons as store
-from storage import identities
+from storage import identities, inbox, outbox
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,13 @@ class TelegramChannel:
 
     async def record(self, update: Update) -> None:
         """Into the inbox; one chat's updates are handled in order."""
-        chat = update.effective_chat
-        user = update.effective_user
-        conversation = str(chat.id if chat else user.id if user else update.update_id)
+        chat, user = update.effective_chat, update.effective_user
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            conversation = f"chat:{chat.id}"
+        elif user is not None:
+            conversation = inbox.private_conversation("", str(user.id))
+        else:
+            conversation = f"update:{update.update_id}"
         body = update.to_dict()
         if not await self.app.inbox.record(NAME, str(update.update_id), conversation, body):
             UPDATES.labels("duplicate").inc()
@@ -246,7 +251,7 @@ class TelegramChannel:
                 event_id=str(update_id),
             )
         replies = await self.app.dispatcher.dispatch(incoming)
-        await self._answer(message.chat.id, user, replies, private, message.message_id)
+        await self._answer(message.chat.id, user, replies, private, message.message_id, update_id)
         if private:
             await self.menus.refresh(user.id)
 
@@ -281,7 +286,7 @@ class TelegramChannel:
             shown_to=pressed.owner,
         )
         replies = await self.app.dispatcher.dispatch(incoming)
-        await self._answer(chat_id, user, replies, private, None)
+        await self._answer(chat_id, user, replies, private, None, update_id)
         if private:
             await self.menus.refresh(user.id)
 
@@ -313,30 +318,59 @@ class TelegramChannel:
     # -- answering -----------------------------------------------------------------------------
 
     async def _answer(
-        self, chat_id: int, user: User, replies: list[Reply], private: bool, reply_to: int | None
+        self,
+        chat_id: int,
+        user: User,
+        replies: list[Reply],
+        private: bool,
+        reply_to: int | None,
+        update_id: int,
     ) -> None:
-        """Send replies where they belong: personal data only ever in the private chat."""
-        sent_privately = blocked = False
-        for reply in replies:
-            if reply.private_only and not private:
-                try:
-                    await self._send_retrying(user.id, reply, user, None)
-                    sent_privately = True
-                except Forbidden:  # never pressed Start, or blocked the bot
-                    blocked = True
-                except TelegramError as exc:
-                    log.warning("private reply to %s failed: %s", user.id, exc)
+        """Send replies where they belong: personal data only ever in the private chat. An
+        answer whose send fails for a while (timeout, 5xx, 429) goes to the outbox, and so do
+        the ones after it (in order): the worker retries them; nothing is dropped."""
+        sent_privately = blocked = deferred = False
+        for n, reply in enumerate(replies):
+            personal = reply.private_only and not private
+            target = user.id if personal else chat_id
+            key = f"answer:{NAME}:{update_id}:{n}"
+            if deferred:
+                await self._later(target, reply, user, key, None)
+                sent_privately |= personal
                 continue
             try:
-                await self._send_retrying(chat_id, reply, user, reply_to)
+                await self._send_retrying(target, reply, user, None if personal else reply_to)
+                sent_privately |= personal
             except TelegramError as exc:
-                log.warning("reply to chat %s failed: %s", chat_id, exc)
-            reply_to = None
+                error = send.delivery_error(exc, target)
+                if isinstance(error, Unreachable):  # never pressed Start, or blocked the bot
+                    blocked |= personal
+                    log.warning("reply to chat %s failed: %s", target, exc)
+                elif isinstance(exc, BadRequest | InvalidToken):
+                    pass  # logged by delivery_error: our bug, which a retry would not mend
+                else:
+                    deferred = True
+                    await self._later(target, reply, user, key, error)
+                    sent_privately |= personal
+            if not personal:
+                reply_to = None
         if blocked:
             link = f"https://t.me/{self.username}" if self.username else "Telegram"
             await self._say(chat_id, user, "telegram.start_privately", link=link)
         elif sent_privately:
             await self._say(chat_id, user, "error.private_sent")
+
+    async def _later(
+        self, chat_id: int, reply: Reply, user: User, key: str, error: DeliveryError | None
+    ) -> None:
+        now = self.app.clock.now()
+        wait = error.retry_after if isinstance(error, RateLimited) else 0.0
+        queued = await outbox.enqueue_answer(
+            self.app.db, channel=NAME, workspace="", user_id=str(user.id), chat_id=str(chat_id),
+            reply=reply, key=key, now=now, not_before=now + timedelta(seconds=wait),
+        )  # fmt: skip
+        log.warning("reply to chat %s deferred to the outbox (%s)%s", chat_id, error or "in order",
+                    "" if queued else ": already there")  # fmt: skip
 
     async def _say(self, chat_id: int, user: User, key: str, **params: Any) -> None:
         """A channel-level message in the person's language (chosen in the bot, else Telegram's)."""
