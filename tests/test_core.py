@@ -7,6 +7,7 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.clock import FixedClock
 from bot.core.types import Incoming, Reply
 from bot.dispatch.router import Dispatcher, Route, Router
 from bot.runtime.app import App
@@ -88,6 +89,30 @@ async def test_cancelling_a_form_changes_nothing(app: App) -> None:
     assert "Cancelled" in await emma.say("/cancel")
     assert "Python, SQL" in await emma.say("/profile")
     assert "nothing to cancel" in await emma.say("cancel")
+
+
+async def test_a_command_typed_into_a_form_runs_and_the_form_waits(
+    app: App, clock: FixedClock
+) -> None:
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+    emma = chat(app, "emma@example.com")
+    await emma.say("/profile")
+    await emma.press("Edit profile")
+    for line in ("help", "stats", "/jobs"):  # a command's name alone, or a /command
+        answer = await emma.say(line)
+        assert "Your form is waiting" in answer and "(2/4)" not in answer
+    assert "Here is what you can do" in await emma.say("help")
+    await emma.say("Rust; help desk")  # several words: an answer, even one starting "help"
+    assert "(2/4)" in emma.text
+    clock.advance(hours=3)  # the next line comes much later: the form says it is still open
+    answer = await emma.say("Staff engineer")
+    assert "form open from earlier" in answer and "(2/4)" in answer
+    await emma.say("Staff engineer")
+    assert "(3/4)" in emma.text
+    await emma.say("-")
+    await emma.press("maybe")
+    assert "Rust" in emma.text and "help desk" in emma.text and "Staff engineer" in emma.text
 
 
 async def test_a_bad_field_is_asked_again_with_the_reason(app: App) -> None:

@@ -10,7 +10,7 @@ import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ from storage.models import FormState, Identity, Person, Role
 log = logging.getLogger(__name__)
 
 CONSENT_PROMPT = "onboarding.consent_prompt"
+RESUME_AFTER = timedelta(minutes=30)  # a form answered later than this is resumed, not stepped
 
 HandlerResult = Reply | Sequence[Reply] | None
 Handler = Callable[[Context, Incoming], Awaitable[HandlerResult]]
@@ -223,18 +224,38 @@ class Dispatcher:
             return [Reply(ctx.t("error.too_long", max=self.settings.limits.max_message_chars))]
         msg = replace(msg, text=text)
 
-        # A form in progress takes plain answers, its own buttons and /cancel; any other
-        # /command runs normally and the form waits.
+        # A form in progress takes plain answers, its own buttons and cancel. A command (a
+        # /command, or a command's name alone: "help", "stats") runs, and the form waits with a
+        # note saying so: it never becomes a job title or a candidate's name.
+        waiting = await session.get(FormState, identity.id)
         if msg.action in (forms.FORM_CHOOSE, forms.FORM_SKIP, forms.FORM_CANCEL) or (
             msg.action is None
             and msg.command is None
-            and (not text.startswith("/") or text.lower() in forms.CANCEL_WORDS)
+            and (not self._is_command(text) or text.lower() in forms.CANCEL_WORDS)
         ):
-            state = await session.get(FormState, identity.id)
-            if state is not None:
-                return await self._form_step(ctx, state, msg, step_forms)
+            if waiting is not None:
+                return await self._form_step(ctx, waiting, msg, step_forms)
             if msg.action is not None:
                 return [Reply(ctx.t("error.expired_button"))]
+        paused = (waiting.form, waiting.updated_at) if waiting is not None else None
+        replies = await self._dispatch_plain(ctx, msg, text, step_forms)
+        if paused is not None and msg.action is None:
+            after = await session.get(FormState, identity.id)
+            if after is not None and (after.form, after.updated_at) == paused:
+                replies.append(Reply(ctx.t("form.paused", cancel=ctx.command("cancel"))))
+        return replies
+
+    def _is_command(self, text: str) -> bool:
+        """A /command, or a command's name alone (a line of several words is an answer)."""
+        if text.startswith("/"):
+            return True
+        word = text.strip().lower()
+        return " " not in word and word in self.router.commands
+
+    async def _dispatch_plain(
+        self, ctx: Context, msg: Incoming, text: str, step_forms: bool
+    ) -> list[Reply]:
+        person, roles = ctx.person, ctx.roles
 
         if msg.action is not None:
             route = self.router.actions.get(msg.action)
@@ -335,6 +356,12 @@ class Dispatcher:
         if msg.action == forms.FORM_CANCEL or msg.text.lower() in forms.CANCEL_WORDS:
             await ctx.session.delete(state)
             return [Reply(ctx.t("form.cancelled"))]
+        if msg.action is None and ctx.now - state.updated_at > RESUME_AFTER:
+            # Hours later, a line is more likely a new thought than the answer: say which form
+            # is open, ask its question again, and take the next line as the answer.
+            state.updated_at = ctx.now
+            note = ctx.t("form.resumed", cancel=ctx.command("cancel"))
+            return [Reply(note), forms.question(form, step, ctx.t)]
         values = dict(state.values)
         raw = msg.payload if msg.action == forms.FORM_CHOOSE else msg.text
         keeps = not field.required or bool(field.initial)  # "-" keeps the current value
