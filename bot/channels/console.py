@@ -1,7 +1,8 @@
 """`alumni-bot chat`: the bot in a terminal, the embedded default.
 
-Buttons print as `[1] label`, `[2] label`…; a line that is just a shown number presses that
-button; a form asks one field a line. Works interactively and with piped stdin (one line per
+Buttons print as `[#1] label`, `[#2] label`…; a line that is just `#` and a shown number presses
+that button (a bare number is text: a capacity of 1 is not the first button); a form asks one
+field a line. Works interactively and with piped stdin (one line per
 message), so a session can be scripted."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import unicodedata
 from pathlib import Path
 from typing import TextIO
 
@@ -81,9 +83,10 @@ class ConsoleChat:
 
     async def handle(self, line: str) -> list[Reply]:
         actor = Actor(NAME, self.email, display_name=self.email)
-        choice = line.strip()
-        if choice.isdigit() and 1 <= int(choice) <= len(self.shown):
-            button = self.shown[int(choice) - 1]
+        choice = unicodedata.normalize("NFKC", line.strip())  # ＃１ as #1
+        number = choice[1:].strip() if choice.startswith("#") else ""
+        if number.isdigit() and 1 <= int(number) <= len(self.shown):
+            button = self.shown[int(number) - 1]
             incoming = Incoming(actor, self.email, action=button.action, payload=button.payload)
         else:
             incoming = Incoming(actor, self.email, text=line)
@@ -98,7 +101,7 @@ class ConsoleChat:
                 labels = []
                 for button in row:
                     self.shown.append(button)
-                    labels.append(f"[{len(self.shown)}] {button.label}")
+                    labels.append(f"[#{len(self.shown)}] {button.label}")
                 self.write("  ".join(labels) + "\n")
             if reply.attachment is not None:
                 self.files_dir.mkdir(parents=True, exist_ok=True)

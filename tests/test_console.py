@@ -1,0 +1,45 @@
+"""The console as a person uses it: `[#1]` buttons, and a typed number is an answer, never a
+button (a capacity of 1 used to press "skip", and 2 "cancel")."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.channels.console import ConsoleChat
+from bot.runtime.app import App
+from storage.models import Event
+from tests.support.people import load_company
+from tests.test_onboarding import join_directly
+
+LINES = [
+    "/newevent", "OB会", "-", "-", "2026-12-20 18:00", "2026-12-20 20:00", "東京オフィス", "-",
+    "1",  # the capacity: a number, not the first button
+    "-", "-",
+]  # fmt: skip
+
+
+async def test_a_typed_number_is_an_answer_and_hash_numbers_press_buttons(
+    app: App, tmp_path: Path
+) -> None:
+    await load_company(app)
+    await join_directly(app, "hr@example.com")
+    out = io.StringIO()
+    lines = io.StringIO("\n".join(LINES) + "\n")
+    console = ConsoleChat(app, "hr@example.com", lines, out, tmp_path)
+    assert await console.run() == 0
+    transcript = out.getvalue()
+    assert "[#1]" in transcript and "Cancelled" not in transcript, transcript
+    async with app.db.transaction() as session:
+        event = (await session.scalars(select(Event))).first()
+    assert event is not None, transcript
+    assert (event.title, event.capacity) == ("OB会", 1), transcript
+    # `#N` (or full-width ＃１) presses the N-th button shown: here "edit profile".
+    out = io.StringIO()
+    press = ConsoleChat(
+        app, "hr@example.com", io.StringIO("/profile\n＃１\n/cancel\n"), out, tmp_path
+    )
+    assert await press.run() == 0
+    assert "(1/4)" in out.getvalue() and "Cancelled" in out.getvalue(), out.getvalue()
