@@ -190,12 +190,19 @@ def chat(app: App, user_id: str, **kwargs: object) -> Chat:
     return Chat(app.dispatcher, user_id, **kwargs)  # type: ignore[arg-type]
 
 
+# Modules whose tests start the bot as real processes (the CLI, serve, worker): `processes`.
+PROCESS_MODULES = frozenset({"test_cli", "test_serve_crash", "test_slack_serve", "test_worker"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that use the PostgreSQL server directly are `postgres` too, like the database_url
-    param: `pytest -m "not postgres"` then never touches PostgreSQL."""
+    param: `pytest -m "not postgres"` then never touches PostgreSQL. Tests of real processes
+    are `processes`: the fast loop leaves them out (CONTRIBUTING.md)."""
     for item in items:
         if "pg_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+        if item.path.stem in PROCESS_MODULES:
+            item.add_marker(pytest.mark.processes)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

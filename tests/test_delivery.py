@@ -422,6 +422,7 @@ def lines(path: Path) -> list[str]:
     return path.read_text().splitlines()
 
 
+@pytest.mark.processes
 async def test_a_worker_process_killed_with_sigkill_is_finished_by_the_next(
     database_url: str, tmp_path: Path
 ) -> None:

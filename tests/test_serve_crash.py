@@ -29,9 +29,11 @@ LEASE_S = 3
 CONCURRENCY = 8  # the inbox's default: at most this many are being handled at once
 
 
-def serve_env(database_url: str, api: FakeTelegramAPI, port: int, tmp: Path) -> dict[str, str]:
-    config = tmp / "serve.toml"
-    config.write_text(f"[inbox]\nlease_seconds = {LEASE_S}\n")  # a killed process's leases end soon
+def serve_env(
+    database_url: str, api: FakeTelegramAPI, port: int, tmp: Path, concurrency: int = CONCURRENCY
+) -> dict[str, str]:
+    config = tmp / "serve.toml"  # a killed process's leases end soon
+    config.write_text(f"[inbox]\nlease_seconds = {LEASE_S}\nconcurrency = {concurrency}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TELEGRAM_"))}
     env.update(
         DATABASE_URL=database_url, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.api_url,
@@ -124,7 +126,7 @@ async def test_serve_stops_cleanly_and_gives_back_what_it_did_not_handle(
     await api.start()
     api.send_delay = 0.2  # handling lags: at the signal, most are still to do
     port = free_port()
-    env = serve_env(database_url, api, port, tmp_path)
+    env = serve_env(database_url, api, port, tmp_path, concurrency=2)  # 6 s of work in all
     users = [TgUser(9000 + n, f"Q{n}", "en") for n in range(60)]
     serve = await start_serve(env, port)
     try:
