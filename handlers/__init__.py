@@ -32,19 +32,22 @@ from storage.models import Role
 HR = frozenset({Role.HR, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 
+HELP_WORDS = ("ヘルプ", "使い方")
 ROUTES: list[Route] = [
     # onboarding and profile
-    Route(onboarding.help_, command="help", public=True, consent=False),
+    Route(
+        onboarding.help_, command="help", public=True, consent=False, aliases=("ヘルプ", "使い方")
+    ),
     Route(onboarding.join, command="join", public=True, consent=False, guest=True),
     Route(onboarding.join, command="start", public=True, consent=False, listed=False),
     Route(onboarding.consent_prompt, action=CONSENT_PROMPT, consent=False),
     Route(onboarding.consent, action="onboarding.consent", consent=False),
     Route(onboarding.choose_locale, action="onboarding.locale"),
     Route(onboarding.choose_timezone, action="onboarding.tz"),
-    Route(onboarding.profile, command="profile"),
+    Route(onboarding.profile, command="profile", aliases=("プロフィール",)),
     Route(onboarding.profile_edit, action="profile.edit"),
     Route(onboarding.profile_save, action="profile.save", submit=True),
-    Route(onboarding.settings, command="settings"),
+    Route(onboarding.settings, command="settings", aliases=("設定",)),
     Route(onboarding.settings_edit, action="settings.edit"),
     Route(onboarding.settings_save, action="settings.save", submit=True),
     Route(onboarding.settings_toggle, action="settings.toggle"),
@@ -68,23 +71,23 @@ ROUTES: list[Route] = [
     Route(interactions.pick, action="log.pick"),
     Route(interactions.form, action="log.form"),
     Route(interactions.save_form, action="log.save", submit=True),
-    Route(surveys.survey, command="survey"),
+    Route(surveys.survey, command="survey", aliases=("アンケート",)),
     Route(surveys.answer, action="survey.answer"),
     # perks and events
-    Route(perks.list_, command="perks"),
+    Route(perks.list_, command="perks", aliases=("特典",)),
     Route(perks.list_, action="perks.list"),
     Route(perks.claim, action="perks.claim"),
-    Route(events.list_, command="events"),
+    Route(events.list_, command="events", aliases=("イベント",)),
     Route(events.open_, action="events.open"),
     Route(events.rsvp, action="events.rsvp"),
     Route(events.calendar_file, action="events.ics"),
     Route(events.checkin_form, action="events.checkin"),
     Route(events.checkin_submit, action="events.checkin_submit", submit=True),
     # comeback openings and referrals
-    Route(jobs.browse, command="jobs"),
+    Route(jobs.browse, command="jobs", aliases=("求人",)),
     Route(jobs.interested, action="jobs.interested"),
     Route(jobs.not_for_me, action="jobs.not_for_me"),
-    Route(referrals.refer, command="refer"),
+    Route(referrals.refer, command="refer", aliases=("紹介",)),
     Route(referrals.refer, action="jobs.refer"),
     Route(referrals.submit, action="referral.submit", submit=True),
     # the home page (Slack's App Home tab)

@@ -44,12 +44,31 @@ async def test_guest_is_asked_to_join_for_member_commands(app: App) -> None:
         ("\x07he\x00lp\x1b", "Welcome to the alumni network"),  # control characters dropped
         ("🎉🎉", "didn't understand"),
         ("help me please お願い", "Welcome to the alumni network"),
+        # a hello is greeted (it was "did you mean /log?"), in any width, in Japanese too
+        ("hi", "Welcome to the alumni network"),
+        ("Hello!", "Welcome to the alumni network"),
+        ("こんにちは！", "Welcome to the alumni network"),
+        ("ヘルプ", "Welcome to the alumni network"),
+        ("使い方", "Welcome to the alumni network"),
+        ("ｈｅｌｐ", "Welcome to the alumni network"),
+        ("／ｈｅｌｐ", "Welcome to the alumni network"),
     ],
 )
 async def test_odd_messages_get_one_clear_answer(app: App, text: str, expected: str) -> None:
     guest = chat(app, "odd", locale_hint="en")
     assert expected in await guest.say(text)
     assert len(guest.last) == 1
+
+
+async def test_japanese_and_full_width_command_names(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "hanako@example.com", locale="ja")
+    hanako = chat(app, "hanako@example.com")
+    jobs = await hanako.say("/jobs")
+    assert jobs and await hanako.say("求人") == jobs and await hanako.say("ｊｏｂｓ") == jobs
+    assert await hanako.say("イベント") == await hanako.say("/events")
+    assert await hanako.say("プロフィール") == await hanako.say("/profile")
+    assert "/求人" not in await hanako.say("/help")  # help lists each command by its name
 
 
 async def test_alumna_cannot_use_hr_commands_and_the_refusal_is_audited(app: App) -> None:

@@ -46,6 +46,7 @@ class Route:
     listed: bool = True  # shown by `help`
     guest: bool = False  # shown by `help` only to those who have not joined
     submit: bool = False  # a form's submit action: reached only by submitting that form
+    aliases: tuple[str, ...] = ()  # other names of the command (Japanese), not listed by help
 
     def allows(self, roles: frozenset[Role]) -> bool:
         return not self.roles or bool(self.roles & roles)
@@ -59,7 +60,9 @@ class Router:
         self.commands: dict[str, Route] = {}
         self.actions: dict[str, Route] = {}
         for route in self.routes:
-            for name, table in ((route.command, self.commands), (route.action, self.actions)):
+            names = [(route.command, self.commands), (route.action, self.actions)]
+            names += [(alias, self.commands) for alias in route.aliases]
+            for name, table in names:
                 if name is None:
                     continue
                 if name in table:
@@ -130,10 +133,27 @@ def _pressed_by_its_owner(msg: Incoming) -> bool:
     return msg.private
 
 
+def command_word(word: str) -> str:
+    """A typed command name as the routes spell it: full-width read as half-width (ｊｏｂｓ,
+    ／ｈｅｌｐ), no slash, no @bot, lower case."""
+    return unicodedata.normalize("NFKC", word).lstrip("/").split("@")[0].lower()
+
+
 def split_command(text: str) -> tuple[str, tuple[str, ...]]:
     first, _, rest = text.partition(" ") if " " in text else text.partition("\n")
-    name = first.lstrip("/").split("@")[0].lower()
-    return name, tuple(rest.split())
+    return command_word(first), tuple(rest.split())
+
+
+GREETINGS = frozenset({
+    "hi", "hello", "hey", "hiya", "good morning", "こんにちは", "こんばんは", "おはよう",
+    "おはようございます", "はじめまして", "やあ", "どうも", "よろしく", "よろしくお願いします",
+})  # fmt: skip
+
+
+def is_greeting(text: str) -> bool:
+    """ "hi", "こんにちは！": someone saying hello, who should be greeted, not corrected."""
+    plain = unicodedata.normalize("NFKC", text).strip().rstrip("!.?！。？〜~ ").lower()
+    return plain in GREETINGS
 
 
 def as_list(result: HandlerResult) -> list[Reply]:
@@ -247,10 +267,10 @@ class Dispatcher:
 
     def _is_command(self, text: str) -> bool:
         """A /command, or a command's name alone (a line of several words is an answer)."""
-        if text.startswith("/"):
+        if unicodedata.normalize("NFKC", text).startswith("/"):
             return True
-        word = text.strip().lower()
-        return " " not in word and word in self.router.commands
+        word = text.strip()
+        return " " not in word and command_word(word) in self.router.commands
 
     async def _dispatch_plain(
         self, ctx: Context, msg: Incoming, text: str, step_forms: bool
@@ -269,6 +289,8 @@ class Dispatcher:
         if name in ("cancel", "キャンセル"):
             return [Reply(ctx.t("form.nothing_to_cancel"))]
         route = self.router.commands.get(name)
+        if route is None and msg.command is None and is_greeting(text):
+            route, args = self.router.commands.get("help"), ()  # a hello gets a greeting
         if route is None:
             suggestion = self.router.suggest(name, person is not None, roles)
             if suggestion:
