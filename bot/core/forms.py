@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot.core.i18n import Translator
 from bot.core.types import Button, FieldKind, Form, FormField, Reply
+from bot.core.zones import find_zone
 
 CANCEL_WORDS = frozenset({"/cancel", "cancel", "キャンセル", "やめる"})
 SKIP_WORDS = frozenset({"-", "skip", "スキップ"})
@@ -87,11 +88,10 @@ def parse_field(field: FormField, raw: str, today: date, zone: ZoneInfo) -> str:
             except ValueError:
                 raise FieldError("form.bad_time") from None
         case FieldKind.TIMEZONE:
-            try:
-                ZoneInfo(text)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise FieldError("form.bad_timezone") from None
-            return text
+            found = find_zone(text)  # Asia/Tokyo, tokyo, 東京, JST, +09:00
+            if found is None:
+                raise FieldError("form.bad_timezone")
+            return found
         case FieldKind.EMAIL:
             if not EMAIL.match(text):
                 raise FieldError("form.bad_email")
