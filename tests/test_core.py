@@ -130,8 +130,14 @@ async def test_a_command_typed_into_a_form_runs_and_the_form_waits(
     await emma.say("Staff engineer")
     assert "(3/4)" in emma.text
     await emma.say("-")
+    assert "Now: open" not in emma.text and "Now: unknown" not in emma.text  # labels, not values
     await emma.press("maybe")
     assert "Rust" in emma.text and "help desk" in emma.text and "Staff engineer" in emma.text
+    await emma.say("/profile")
+    await emma.press("Edit profile")
+    for _ in range(3):
+        await emma.say("-")
+    assert "Now: maybe, tell me about good fits" in emma.text  # the label, not the value
 
 
 async def test_a_bad_field_is_asked_again_with_the_reason(app: App) -> None:

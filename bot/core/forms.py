@@ -111,8 +111,9 @@ def question(form: Form, step: int, t: Translator, error: str | None = None) -> 
     head = f"({step + 1}/{len(form.fields)}) {field.label}"
     if field.hint:
         head += f"\n{field.hint}"
-    if field.initial:
-        head += "\n" + t("form.current", value=field.initial)
+    if field.initial:  # a choice shows its label, never the stored value ("open")
+        shown = dict(field.choices).get(field.initial, field.initial)
+        head += "\n" + t("form.current", value=shown)
     lines.append(head)
     rows: list[tuple[Button, ...]] = [
         (Button(label, FORM_CHOOSE, value),) for value, label in field.choices
