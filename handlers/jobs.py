@@ -79,15 +79,24 @@ async def opening_for(ctx: Context, payload: str, *, must_be_open: bool) -> Open
 
 
 async def tell_owner(
-    ctx: Context, opening: Opening, text_key: str, key: str, kind: str, **values: Any
+    ctx: Context,
+    opening: Opening,
+    text_key: str,
+    key: str,
+    kind: str,
+    notes: Sequence[tuple[str, str]] = (),
+    **values: Any,
 ) -> Person | None:
     """A DM to the HR person who owns the opening (in their language, with a button to the
-    pipeline); the owner told, or None when the opening has none (or they were forgotten)."""
+    pipeline), with `notes` ((message key, text) lines) below; the owner told, or None when the
+    opening has none (or they were forgotten)."""
     owner = await ctx.session.get(Person, opening.owner_id) if opening.owner_id else None
     if owner is None or owner.is_forgotten:
         return None
     t = ctx.translator_for(owner)
-    text = t(text_key, id=opening.id, title=opening.title, **values)
+    lines = [t(text_key, id=opening.id, title=opening.title, **values)]
+    lines += [t(note, text=text) for note, text in notes if text]
+    text = "\n".join(lines)
     await outbox.enqueue(
         ctx.session,
         person_id=owner.id,

@@ -106,13 +106,24 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
         raise UserFacingError("referrals.duplicate", name=name, title=opening.title)
     await tell_owner(
         ctx, opening, "referrals.hr_new", f"referral:{referral.id}:new", "referral",
-        name=referral.candidate_name, by=ctx.me.name,
+        notes=reasons(referral), name=referral.candidate_name, by=ctx.me.name,
     )  # fmt: skip
     ctx.audit("refer", f"referral:{referral.id}", opening=opening.id)
     return Reply(ctx.t("referrals.thanks", name=name, title=opening.title), private_only=True)
 
 
 # -- HR's pipeline ----------------------------------------------------------------------------
+
+
+WHY_SHOWN = 300  # characters of "why a good fit" in the pipeline (the export has it whole)
+
+
+def reasons(r: Referral, limit: int | None = None) -> list[tuple[str, str]]:
+    """What the referrer said: how they know the candidate, why they fit."""
+    why = r.why or ""
+    if limit is not None and len(why) > limit:
+        why = why[: limit - 1] + "…"
+    return [("referrals.about_relationship", r.relationship_ or ""), ("referrals.about_why", why)]
 
 
 def line(t: Translator, item: store.Line) -> str:
@@ -123,7 +134,9 @@ def line(t: Translator, item: store.Line) -> str:
     else:
         who = t("referrals.line_referral", name=r.candidate_name, by=item.referrer or "—")
     contact = f" ({r.candidate_contact})" if r.candidate_contact else ""
-    return f"R{r.id} · #{item.opening.id} {item.opening.title} — {who}{contact} · {status}"
+    head = f"R{r.id} · #{item.opening.id} {item.opening.title} — {who}{contact} · {status}"
+    notes = [f"  {t(key, text=text)}" for key, text in reasons(r, WHY_SHOWN) if text]
+    return "\n".join([head, *notes])
 
 
 def _buttons(t: Translator, r: Referral) -> tuple[Button, ...]:

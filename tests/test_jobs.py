@@ -3,6 +3,8 @@ in both languages, on SQLite and PostgreSQL; and every bad input of issue 7."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -268,9 +270,21 @@ async def test_employee_refers_hr_moves_it_forward_and_the_referrer_hears_each_s
     )
     [new] = await job_messages(app, "hr@example.com")
     assert "New referral: 田中 一郎 for #1 “Backend Engineer”, by 佐藤 太郎" in new.text
+    # what the referrer said reaches HR: in the message, the pipeline and the export
+    assert "How they know them: former colleague" in new.text
+    assert "Why a good fit: Great engineer" in new.text
 
     listing = await hr.say("/referrals")
     assert "R1 · #1 Backend Engineer — 田中 一郎, referred by 佐藤 太郎" in listing
+    assert "How they know them: former colleague" in listing and "Great engineer" in listing
+    await join_directly(app, "admin@example.com")
+    admin = chat(app, "admin@example.com")
+    await admin.say("/export referrals 2026-01-01 2026-12-31")
+    attachment = admin.last[0].attachment
+    assert attachment is not None
+    header, row = list(csv.reader(io.StringIO(attachment.content.decode("utf-8-sig"))))[:2]
+    exported = dict(zip(header, row, strict=True))
+    assert (exported["relationship"], exported["why"]) == ("former colleague", "Great engineer")
     assert "· submitted" in listing
     await hr.press("R1 → screening")
     assert "Updated R1" in hr.text and "· screening" in hr.text

@@ -35,7 +35,8 @@ HEADERS = {
     "surveys": ("email", "name", "period", "rejoin", "keep_in_touch", "recommend", "index",
                 "answered_at"),
     "referrals": ("id", "created_at", "opening", "kind", "status", "referrer_email",
-                  "referrer_name", "candidate_name", "candidate_contact", "updated_at"),
+                  "referrer_name", "candidate_name", "candidate_contact", "relationship", "why",
+                  "updated_at"),
     "rsvps": ("event_id", "event", "starts_at", "email", "name", "status", "attended"),
 }  # fmt: skip
 
@@ -82,7 +83,8 @@ def _query(kind: str, f: Filter) -> Any:
         r, referrer, candidate = Referral, aliased(Person), aliased(Person)
         return (
             select(r.id, r.created_at, Opening.title, r.kind, r.status, referrer.email,
-                   referrer.name, r.candidate_name, r.candidate_contact, r.updated_at)
+                   referrer.name, r.candidate_name, r.candidate_contact, r.relationship_,
+                   r.why, r.updated_at)
             .join(Opening, Opening.id == r.opening_id)
             .outerjoin(referrer, referrer.id == r.referrer_id)
             .outerjoin(candidate, candidate.id == r.candidate_person_id)
