@@ -53,6 +53,8 @@ async def join(ctx: Context, msg: Incoming) -> Reply:
     if not msg.args:
         raise UserFacingError("join.usage")
     if ctx.person is not None:
+        if ctx.person.consent_at is None:  # linked (the console, an import) but never agreed
+            return await consent_prompt(ctx, msg)
         raise UserFacingError("join.already")
     invite = await invites.find(ctx.session, msg.args[0])
     problem = invites.problem(invite, ctx.now)

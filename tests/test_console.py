@@ -43,3 +43,15 @@ async def test_a_typed_number_is_an_answer_and_hash_numbers_press_buttons(
     )
     assert await press.run() == 0
     assert "(1/4)" in out.getvalue() and "Cancelled" in out.getvalue(), out.getvalue()
+
+
+async def test_join_on_the_console_before_agreeing_asks_for_consent(
+    app: App, tmp_path: Path
+) -> None:
+    """The console links the person by email when it opens: `join` then is not "already joined"
+    for someone who never agreed, but the consent question."""
+    await load_company(app)
+    out = io.StringIO()
+    console = ConsoleChat(app, "emma@example.com", io.StringIO("join ABCDEF\n"), out, tmp_path)
+    assert await console.run() == 0
+    assert "already joined" not in out.getvalue() and "Do you agree?" in out.getvalue()
