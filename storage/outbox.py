@@ -39,18 +39,32 @@ async def enqueue(
     broadcast_id: int | None = None,
 ) -> bool:
     """Queue `reply` for the person; False when a message with this key was already queued."""
+    return await _queue(
+        session, key=key, reply=reply, kind=kind, now=now, not_before=not_before,
+        person_id=person_id, urgent=urgent, broadcast_id=broadcast_id,
+    )  # fmt: skip
+
+
+async def _queue(
+    session: AsyncSession,
+    *,
+    key: str,
+    reply: Reply,
+    kind: str,
+    now: datetime,
+    not_before: datetime | None,
+    **columns: Any,
+) -> bool:
     result = await session.execute(
         insert_ignore(session, OutboxMessage.__table__).values(
-            idempotency_key=key,
-            person_id=person_id,
+            idempotency_key=key[:200],
             payload=reply.to_dict(),
             kind=kind,
-            urgent=urgent,
-            broadcast_id=broadcast_id,
             state=OutboxState.QUEUED,
             attempts=0,
             not_before=not_before or now,
             created_at=now,
+            **columns,
         )
     )
     assert isinstance(result, CursorResult)
@@ -81,25 +95,11 @@ async def enqueue_answer(
         )
         if identity is None:
             return False
-        result = await session.execute(
-            insert_ignore(session, OutboxMessage.__table__).values(
-                idempotency_key=key[:200],
-                person_id=identity.person_id,
-                identity_id=identity.id,
-                channel=channel,
-                workspace=workspace,
-                recipient=chat_id,
-                payload=reply.to_dict(),
-                kind=OutboxKind.ANSWER,
-                urgent=True,
-                state=OutboxState.QUEUED,
-                attempts=0,
-                not_before=not_before or now,
-                created_at=now,
-            )
-        )
-        assert isinstance(result, CursorResult)
-        return bool(result.rowcount)
+        return await _queue(
+            session, key=key, reply=reply, kind=OutboxKind.ANSWER, now=now,
+            not_before=not_before, person_id=identity.person_id, identity_id=identity.id,
+            channel=channel, workspace=workspace, recipient=chat_id, urgent=True,
+        )  # fmt: skip
 
 
 async def enqueue_many(
