@@ -475,6 +475,21 @@ async def test_an_answer_slack_refuses_for_a_while_goes_to_the_outbox_and_arrive
     )
 
 
+async def test_the_log_modal_opens_with_a_date_slack_accepts(
+    slack: Workspace, clock: FixedClock
+) -> None:
+    """`/alumni log` with no name: a modal whose date picker starts at today, as YYYY-MM-DD
+    (the fake refuses "今日" as Slack does, and then no modal opens)."""
+    s = slack
+    await s.onboard(EMMA)
+    await s.command(EMMA, "log")
+    modal = s.last_modal()
+    dates = [
+        b["element"] for b in modal["blocks"] if b.get("element", {}).get("type") == "datepicker"
+    ]
+    assert [d.get("initial_date") for d in dates] == [clock.now().date().isoformat()]
+
+
 async def test_a_4000_character_command(slack: Workspace) -> None:
     s = slack
     answer = await s.command(EMMA, "x" * 4000)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,11 @@ def view_errors(view: Any) -> list[str]:
     if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
         return ["bad view type"]
     problems = block_errors(view.get("blocks"), LIMITS[view["type"]])
+    for block in view.get("blocks") or []:
+        element = block.get("element") if isinstance(block, dict) else None
+        if isinstance(element, dict) and "initial_date" in element:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(element["initial_date"])):
+                problems.append(f"initial_date {element['initial_date']!r} is not YYYY-MM-DD")
     if view["type"] == "modal":
         for key in ("title", "submit", "close"):
             obj = view.get(key)

@@ -20,6 +20,7 @@ from bot.channels.slack import render
 from bot.channels.slack.api import SlackApi, delivery_error
 from bot.channels.slack.payload import Origin
 from bot.core.channel import DeliveryError, RateLimited, TransientError
+from bot.core.clock import local_date, zone_of
 from bot.core.i18n import pick_locale
 from bot.core.types import Actor, Reply
 from bot.runtime.app import App
@@ -95,7 +96,9 @@ class Answers:
         assert reply.form is not None
         t_submit, t_close = await self.texts(origin.actor, "slack.submit", "slack.close")
         try:
-            view = render.modal(reply.form, t_submit, t_close, origin.channel, reply.text)
+            zone = zone_of(None, self.app.settings.default_timezone)
+            today = local_date(self.app.clock.now(), zone)
+            view = render.modal(reply.form, t_submit, t_close, origin.channel, reply.text, today)
         except render.MetadataTooLong:
             log.error("slack: form %s does not fit a modal", reply.form.submit_action)
             await self.api.post(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.core import forms
 from bot.core.types import Button, FieldKind, Form, FormField, Reply
 
 MESSAGE_BLOCKS = 50
@@ -226,7 +228,7 @@ def form_from_metadata(text: str) -> tuple[Form, str]:
     return form, str(data["c"])
 
 
-def _element(f: FormField) -> Block:
+def _element(f: FormField, today: date) -> Block:
     initial = f.initial
     match f.kind:
         case FieldKind.CHOICE if 0 < len(f.choices) <= SELECT_OPTIONS:
@@ -241,8 +243,11 @@ def _element(f: FormField) -> Block:
             return element
         case FieldKind.DATE:
             element = {"type": "datepicker"}
-            if initial:
-                element["initial_date"] = initial[:10]
+            try:  # Slack takes YYYY-MM-DD only: "today" / 今日 become the date they mean
+                if initial:
+                    element["initial_date"] = forms.parse_field(f, initial, today, ZoneInfo("UTC"))
+            except forms.FieldError:
+                pass
             return element
         case FieldKind.DATETIME:
             element = {"type": "datetimepicker"}
@@ -272,14 +277,17 @@ def _element(f: FormField) -> Block:
     return element
 
 
-def modal(form: Form, t_submit: str, t_close: str, conversation: str, intro: str = "") -> Block:
+def modal(
+    form: Form, t_submit: str, t_close: str, conversation: str, intro: str, today: date
+) -> Block:
+    """`today`: the date a relative initial date ("today") means, where the person is."""
     blocks: list[Block] = [section(piece) for piece in chunks(intro)]
     for f in form.fields:
         block: Block = {
             "type": "input",
             "block_id": f.name,
             "label": plain(f.label, 2000),
-            "element": {**_element(f), "action_id": VALUE},
+            "element": {**_element(f, today), "action_id": VALUE},
             "optional": not f.required,
         }
         if f.hint:
