@@ -212,6 +212,7 @@ class HandOver:
     managers: int  # exit-conversation guides queued
     invited: bool  # the leaver's invitation queued (False: it already was)
     code: str | None
+    reachable: bool = True  # False: no chat reaches the leaver, so HR must hand the code over
 
 
 def _leaver_key(person: Person, left_on: date) -> str:
@@ -242,10 +243,13 @@ async def hand_over(
             )
         )
     )
+    found = await session.scalars(select(Identity).where(Identity.person_id == person.id))
+    reachable = any(i.reachable and i.channel in DELIVERABLE for i in found)
+    guide = "bridge.exit_guide" if reachable else "bridge.exit_guide_unreachable"
     told = 0
     for manager in managers:
         t = catalogs.for_person(manager.locale, settings.default_locale)
-        text = t("bridge.exit_guide", name=person.name, date=t.date(left_on))
+        text = t(guide, name=person.name, date=t.date(left_on))
         told += await enqueue(
             session,
             person_id=manager.id,
@@ -285,8 +289,9 @@ async def hand_over(
     audit.record(
         session, now, by, "offboard", f"person:{person.id}",
         left_on=left_on.isoformat(), managers=told, invited=code is not None,
+        reachable=reachable,
     )  # fmt: skip
-    return HandOver(told, code is not None, code)
+    return HandOver(told, code is not None, code, reachable)
 
 
 class OffboardError(Exception):
@@ -336,10 +341,15 @@ async def offboard(ctx: Context, msg: Incoming) -> Reply:
     except OffboardError as exc:
         raise UserFacingError(exc.key, **exc.params) from None
     assert person.left_on is not None
-    key = "bridge.offboarded" if done.invited else "bridge.offboarded_again"
-    return Reply(
-        ctx.t(key, name=person.name, date=ctx.t.date(person.left_on), managers=done.managers)
-    )
+    if not done.invited:
+        key = "bridge.offboarded_again"
+    else:  # say what will happen, and show the code either way
+        key = "bridge.offboarded" if done.reachable else "bridge.offboarded_unreachable"
+    text = ctx.t(
+        key, name=person.name, date=ctx.t.date(person.left_on), managers=done.managers,
+        code=done.code or "",
+    )  # fmt: skip
+    return Reply(text, private_only=True)
 
 
 async def after_import(

@@ -341,8 +341,12 @@ async def test_offboarding_hand_over_by_command_and_by_import(places: Places) ->
         "skills,location,locale,timezone,slack_user_id,telegram_user_id\n"
         f"jiro@example.com,田中 次郎,,営業,,2020-04-01,,mid_career,,,,ja,Asia/Tokyo,{JIRO},\n"
         "ken@example.com,Ken Ito,,営業,,2021-04-01,,mid_career,,,,en,Asia/Tokyo,UKEN,\n"
+        "mika@example.com,木村 美香,,営業,,2019-04-01,,mid_career,,,,ja,Asia/Tokyo,,\n"
     )
-    relations = "email,other_email,kind\njiro@example.com,taro@example.com,manager\n"
+    relations = (
+        "email,other_email,kind\njiro@example.com,taro@example.com,manager\n"
+        "mika@example.com,taro@example.com,manager\n"
+    )
     now = p.app.clock.now()
     async with p.app.db.transaction() as session:
         await importer.import_people(session, csv.encode(), now)
@@ -372,6 +376,20 @@ async def test_offboarding_hand_over_by_command_and_by_import(places: Places) ->
         assert person is not None
         code = await session.scalar(select(Invite).where(Invite.person_id == person.id))
         assert code is not None and code.code in jiro
+        assert code.code in done  # HR sees the code too
+
+    # Mika has no chat the bot can reach: HR is told so, with the code to hand over, and her
+    # manager is not told "the bot has sent them an invitation".
+    unreached = await p.company.command("USUZUKI", "offboard mika@example.com 2026-12-31")
+    assert "直接お渡しください" in unreached
+    async with p.app.db.transaction() as session:
+        mika = await people.person_by_email(session, "mika@example.com")
+        assert mika is not None
+        mika_code = await session.scalar(select(Invite).where(Invite.person_id == mika.id))
+    assert mika_code is not None and mika_code.code in unreached
+    since = len(p.slack.calls)
+    await p.deliver()
+    assert "cannot reach them on any chat yet" in p.slack.texts(since)
 
     # He joins from Telegram with his code: the same person, not a new one.
     assert "連携" in await p.telegram.say(TgUser(7009, "次郎", "ja"), f"/start {code.code}")

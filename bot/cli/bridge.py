@@ -31,7 +31,12 @@ def cmd_offboard(args: argparse.Namespace) -> int:
                 )
         except bridge.OffboardError as exc:
             raise CommandFailed(app.catalogs.text("en", exc.key, **exc.params), 2) from None
-        what = f"invitation queued (code {done.code})" if done.invited else "already offboarded"
+        if not done.invited:
+            what = "already offboarded"
+        elif done.reachable:
+            what = f"invitation queued (code {done.code})"
+        else:
+            what = f"no chat reaches them: hand them the invite code yourself: {done.code}"
         out.print(
             f"{person.email} leaves on {person.left_on}: {done.managers} manager guide(s) queued,"
             f" {what}"
