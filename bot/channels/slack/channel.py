@@ -41,7 +41,7 @@ from bot.core import forms
 from bot.core.channel import Recipient
 from bot.core.settings import SettingsError
 from bot.core.types import Incoming, Reply
-from bot.dispatch.router import clean_text, split_command
+from bot.dispatch.text import clean_text, split_command
 from bot.runtime.app import App
 from storage import identities, inbound, inbox
 
