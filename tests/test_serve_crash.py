@@ -11,7 +11,9 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,6 +68,29 @@ async def start_serve(env: dict[str, str], port: int) -> asyncio.subprocess.Proc
     raise AssertionError("serve did not start")
 
 
+async def restart_and_check(
+    what: str,
+    env: dict[str, str],
+    port: int,
+    acknowledged: set[Any],
+    answered: Callable[[], Counter[Any]],
+) -> asyncio.subprocess.Process:
+    """After the SIGKILL: the kill came mid-burst and left work undone; a new `serve` answers
+    every acknowledged one, and no more than were in flight twice. Returns the new process."""
+    before = set(answered())
+    assert len(acknowledged) < PEOPLE, "the kill did not come mid-burst"
+    assert not acknowledged <= before, "nothing was left to handle after the kill"
+    serve = await start_serve(env, port)
+    await wait_until(lambda: acknowledged <= set(answered()), "every 2xx one answered")
+    twice = [who for who, n in answered().items() if n > 1]
+    assert len(twice) <= CONCURRENCY, f"{len(twice)} answered twice"
+    print(
+        f"\n{what} serve SIGKILL: {len(acknowledged)} of {PEOPLE} acknowledged, "
+        f"{len(acknowledged - before)} answered only after the restart, {len(twice)} twice"
+    )
+    return serve
+
+
 async def test_serve_killed_mid_burst_answers_every_acknowledged_update_after_restart(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -96,19 +121,7 @@ async def test_serve_killed_mid_burst_answers_every_acknowledged_update_after_re
             serve.send_signal(signal.SIGKILL)
             await serve.wait()
             await asyncio.gather(*burst)
-        answered_before = set(answers(api))
-        assert len(acknowledged) < PEOPLE, "the kill did not come mid-burst"
-        assert not acknowledged <= answered_before, "nothing was left to handle after the kill"
-
-        serve = await start_serve(env, port)
-        await wait_until(lambda: acknowledged <= set(answers(api)), "every 2xx update answered")
-        twice = [chat for chat, n in answers(api).items() if n > 1]
-        assert len(twice) <= CONCURRENCY, f"{len(twice)} answered twice"
-        print(
-            f"\nserve SIGKILL: {len(acknowledged)} of {PEOPLE} acknowledged, "
-            f"{len(acknowledged - answered_before)} answered only after the restart, "
-            f"{len(twice)} answered twice"
-        )
+        serve = await restart_and_check("telegram", env, port, acknowledged, lambda: answers(api))
     finally:
         if serve.returncode is None:
             serve.send_signal(signal.SIGTERM)
@@ -201,17 +214,7 @@ async def test_serve_killed_mid_burst_answers_every_acknowledged_slack_event(
             serve.send_signal(signal.SIGKILL)
             await serve.wait()
             await asyncio.gather(*burst)
-        before = set(answered())
-        assert len(acknowledged) < PEOPLE and not acknowledged <= before
-        serve = await start_serve(env, port)
-        await wait_until(lambda: acknowledged <= set(answered()), "every 2xx event answered")
-        twice = [user for user, n in answered().items() if n > 1]
-        assert len(twice) <= CONCURRENCY, f"{len(twice)} answered twice"
-        print(
-            f"\nslack serve SIGKILL: {len(acknowledged)} of {PEOPLE} acknowledged, "
-            f"{len(acknowledged - before)} answered only after the restart, "
-            f"{len(twice)} answered twice"
-        )
+        serve = await restart_and_check("slack", env, port, acknowledged, answered)
     finally:
         if serve.returncode is None:
             serve.send_signal(signal.SIGTERM)
