@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_skeleton
 
 from bot.core.i18n import Translator
+from bot.core.markup import bold
 from bot.core.types import Button, FieldKind, Form, FormField, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
@@ -49,7 +50,7 @@ def when(t: Translator, event: Event, timezone: str) -> str:
 
 
 def details(t: Translator, event: Event, timezone: str) -> str:
-    lines = [f"*{event.title}*", "🕒 " + when(t, event, timezone)]
+    lines = [bold(event.title), "🕒 " + when(t, event, timezone)]
     if timezone != event.timezone:
         lines.append(t("events.local_time", when=when(t, event, event.timezone)))
     if event.place:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.core.markup import bold
 from bot.core.types import Button, Incoming, Reply
 from bot.dispatch.context import Context
 from handlers import admin
@@ -60,7 +61,7 @@ async def _events(ctx: Context) -> list[Reply]:
         return [Reply(t("home.events_title") + "\n" + t("home.no_events"), private_only=True)]
     replies = [Reply(t("home.events_title"), private_only=True)]
     for event, status in events:
-        lines = [f"*{event.title}*", t.datetime(event.starts_at, event.timezone)]
+        lines = [bold(event.title), t.datetime(event.starts_at, event.timezone)]
         if event.place:
             lines.append(event.place)
         if status:

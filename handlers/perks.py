@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.i18n import Translator
+from bot.core.markup import bold
 from bot.core.types import (
     Button,
     FieldKind,
@@ -39,7 +40,7 @@ DIGEST_BUTTONS = 10
 
 
 def perk_text(t: Translator, perk: Perk) -> str:
-    head = f"*{perk.title}*" + (f" — {perk.partner}" if perk.partner else "")
+    head = bold(perk.title) + (f" — {perk.partner}" if perk.partner else "")
     lines = [head]
     if perk.description:
         lines.append(perk.description)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator
+from bot.core.markup import bold
 from bot.core.spreadsheet import safe_row
 from storage.reports import facts as report_facts
 from storage.reports import funnels as outcomes
@@ -227,7 +228,7 @@ def _broadcasts(t: Translator, r: outcomes.Reach) -> list[Table]:
 
 
 def as_text(table: Table) -> str:
-    lines = [f"*{table.title}*"]
+    lines = [bold(table.title)]
     if not table.rows:
         lines.append("—")
     for row in table.rows:

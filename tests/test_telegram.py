@@ -19,6 +19,7 @@ from bot.channels import configured_channels
 from bot.channels.telegram.channel import TelegramChannel
 from bot.core.channel import RateLimited, Recipient, TransientError, Unreachable
 from bot.core.clock import FixedClock
+from bot.core.markup import bold
 from bot.core.settings import Settings
 from bot.core.types import Attachment, Button, Reply
 from bot.runtime.app import App
@@ -594,7 +595,7 @@ async def test_long_replies_are_split_and_files_are_sent_as_files(served: Served
     assert "".join(m["text"] for m in sent).replace("\n", "") == text.replace("\n", "")
 
     png = Attachment("chart.png", b"\x89PNG fake", "image/png", is_image=True)
-    await s.channel.send(to, Reply("*Chart*", attachment=png))
+    await s.channel.send(to, Reply(bold("Chart"), attachment=png))
     photo = fake.calls_to("sendPhoto")[-1]
     assert photo.params["caption"] == "Chart" and photo.files["photo"] == b"\x89PNG fake"
     assert photo.params["caption_entities"] == [{"type": "bold", "offset": 0, "length": 5}]
@@ -622,3 +623,20 @@ async def test_broken_text_from_the_client_never_breaks_a_person(
         async with s.app.db.sessions() as session:
             names = await session.scalars(select(Identity.display_name))
             assert all("\x00" not in n and "\ud800" not in n for n in names if n)
+
+
+async def test_asterisks_people_type_are_shown_as_typed(served: Served) -> None:
+    """Skills such as `C*` and `*nix` stay as typed: only the bot's own titles are bold."""
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    await s.say(HANAKO, "/profile")
+    await s.press(HANAKO, "プロフィールを編集")
+    await s.say(HANAKO, "C*; *nix; Go*")
+    await s.say(HANAKO, "マネージャー")
+    await s.say(HANAKO, "大阪")
+    saved = await s.press(HANAKO, "関心あり")
+    assert "C*" in saved and "*nix" in saved and "Go*" in saved
+    message = fake.sent(HANAKO.id)[-1]
+    bolded = [message["text"][e["offset"] : e["offset"] + e["length"]]
+              for e in message.get("entities") or [] if e["type"] == "bold"]  # fmt: skip
+    assert not any("nix" in b for b in bolded)

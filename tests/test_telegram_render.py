@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.channels.telegram import render
+from bot.core.markup import bold
 from bot.core.types import MAX_PAYLOAD_CHARS, Button, Reply
+from bot.dispatch.text import scrub
 from bot.runtime.app import App
 from storage import buttons as store
 
@@ -74,9 +76,22 @@ def test_bold_entities_stay_inside_the_text(text: str) -> None:
 
 
 def test_bold_offsets_count_utf16_units() -> None:
-    chunk = render.to_chunk("🎉 *タイトル* and *more*")
+    chunk = render.to_chunk(f"🎉 {bold('タイトル')} and {bold('more')}")
     assert chunk.text == "🎉 タイトル and more"
     assert [(e.offset, e.length) for e in chunk.entities] == [(3, 4), (12, 4)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TEXT.map(scrub))  # what people type reaches handlers scrubbed
+def test_asterisks_people_type_are_shown_as_typed(text: str) -> None:
+    chunk = render.to_chunk(text)
+    assert chunk.text == text and chunk.entities == ()
+
+
+def test_skills_with_asterisks_keep_them_beside_a_bold_title() -> None:
+    chunk = render.to_chunk(f"{bold('Backend *engineer*')}\nC*, *nix, Go*")
+    assert chunk.text == "Backend *engineer*\nC*, *nix, Go*"
+    assert [(e.offset, e.length) for e in chunk.entities] == [(0, 18)]
 
 
 def test_a_line_longer_than_a_message_is_cut_at_a_space() -> None:

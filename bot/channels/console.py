@@ -8,7 +8,6 @@ message), so a session can be scripted."""
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TextIO
 
 from sqlalchemy import select
 
+from bot.core import markup
 from bot.core.types import Actor, Button, Incoming, Reply
 from bot.runtime.app import App
 from storage import people
@@ -23,7 +23,6 @@ from storage.models import Identity
 
 NAME = "console"
 FILES_DIR = Path("alumni-bot-files")
-BOLD = re.compile(r"\*([^*\n]+)\*")
 
 
 class ConsoleChat:
@@ -96,7 +95,7 @@ class ConsoleChat:
         self.shown = []
         for reply in replies:
             if reply.text:
-                self.write(BOLD.sub(r"\1", reply.text) + "\n")  # a terminal shows no *bold*
+                self.write(markup.plain(reply.text) + "\n")  # a terminal shows no *bold*
             for row in reply.buttons:
                 labels = []
                 for button in row:

@@ -12,6 +12,7 @@ from rich.table import Table as RichTable
 
 from bot.cli.common import CommandFailed, err, out, with_app
 from bot.cli.delivery import SEGMENT_HELP
+from bot.core import markup
 from bot.runtime.app import App
 from handlers import report_charts as charts
 from handlers import report_tables as tables
@@ -62,7 +63,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             audit.record(session, app.clock.now(), None, "report_view", args.section or "all",
                          start=f.start.isoformat(), end=f.end.isoformat(),
                          segment=str(f.segment), via="cli")  # fmt: skip
-        out.print(t("admin.report_title", range=f.describe(), days=f.days))
+        out.print(markup.plain(t("admin.report_title", range=f.describe(), days=f.days)))
         for table in built:
             out.print(_rich(table))
         if folder is not None:

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.i18n import Translator
+from bot.core.markup import bold
 from bot.core.types import Button, FieldKind, Form, FormField, Reply
 from bot.core.zones import find_zone
 
@@ -105,7 +106,7 @@ def question(form: Form, step: int, t: Translator, error: str | None = None) -> 
     field = form.fields[step]
     lines = []
     if step == 0:
-        lines.append(f"*{form.title}*")
+        lines.append(bold(form.title))
     if error:
         lines.append(error)
     head = f"({step + 1}/{len(form.fields)}) {field.label}"

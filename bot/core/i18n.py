@@ -19,6 +19,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 
+from bot.core import markup
 from bot.core.settings import LOCALES
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def _load(locale: str) -> dict[str, str]:
                 key = str(m.id)
                 if key in messages:
                     raise ValueError(f"message {key!r} is defined twice ({path.name})")
-                messages[key] = str(m.string)
+                messages[key] = markup.from_template(str(m.string))
     return messages
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core import forms
+from bot.core import forms, markup
 from bot.core.types import Button, FieldKind, Form, FormField, Reply
 
 MESSAGE_BLOCKS = 50
@@ -50,7 +50,7 @@ def clip(text: str, limit: int) -> str:
 
 
 def plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
+    return {"type": "plain_text", "text": clip(markup.plain(text), limit) or " ", "emoji": True}
 
 
 def chunks(text: str, limit: int = SECTION_CHARS) -> list[str]:
@@ -119,7 +119,7 @@ def action_blocks(reply: Reply, counter: Iterator[int]) -> list[Block]:
 
 
 def section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": markup.mrkdwn(text)}}
 
 
 # -- messages ----------------------------------------------------------------------------------

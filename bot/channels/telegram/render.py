@@ -6,12 +6,12 @@ in, so the limits below can be checked exhaustively by property tests."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
 
+from bot.core import markup
 from bot.core.types import Attachment, Reply
 
 MAX_TEXT = 4096  # sendMessage text, after entities are parsed
@@ -19,7 +19,6 @@ MAX_CAPTION = 1024  # sendPhoto / sendDocument caption
 MAX_CALLBACK_DATA = 64  # bytes, not characters: about 21 Japanese characters
 MAX_LABEL = 64  # Telegram cuts long labels anyway; keep keyboards readable
 EMPTY_TEXT = "…"  # Telegram refuses an empty message; a keyboard still needs one
-BOLD = re.compile(r"\*([^*\n]+)\*")  # handlers mark titles as *Title*, as Slack's mrkdwn does
 
 
 @dataclass(frozen=True)
@@ -80,20 +79,16 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 
 def to_chunk(text: str) -> Chunk:
-    """`*bold*` spans become bold entities (plain text, nothing to escape or to break)."""
+    """Bold spans become bold entities; the rest is plain text, every `*` a person typed kept."""
     parts: list[str] = []
     entities: list[MessageEntity] = []
-    offset, last = 0, 0
-    for match in BOLD.finditer(text):
-        before = text[last : match.start()]
-        parts.append(before)
-        offset += utf16_len(before)
-        inner = match.group(1)
-        entities.append(MessageEntity(MessageEntity.BOLD, offset, utf16_len(inner)))
-        parts.append(inner)
-        offset += utf16_len(inner)
-        last = match.end()
-    parts.append(text[last:])
+    offset = 0
+    for piece, is_bold in markup.spans(text):
+        size = utf16_len(piece)
+        if is_bold:
+            entities.append(MessageEntity(MessageEntity.BOLD, offset, size))
+        parts.append(piece)
+        offset += size
     return Chunk("".join(parts), tuple(entities))
 
 
@@ -127,12 +122,12 @@ def button_keys(reply: Reply) -> list[tuple[str, str]]:
 
 
 def render(reply: Reply, tokens: Mapping[tuple[str, str], str]) -> Rendered:
-    markup = keyboard(reply, tokens)
+    kb = keyboard(reply, tokens)
     attachment = reply.attachment
     if attachment is not None and utf16_len(to_chunk(reply.text).text) <= MAX_CAPTION:
         caption = to_chunk(reply.text) if reply.text.strip() else None
-        return Rendered((), markup, attachment, caption)
+        return Rendered((), kb, attachment, caption)
     chunks = tuple(to_chunk(piece) for piece in split_text(reply.text))
-    if not chunks and attachment is None and markup is not None:
+    if not chunks and attachment is None and kb is not None:
         chunks = (Chunk(EMPTY_TEXT),)
-    return Rendered(chunks, markup, attachment, None)
+    return Rendered(chunks, kb, attachment, None)
