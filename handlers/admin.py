@@ -181,7 +181,7 @@ async def chart(ctx: Context, msg: Incoming) -> Reply:
     section, f = await _view_filter(ctx, msg.payload)
     built = await tables.build(ctx.session, f, ctx.t, (section,))
     title = f"{ctx.t(f'admin.section.{section}')} ({f.describe()})"
-    png = await charts.render_async(title, built)
+    png = await charts.render_async(title, built, ctx.t("admin.chart_empty"))
     ctx.audit("report_chart", section, payload=msg.payload, segment=str(f.segment))
     attachment = Attachment(_file_name(section, f, "png"), png, PNG, is_image=True)
     return Reply(title, attachment=attachment, private_only=True)

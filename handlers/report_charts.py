@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from handlers.report_tables import Table
 
 FONT_FAMILY = ["IPAexGothic", "DejaVu Sans"]
@@ -49,34 +52,48 @@ def font_name() -> str:
     return str(font_manager.FontProperties(family=FONT_FAMILY).get_name())
 
 
-def render(title: str, tables: Sequence[Table]) -> bytes:
-    """One PNG: a horizontal bar chart for each table that has rows and plotted columns."""
+def render(title: str, tables: Sequence[Table], empty: str = "no data yet") -> bytes:
+    """One PNG of `figure`."""
     with _lock:
-        _setup()
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        drawn = [tb for tb in tables if tb.rows and tb.plot]
-        heights = [1.2 + 0.32 * len(tb.rows) * max(1, len(tb.plot)) ** 0.5 for tb in drawn]
-        figure = Figure(figsize=(9, 1.0 + sum(heights) if drawn else 2.5), dpi=110)
-        FigureCanvasAgg(figure)
-        figure.suptitle(title, fontsize=13)
-        if not drawn:
-            figure.text(0.5, 0.4, "—", ha="center", fontsize=24)
-        else:
-            axes = figure.subplots(len(drawn), 1, squeeze=False, height_ratios=heights)
-            for ax, table in zip(axes[:, 0], drawn, strict=True):
-                _bars(ax, table)
-        figure.tight_layout()
         out = io.BytesIO()
-        figure.savefig(out, format="png")
+        figure(title, tables, empty).savefig(out, format="png")
         return out.getvalue()
 
 
-def _bars(ax: object, table: Table) -> None:
-    from matplotlib.axes import Axes
+def figure(title: str, tables: Sequence[Table], empty: str = "no data yet") -> Figure:
+    """A horizontal bar chart for each table that has rows and plotted columns; a table whose
+    plotted values are all zero says `empty` in its panel instead of drawing an axis around
+    nothing, and so does the whole figure when no table has rows. Callers hold `_lock`."""
+    _setup()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    assert isinstance(ax, Axes)
+    drawn = [tb for tb in tables if tb.rows and tb.plot]
+    heights = [1.2 + 0.32 * len(tb.rows) * max(1, len(tb.plot)) ** 0.5 for tb in drawn]
+    fig = Figure(figsize=(9, 1.0 + sum(heights) if drawn else 2.5), dpi=110)
+    FigureCanvasAgg(fig)
+    fig.suptitle(title, fontsize=13)
+    if not drawn:
+        fig.text(0.5, 0.4, empty, ha="center", fontsize=14, color="#666666")
+    else:
+        axes = fig.subplots(len(drawn), 1, squeeze=False, height_ratios=heights)
+        for ax, table in zip(axes[:, 0], drawn, strict=True):
+            if any(_number(row[c]) for row in table.rows for c in table.plot):
+                _bars(ax, table)
+            else:
+                _empty(ax, table, empty)
+    fig.tight_layout()
+    return fig
+
+
+def _empty(ax: Axes, table: Table, empty: str) -> None:
+    ax.set_title(table.title, fontsize=11, loc="left")
+    ax.text(0.5, 0.5, empty, ha="center", va="center", fontsize=11, color="#666666",
+            transform=ax.transAxes)  # fmt: skip
+    ax.set_axis_off()
+
+
+def _bars(ax: Axes, table: Table) -> None:
     # The number of people behind each bar, when the table has it and does not plot it.
     counted = 1 not in table.plot and all(isinstance(row[1], int) for row in table.rows)
     labels = [f"{row[0]} (n={row[1]})" if counted else str(row[0]) for row in table.rows][::-1]
@@ -96,7 +113,8 @@ def _bars(ax: object, table: Table) -> None:
     ax.set_title(table.title, fontsize=11, loc="left")
     ax.grid(axis="x", alpha=0.3)
     if n > 1:
-        ax.legend(fontsize=8, loc="best")
+        # Beside the bars, never over them: the longest bar reaches the axis' right edge.
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     note = table.note.splitlines()[0] if table.note else ""
     if note:
         ax.set_xlabel(note, fontsize=8)
@@ -106,5 +124,5 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-async def render_async(title: str, tables: Sequence[Table]) -> bytes:
-    return await asyncio.to_thread(render, title, tables)
+async def render_async(title: str, tables: Sequence[Table], empty: str = "no data yet") -> bytes:
+    return await asyncio.to_thread(render, title, tables, empty)

@@ -288,3 +288,29 @@ def test_command_line_report_and_export(
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_chart_legend_sits_beside_the_bars_never_over_them() -> None:
+    wide = Table("activity", "交流", JAPANESE.columns,
+                 (("営業", 25, 9.0, 8.5), ("開発", 30, 8.0, 9.0)), (2, 3), "")  # fmt: skip
+    with charts._lock:
+        fig = charts.figure("交流頻度", [wide])
+    fig.canvas.draw()
+    [ax] = fig.axes
+    drawn = ax.get_legend()
+    assert drawn is not None
+    legend = drawn.get_window_extent()
+    assert fig.bbox.contains(legend.x1 - 1, legend.y0 + 1)  # inside the picture
+    assert not [p for p in ax.patches if p.get_window_extent().overlaps(legend)]
+
+
+def test_empty_charts_say_there_is_no_data_yet() -> None:
+    zero = Table("funnel", "紹介の流れ", ("", "件数"), (("紹介", 0), ("採用", 0)), (1,), "")
+    with charts._lock:
+        fig = charts.figure("紹介", [zero, JAPANESE], "まだデータがありません")
+    funnel, activity = fig.axes
+    assert [t.get_text() for t in funnel.texts] == ["まだデータがありません"]
+    assert not funnel.patches and activity.patches  # nothing drawn around an empty axis
+    with charts._lock:
+        nothing = charts.figure("特典", [], "まだデータがありません")
+    assert [t.get_text() for t in nothing.texts] == ["特典", "まだデータがありません"]

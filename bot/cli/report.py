@@ -72,7 +72,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 title = f"{t(f'admin.section.{section}')} ({f.describe()})"
                 mine = [tb for tb in built if tb.section == section]
                 path = folder / f"report-{section}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.png"
-                path.write_bytes(await charts.render_async(title, mine))
+                path.write_bytes(await charts.render_async(title, mine, t("admin.chart_empty")))
                 err.print(f"chart: {path}")
         return 0
 
