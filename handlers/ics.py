@@ -8,6 +8,7 @@ with its VTIMEZONE, so the entry shows at the right local time wherever it is op
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
@@ -53,6 +54,16 @@ def calendar(event: Event) -> Calendar:
     return cal
 
 
+def filename(event: Event) -> str:
+    """The event's local date and its title, as a person would name the file:
+    `2026-12-10-第2回-交流会.ics`. Letters and digits of any script stay (Japanese titles used to
+    leave `2-5.ics`); everything else, from spaces to what a file system refuses (`/ : * ? "`),
+    becomes one `-`."""
+    day = event.starts_at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
+    title = unicodedata.normalize("NFKC", event.title)
+    slug = re.sub(r"[\W_]+", "-", title).strip("-")[:40].strip("-")
+    return f"{day}-{slug}.ics" if slug else f"{day}-event-{event.id}.ics"
+
+
 def attachment(event: Event) -> Attachment:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", event.title).strip("-").lower()[:40] or "event"
-    return Attachment(f"{slug}-{event.id}.ics", calendar(event).to_ical(), MIME)
+    return Attachment(filename(event), calendar(event).to_ical(), MIME)

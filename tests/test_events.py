@@ -489,3 +489,19 @@ async def test_two_workers_never_send_the_same_reminder(pg_app: App, clock: Fixe
         await other.close()
     assert sum(counts) == 30
     assert sum(len(v) for v in (await queued(app, "event_reminder")).values()) == 30
+
+
+async def test_a_calendar_file_is_named_by_its_date_and_japanese_title(app: App) -> None:
+    hr, hanako, _ = await company(app)
+    await new_event(
+        hr,
+        title="第２回 OB会／忘年会",
+        starts_at="2026-12-10 08:30",
+        ends_at="2026-12-10 10:00",
+    )
+    event = await latest_event(app)
+    await hanako.press_button(Button("cal", "events.ics", str(event.id)))
+    files = [r.attachment for r in hanako.last if r.attachment is not None]
+    # The local date (08:30 in Tokyo is still the 9th in UTC), the title's words; the
+    # full-width ２ and the slash that no file system takes become 2 and a dash.
+    assert [f.filename for f in files] == ["2026-12-10-第2回-OB会-忘年会.ics"]
