@@ -35,7 +35,7 @@ PNG, CSV = "image/png", "text/csv"
 
 def _filter(ctx: Context, start: str | None, end: str | None, segment: str | None) -> Filter:
     try:
-        return make_filter(ctx.today, start, end, segment)
+        return make_filter(ctx.today, start, end, segment, zone=ctx.settings.default_timezone)
     except BadFilter as exc:
         raise UserFacingError(exc.key, **exc.params) from None
 

@@ -175,6 +175,23 @@ async def test_chat_export_is_a_bom_csv_without_forgotten_people(app: App) -> No
     assert exports == [("interactions", 1), ("surveys", 1), ("people", 1)]
 
 
+async def test_exports_write_times_in_the_company_zone_and_its_days(app: App) -> None:
+    """DEFAULT_TIMEZONE is Asia/Tokyo: an answer given at 05:00 on 1 April in Tokyo (still
+    31 March in UTC) is April's, and the file says 05:00+09:00, the hour people saw."""
+    admin, _, _ = await staff(app)
+    async with app.db.transaction() as s:
+        for email, at in (
+            ("emma@example.com", datetime(2026, 3, 31, 20, 0, tzinfo=UTC)),
+            ("taro@example.com", datetime(2026, 3, 31, 14, 0, tzinfo=UTC)),  # 23:00 in Tokyo
+        ):
+            who = (await person(app, email)).id
+            s.add(SurveyResponse(person_id=who, period="2026H1", rejoin=4, keep_in_touch=5,
+                                 recommend=3, answered_at=at))  # fmt: skip
+    await admin.say("/export surveys 2026-04-01 2026-04-30")
+    rows = _csv(admin.last[0].attachment.content)  # type: ignore[union-attr]
+    assert [(r[0], r[-1]) for r in rows[1:]] == [("emma@example.com", "2026-04-01T05:00:00+09:00")]
+
+
 async def test_exports_never_hand_a_spreadsheet_a_formula(app: App) -> None:
     """OWASP's CSV injection: text an alumna controls is escaped, numbers stay numbers."""
     admin, _, _ = await staff(app)

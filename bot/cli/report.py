@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.table import Table as RichTable
 
@@ -42,9 +43,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _filter(app: App, start: str | None, end: str | None, segment: str | None) -> Filter:
-    today = app.clock.now().date()
+    zone = app.settings.default_timezone
+    today = app.clock.now().astimezone(ZoneInfo(zone)).date()
     try:
-        return make_filter(today, start, end, segment)
+        return make_filter(today, start, end, segment, zone=zone)
     except BadFilter as exc:
         raise CommandFailed(app.catalogs.text("en", exc.key, **exc.params), 2) from None
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,8 +48,12 @@ class BadKind(ValueError):
     pass
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+def _cell(value: Any, zone: ZoneInfo) -> Any:
+    """A timestamp in the company's zone with its offset (`2026-12-01T09:30:00+09:00`), so a
+    spreadsheet in Tokyo shows the hour people saw; a day stays a day."""
+    if isinstance(value, datetime):
+        return value.astimezone(zone).isoformat(timespec="seconds")
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
         return f"{value:.2f}"
@@ -124,18 +129,18 @@ async def rows(session: AsyncSession, kind: str, f: Filter) -> AsyncIterator[lis
         # (a streamed cursor would keep the table in use until the transaction ends).
         async with facts(session, f):
             for found in await session.execute(_query(kind, f)):
-                yield [_cell(v) for v in found]
+                yield [_cell(v, f.zone) for v in found]
         return
-    async for row in _stream(session, _query(kind, f)):
+    async for row in _stream(session, _query(kind, f), f.zone):
         yield row
 
 
-async def _stream(session: AsyncSession, query: Any) -> AsyncIterator[list[Any]]:
+async def _stream(session: AsyncSession, query: Any, zone: ZoneInfo) -> AsyncIterator[list[Any]]:
     result = await session.stream(query.execution_options(yield_per=PAGE))
     try:
         async for page in result.partitions(PAGE):
             for row in page:
-                yield [_cell(v) for v in row]
+                yield [_cell(v, zone) for v in row]
     finally:
         await result.close()  # a server-side cursor: closed before its table is dropped
 

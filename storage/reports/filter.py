@@ -8,13 +8,15 @@ section is computed in the database whatever the segment."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from storage.segments import BadSegment, Segment, parse_segment
 
 DEFAULT_DAYS = 365
 MAX_DAYS = 366 * 20
 ALL = Segment("all")
+UTC_ZONE = ZoneInfo("UTC")
 
 
 class BadFilter(ValueError):
@@ -31,6 +33,9 @@ class Filter:
     start: date  # first day, inclusive
     end: date  # last day, inclusive
     segment: Segment = ALL
+    zone: ZoneInfo = UTC_ZONE
+    """the company's zone (`DEFAULT_TIMEZONE`): where the range's days begin and end, and the
+    zone exports write their timestamps in"""
 
     @property
     def days(self) -> int:
@@ -43,12 +48,12 @@ class Filter:
 
     @property
     def since(self) -> datetime:
-        return datetime.combine(self.start, time.min, UTC)
+        return datetime.combine(self.start, time.min, self.zone)
 
     @property
     def until(self) -> datetime:
         """The first instant after the range (timestamps are compared with `<`)."""
-        return datetime.combine(self.end + timedelta(days=1), time.min, UTC)
+        return datetime.combine(self.end + timedelta(days=1), time.min, self.zone)
 
     def describe(self) -> str:
         return f"{self.start.isoformat()} – {self.end.isoformat()} · {self.segment}"
@@ -66,6 +71,7 @@ def make_filter(
     start: str | date | None = None,
     end: str | date | None = None,
     segment: str | None = None,
+    zone: str | None = None,
 ) -> Filter:
     """The last 365 days of everyone unless told otherwise; bad input raises BadFilter."""
     last = parse_date(end) if isinstance(end, str) else (end or today)
@@ -83,4 +89,4 @@ def make_filter(
         except BadSegment as exc:
             key = "admin.bad_segment" if exc.key == "broadcasts.bad_segment" else exc.key
             raise BadFilter(key, value=segment[:60]) from None
-    return Filter(first, last, chosen)
+    return Filter(first, last, chosen, ZoneInfo(zone) if zone else UTC_ZONE)
