@@ -55,3 +55,21 @@ async def test_join_on_the_console_before_agreeing_asks_for_consent(
     console = ConsoleChat(app, "emma@example.com", io.StringIO("join ABCDEF\n"), out, tmp_path)
     assert await console.run() == 0
     assert "already joined" not in out.getvalue() and "Do you agree?" in out.getvalue()
+
+
+async def test_a_forms_skip_and_cancel_read_the_same_on_every_step(
+    app: App, tmp_path: Path
+) -> None:
+    """Settings asks a choice, then free text: skip is `[-]` on each step, whatever the choices
+    above it, and only the choices are numbered (skip was #3 on one step and #1 on the next)."""
+    await load_company(app)
+    await join_directly(app, "hr@example.com")
+    out = io.StringIO()
+    console = ConsoleChat(app, "hr@example.com", io.StringIO("/settings\n#1\n-\n"), out, tmp_path)
+    assert await console.run() == 0
+    steps = [s for s in out.getvalue().split("\n(") if s[:1].isdigit()]  # "(1/6) …", "(2/6) …"
+    assert len(steps) == 2, out.getvalue()
+    for step in steps:
+        assert "[-] " in step and "[/cancel] " in step, step
+    language = steps[0]  # the language step offers its choices as #1, #2
+    assert "[#1] " in language and "[#2] " in language and "[#3] " not in language, language

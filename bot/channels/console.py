@@ -2,8 +2,9 @@
 
 Buttons print as `[#1] label`, `[#2] label`…; a line that is just `#` and a shown number presses
 that button (a bare number is text: a capacity of 1 is not the first button); a form asks one
-field a line. Works interactively and with piped stdin (one line per
-message), so a session can be scripted."""
+field a line, and its skip and cancel buttons print as what to type, `[-]` and `[/cancel]`, the
+same on every step (a number for them moved with the choices above them). Works interactively
+and with piped stdin (one line per message), so a session can be scripted."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import TextIO
 from sqlalchemy import select
 
 from bot.core import markup
+from bot.core.forms import FORM_CANCEL, FORM_SKIP
 from bot.core.types import Actor, Button, Incoming, Reply
 from bot.runtime.app import App
 from storage import people
@@ -23,6 +25,7 @@ from storage.models import Identity
 
 NAME = "console"
 FILES_DIR = Path("alumni-bot-files")
+TYPED = {FORM_SKIP: "-", FORM_CANCEL: "/cancel"}  # a form's controls, as the words forms take
 
 
 class ConsoleChat:
@@ -99,6 +102,9 @@ class ConsoleChat:
             for row in reply.buttons:
                 labels = []
                 for button in row:
+                    if button.action in TYPED:
+                        labels.append(f"[{TYPED[button.action]}] {button.label}")
+                        continue
                     self.shown.append(button)
                     labels.append(f"[#{len(self.shown)}] {button.label}")
                 self.write("  ".join(labels) + "\n")
