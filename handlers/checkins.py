@@ -76,9 +76,16 @@ def last_seen(t: Translator, last: dict[int, date], other: int) -> str:
     return t.date(last[other]) if other in last else t("checkin.never")
 
 
-def reach_line(t: Translator, person: Person, relation: str, last: dict[int, date]) -> str:
+def relation_label(t: Translator, relation: str, *people: Person, plural: bool = False) -> str:
+    """ "元上司" only where it is true: while everyone named still works here (nobody has a
+    `left_on`), a manager is "上司" and a colleague "同僚"."""
+    now = relation != "other" and all(p.left_on is None for p in people)
+    return t(f"relation.{relation}{'s' if plural else ''}{'_now' if now else ''}")
+
+
+def reach_line(t: Translator, person: Person, label: str, last: dict[int, date]) -> str:
     when = t("checkin.last", when=last_seen(t, last, person.id))
-    return f"• {person.name} ({t(f'relation.{relation}')}; {when})"
+    return f"• {person.name} ({label}; {when})"
 
 
 # -- commands and buttons -------------------------------------------------------------------
@@ -95,7 +102,7 @@ async def checkin(ctx: Context, msg: Incoming) -> Reply:
             lines.append(
                 t(
                     "checkin.year_line",
-                    who=t(f"relation.{relation}s"),
+                    who=relation_label(t, relation, ctx.me, plural=True),
                     in_person=in_person,
                     online=online,
                 )
@@ -103,7 +110,7 @@ async def checkin(ctx: Context, msg: Incoming) -> Reply:
     people, kinds, last = await suggestions(ctx)
     if people:
         lines.append(t("checkin.reach_out"))
-        lines += [reach_line(t, p, kinds[p.id], last) for p in people]
+        lines += [reach_line(t, p, relation_label(t, kinds[p.id], ctx.me, p), last) for p in people]
     return Reply(
         "\n".join(lines), buttons=tuple((hello_button(t, p),) for p in people), private_only=True
     )
@@ -132,7 +139,7 @@ async def answer(ctx: Context, msg: Incoming) -> Reply:
     text = t(
         "checkin.suggest",
         name=other.name,
-        relation=t(f"relation.{kinds[other.id]}"),
+        relation=relation_label(t, kinds[other.id], ctx.me, other),
         when=last_seen(t, last, other.id),
     )
     return Reply(
@@ -182,7 +189,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
         return Reply(ctx.t("checkin.cannot_reach", name=other.name))
     kinds = await interactions.relation_kinds(ctx.session, other.id)
     theirs = ctx.translator_for(other)
-    relation = theirs(f"relation.{kinds.get(me.id, 'other')}")
+    relation = relation_label(theirs, kinds.get(me.id, "other"), me, other)
     text = theirs(f"checkin.{kind}_received", name=me.name, relation=relation)
     reply = Reply(
         text,
@@ -312,5 +319,5 @@ async def _nudge(
     t = app.translator_for(row)
     chosen = interactions.suggest(quiet, last, limit=5)
     lines = [t("nudge.title", name=row.name)]
-    lines += [reach_line(t, alumni[o], quiet[o], last) for o in chosen]
+    lines += [reach_line(t, alumni[o], t(f"relation.{quiet[o]}"), last) for o in chosen]  # alumni
     return Reply("\n".join(lines), buttons=tuple((hello_button(t, alumni[o]),) for o in chosen))

@@ -12,6 +12,7 @@ from bot.core.clock import FixedClock
 from bot.core.settings import Settings
 from bot.runtime.app import App
 from handlers import checkins, surveys
+from storage import importer
 from storage.models import Interaction, Person, SurveyResponse
 from tests.conftest import _truncate, chat
 from tests.support.members import member, outbox, person, update_person
@@ -101,6 +102,27 @@ async def test_not_yet_suggests_the_former_manager_and_hello_reaches_him(app: Ap
     assert "記録しました" in await taro.press("話したことを記録")
     await hanako.say("/checkin")
     assert "元上司: 対面 0 回、オンライン 1 回" in hanako.text
+
+
+async def test_people_who_still_work_together_are_not_called_former(app: App) -> None:
+    """Taro manages HR's 鈴木 today: to both he is 上司 and she 部下, never 元上司 / 元部下; to
+    Hanako, who left, Taro stays her 元上司."""
+    await company(app)
+    async with app.db.transaction() as session:
+        relation = b"email,other_email,kind\nhr@example.com,taro@example.com,manager\n"
+        await importer.import_relations(session, relation, app.clock.now())
+    hr = await member(app, "hr@example.com", "104", locale="ja")
+    await hr.say("/checkin")
+    assert "上司: 対面 0 回" in hr.text and "元上司" not in hr.text, hr.text
+    assert "佐藤 太郎 (上司;" in hr.text, hr.text
+    [say_hello] = [b for b in hr.buttons if b.action == "checkin.hello"]
+    await hr.press_button(say_hello)
+    [(email, intro, _)] = await outbox(app, "intro")
+    assert email == "taro@example.com" and "鈴木 人事 さん（部下）" in intro.text, intro.text
+
+    hanako = chat(app, "101", channel="telegram")
+    await hanako.say("/checkin")
+    assert "元上司: 対面 0 回" in hanako.text and "佐藤 太郎 (元上司;" in hanako.text
 
 
 async def test_met_in_person_lists_relations_and_logs_once(app: App) -> None:
