@@ -10,6 +10,7 @@ from datetime import timedelta
 from bot.dispatch.router import CONSENT_PROMPT, Route, Router
 from bot.dispatch.ticks import Tick
 from handlers import (
+    access,
     admin,
     bridge,
     broadcasts,
@@ -94,6 +95,8 @@ ROUTES: list[Route] = [
     Route(home.home, action="home.open", listed=False),
     # HR and admin
     Route(onboarding.invite, command="invite", roles=HR),
+    Route(access.revoke, command="revoke", roles=HR),
+    Route(access.grant, command="grant", roles=ADMIN),
     Route(bridge.offboard, command="offboard", roles=HR),
     Route(bridge.reach, command="reach", roles=HR),
     Route(perks.post, command="postperk", roles=HR),

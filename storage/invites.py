@@ -55,3 +55,13 @@ def problem(invite: Invite | None, now: datetime) -> str | None:
     if invite.uses >= invite.max_uses:
         return "join.used_code"
     return None
+
+
+async def revoke(session: AsyncSession, code: str) -> Invite | None:
+    """Make a code unusable from now on (`join` answers as for an unknown code); None when no
+    such code exists. Revoking twice is harmless."""
+    invite = await find(session, code)
+    if invite is not None:
+        invite.revoked = True
+        await session.flush()
+    return invite

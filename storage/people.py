@@ -104,3 +104,27 @@ async def grant(
     await session.flush()
     await session.refresh(person, ["grants"])
     return True
+
+
+async def revoke(session: AsyncSession, person: Person, role: Role) -> bool:
+    """Take a granted role back; False when the person did not have it."""
+    grant_row = await session.scalar(
+        select(RoleGrant).where(RoleGrant.person_id == person.id, RoleGrant.role == role.value)
+    )
+    if grant_row is None:
+        return False
+    await session.delete(grant_row)
+    await session.flush()
+    await session.refresh(person, ["grants"])
+    return True
+
+
+async def admins_left(session: AsyncSession) -> int:
+    """How many people still hold the admin role (the last one cannot give it up)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(RoleGrant)
+        .join(Person, Person.id == RoleGrant.person_id)
+        .where(RoleGrant.role == Role.ADMIN.value, Person.forgotten_at.is_(None))
+    )
+    return int(count or 0)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.progress import Progress
 
+from bot.cli import access as access_cli
 from bot.cli import bridge as bridge_cli
 from bot.cli import delivery as delivery_cli
 from bot.cli import report as report_cli
@@ -20,7 +21,6 @@ from bot.core.platforms import invite_links, nothing_configured
 from bot.core.settings import SettingsError, load_settings
 from bot.runtime.app import App
 from storage import importer, invites, migrate, people
-from storage.models import Role
 
 # -- commands ---------------------------------------------------------------------------------
 
@@ -129,23 +129,6 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return asyncio.run(with_app(work))
 
 
-def cmd_grant(args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        async with app.db.transaction() as session:
-            person = await people.person_by_email(session, args.email)
-            if person is None or person.is_forgotten:
-                raise CommandFailed(f"nobody with email {args.email}")
-            now = app.clock.now()
-            added = await people.grant(session, person, Role(args.role), None, now)
-            from storage import audit
-
-            audit.record(session, now, None, "grant", f"person:{person.id}", role=args.role)
-        out.print(f"{args.email} is {args.role}" + ("" if added else " (already)"))
-        return 0
-
-    return asyncio.run(with_app(work))
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -246,10 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, help="days until it expires")
     p.set_defaults(func=cmd_invite)
 
-    p = sub.add_parser("grant", help="give a person a role")
-    p.add_argument("email")
-    p.add_argument("role", choices=[r.value for r in Role])
-    p.set_defaults(func=cmd_grant)
+    access_cli.add_parsers(sub)
 
     delivery_cli.add_parsers(sub)
 
