@@ -89,58 +89,95 @@ async def join(ctx: Context, msg: Incoming) -> Reply:
     ctx.identity.priority = len(person.identities)
     if person.locale is None:
         person.locale = ctx.locale
-    ctx.person, ctx.roles = person, people.roles_of(person)
+    # From here on the person's language, as HR imported it: onboarding never switches midway.
+    ctx.person, ctx.roles, ctx.locale = person, people.roles_of(person), person.locale
     ctx.audit("join", f"person:{person.id}", channel=ctx.identity.channel)
     if person.consent_at is not None:
         return Reply(ctx.t("join.linked_again", name=person.name))
     return await consent_prompt(ctx, msg)
 
 
+PENDING_MAX = 200  # a command typed before consenting, carried in the buttons' payloads
+NOT_CARRIED = frozenset({"join", "start", "help", "consent", "cancel"})
+
+
+def _carry(value: str, pending: str) -> str:
+    """A button payload that also carries the command to run once onboarding ends."""
+    return f"{value}|{pending}" if pending else value
+
+
 async def consent_prompt(ctx: Context, msg: Incoming) -> Reply:
+    """Asked before anything else; a command that brought the person here (`jobs` typed before
+    agreeing) rides along in the buttons and runs once onboarding ends."""
+    pending = ""
+    if msg.command and msg.action is None and msg.command not in NOT_CARRIED:
+        pending = f"{msg.command} {msg.arg_text}".strip()[:PENDING_MAX]
     return Reply(
         ctx.t("consent.prompt", name=ctx.me.name),
         buttons=(
             (
-                Button(ctx.t("consent.yes"), "onboarding.consent", "yes", style="primary"),
+                Button(ctx.t("consent.yes"), "onboarding.consent", _carry("yes", pending),
+                       style="primary"),
                 Button(ctx.t("consent.no"), "onboarding.consent", "no"),
             ),
         ),
-    )
+    )  # fmt: skip
+
+
+LANGUAGES = (("ja", "日本語"), ("en", "English"))
 
 
 async def consent(ctx: Context, msg: Incoming) -> Reply:
     person = ctx.me
-    if msg.payload != "yes":
+    answer, _, pending = msg.payload.partition("|")
+    if answer != "yes":
         return Reply(ctx.t("consent.declined"))
     if person.consent_at is None:
         person.consent_at = ctx.now
         person.consent_version = ctx.settings.privacy.consent_version
         ctx.audit("consent", f"person:{person.id}", version=person.consent_version)
-    return Reply(
-        ctx.t("consent.thanks") + "\n" + ctx.t("onboarding.ask_locale"),
-        buttons=(
-            (
-                Button("日本語", "onboarding.locale", "ja"),
-                Button("English", "onboarding.locale", "en"),
-            ),
-        ),
+    # The language HR imported (or the one the person wrote in) is offered first, to confirm.
+    current = person.locale or ctx.locale
+    ordered = sorted(LANGUAGES, key=lambda lang: lang[0] != current)
+    buttons = tuple(
+        Button(ctx.t("onboarding.keep", value=name) if code == current else name,
+               "onboarding.locale", _carry(code, pending))
+        for code, name in ordered
+    )  # fmt: skip
+    text = (
+        ctx.t("consent.thanks")
+        + "\n"
+        + ctx.t("onboarding.confirm_locale", value=dict(LANGUAGES)[current])
     )
+    return Reply(text, buttons=(buttons,))
 
 
 async def choose_locale(ctx: Context, msg: Incoming) -> Reply:
-    if msg.payload not in ("ja", "en"):
+    code, _, pending = msg.payload.partition("|")
+    if code not in dict(LANGUAGES):
         raise UserFacingError("error.expired_button")
-    ctx.me.locale = ctx.locale = msg.payload
-    rows = tuple((Button(tz, "onboarding.tz", tz),) for tz in TIMEZONES)
+    ctx.me.locale = ctx.locale = code
+    imported = ctx.me.timezone  # from HR's import: offered first, to confirm
+    zones = [imported] if imported else []
+    zones += [tz for tz in TIMEZONES if tz != imported]
+    rows = tuple(
+        (Button(ctx.t("onboarding.keep", value=tz) if tz == imported else tz, "onboarding.tz",
+                _carry(tz, pending)),)
+        for tz in zones
+    )  # fmt: skip
+    if imported:
+        return Reply(ctx.t("onboarding.confirm_timezone", value=imported), buttons=rows)
     return Reply(ctx.t("onboarding.ask_timezone"), buttons=rows)
 
 
 async def choose_timezone(ctx: Context, msg: Incoming) -> Reply:
-    ctx.me.timezone = valid_timezone(msg.payload)
+    zone, _, pending = msg.payload.partition("|")
+    ctx.me.timezone = valid_timezone(zone)
     ctx.me.updated_at = ctx.now
-    return Reply(
-        ctx.t("onboarding.done", timezone=ctx.me.timezone) + "\n\n" + (await help_(ctx, msg)).text
-    )
+    done = ctx.t("onboarding.done", timezone=ctx.me.timezone)
+    if pending:  # what they asked for before agreeing, now that they have
+        return Reply(done, then=pending)
+    return Reply(done + "\n\n" + (await help_(ctx, msg)).text)
 
 
 def valid_timezone(name: str) -> str:

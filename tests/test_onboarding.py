@@ -64,17 +64,43 @@ async def test_alumna_joins_and_edits_profile_in_japanese(app: App) -> None:
     assert "Python" in hanako.text and "大阪" in hanako.text and "関心あり" in hanako.text
 
 
-async def test_employee_joins_in_english_and_sees_employee_help(app: App) -> None:
+async def test_employee_switches_to_english_and_sees_employee_help(app: App) -> None:
+    """HR imported Taro as Japanese-speaking: his English Slack does not switch onboarding to
+    English halfway; he is asked in Japanese, with Japanese offered first, and switches."""
     await load_company(app)
     code = await invite_code(app, "taro@example.com")
     taro = chat(app, "U-TARO", channel="slack", workspace="T1", locale_hint="en-US")
     await taro.say(f"join {code}")
-    assert "Do you agree?" in taro.text
-    await taro.press("I agree")
+    assert "同意しますか？" in taro.text
+    await taro.press("同意する")
+    assert "使う言語は日本語です" in taro.text
+    assert [b.label for b in taro.buttons] == ["日本語 のまま", "English"]
     await taro.press("English")
+    assert "Your time zone is Asia/Tokyo, as HR has it" in taro.text
+    assert taro.buttons[0].label == "Keep Asia/Tokyo"
     await taro.press("Europe/London")
     assert "All set (time zone Europe/London)" in taro.text
     assert "/alumni invite" not in taro.text and "/alumni profile" in taro.text  # Slack's spelling
+
+
+async def test_a_command_typed_before_agreeing_runs_once_onboarding_ends(app: App) -> None:
+    """Emma (imported: English, London) writes from a Japanese phone and asks for her profile
+    before agreeing: onboarding stays in English, offers what HR imported, then shows it."""
+    await load_company(app)
+    code = await invite_code(app, "emma@example.com")
+    emma = chat(app, "tg-emma", channel="telegram", locale_hint="ja")
+    await emma.say(f"/start {code}")
+    assert "Do you agree?" in emma.text  # her imported language, not her phone's
+    assert "Do you agree?" in await emma.say("/profile")
+    await emma.press("I agree")
+    assert "Your language is English" in emma.text
+    assert [b.label for b in emma.buttons] == ["Keep English", "日本語"]
+    await emma.press("Keep English")
+    assert "Your time zone is Europe/London, as HR has it" in emma.text
+    await emma.press("Keep Europe/London")
+    assert "All set (time zone Europe/London)" in emma.text
+    assert "Your profile" in emma.text and "Emma Brown" in emma.text  # what she asked for
+    assert "Here is what you can do" not in emma.text
 
 
 @pytest.mark.parametrize("email", ["hr@example.com", "admin@example.com"])

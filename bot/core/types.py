@@ -152,6 +152,9 @@ class Reply:
     attachment: Attachment | None = None
     form: Form | None = None
     private_only: bool = False  # holds personal data: never post it in a group
+    # A command the dispatcher runs next, as the same person, after this reply (one typed
+    # before consenting, carried through onboarding). Never queued.
+    then: str = ""
 
     def all_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]

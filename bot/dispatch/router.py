@@ -282,7 +282,28 @@ class Dispatcher:
                 replies = as_list(await route.handler(ctx, msg))
         except UserFacingError as exc:
             return [Reply(ctx.t(exc.key, **exc.params))]
+        if any(r.then for r in replies):
+            replies = await self._then(ctx, msg, replies, step_forms)
         return await self._start_forms(ctx, replies) if step_forms else replies
+
+    async def _then(
+        self, ctx: Context, msg: Incoming, replies: list[Reply], step_forms: bool
+    ) -> list[Reply]:
+        """Run the commands replies carry (`Reply.then`), as the person is now: onboarding has
+        just given them consent, a language and their roles' commands."""
+        out: list[Reply] = []
+        for reply in replies:
+            out.append(replace(reply, then=""))
+            if not reply.then or ctx.person is None:
+                continue
+            person = ctx.person
+            now = self._context(
+                ctx.session, ctx.identity, person, people.roles_of(person),
+                person.locale or ctx.locale,
+            )  # fmt: skip
+            typed = replace(msg, text=reply.then, command=None, args=(), action=None, payload="")
+            out += await self._dispatch_plain(now, typed, reply.then, step_forms)
+        return out
 
     async def _start_forms(self, ctx: Context, replies: list[Reply]) -> list[Reply]:
         out: list[Reply] = []
