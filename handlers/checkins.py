@@ -28,7 +28,7 @@ from storage import engagement, interactions
 from storage.engagement import REACHABLE
 from storage.models import OutboxKind, Person
 from storage.outbox import enqueue, enqueue_many
-from storage.schedule import next_due
+from storage.schedule import at_local, next_due
 
 KIND_CODES = {"p": "in_person", "o": "online"}
 
@@ -222,8 +222,20 @@ def _minute(app: Services, row: engagement.Due) -> int:
 def _first(
     app: Services, row: engagement.Due, now: datetime, cadence: str | None = None
 ) -> datetime | None:
-    """A newcomer's first time: the next preferred local time."""
-    return next_due(cadence or row.cadence, _minute(app, row), app.zone_for(row), now, first=True)
+    """A newcomer's first time: the next preferred local time on a working day."""
+    zone, days = app.zone_for(row), app.workdays_for(row)
+    return next_due(cadence or row.cadence, _minute(app, row), zone, now, first=True, days=days)
+
+
+def moved_off_a_day_off(app: Services, row: engagement.Due, now: datetime) -> datetime | None:
+    """When today is not a working day where this person lives (a weekend, a holiday, a
+    closure), the time on the next working day, at the same local time: work due today moves
+    there instead of being sent, or dropped. None on a working day."""
+    zone, days = app.zone_for(row), app.workdays_for(row)
+    today = local_date(now, zone)
+    if days.is_working(today):
+        return None
+    return at_local(days.next_working(today), _minute(app, row), zone)
 
 
 async def tick_checkins(app: Services) -> int:
@@ -238,10 +250,16 @@ async def tick_checkins(app: Services) -> int:
     async def batch() -> tuple[int, int]:
         async with app.db.transaction() as session:
             rows = await engagement.due(session, column, engagement.CHECKIN, now, size)
-            messages, times = [], []
+            messages: list[tuple[int, str, dict[str, Any]]] = []
+            times: list[tuple[int, datetime | None]] = []
             for r in rows:
                 zone = app.zone_for(r)
-                times.append((r.id, next_due(r.cadence, _minute(app, r), zone, now, first=False)))
+                moved = moved_off_a_day_off(app, r, now)
+                if moved is not None:
+                    times.append((r.id, moved))
+                    continue
+                later = next_due(r.cadence, _minute(app, r), zone, now, False, app.workdays_for(r))
+                times.append((r.id, later))
                 if r.paused or "checkins" in r.opt_outs:
                     continue  # the next one comes on time; a stale check-in is no use
                 t = app.translator_for(r)
@@ -277,8 +295,11 @@ async def tick_nudges(app: Services) -> int:
         sent = 0
         async with app.db.transaction() as session:
             rows = await engagement.due(session, column, engagement.NUDGE, now, settings.batch_size)
+            times: list[tuple[int, datetime | None]] = []
             for r in rows:
-                if r.paused or "nudges" in r.opt_outs:
+                moved = moved_off_a_day_off(app, r, now)
+                times.append((r.id, moved or now + every))
+                if moved is not None or r.paused or "nudges" in r.opt_outs:
                     continue
                 local_today = local_date(now, app.zone_for(r))
                 reply = await _nudge(app, session, r, local_today - quiet_for)
@@ -292,7 +313,7 @@ async def tick_nudges(app: Services) -> int:
                         kind=OutboxKind.NUDGE,
                         now=now,
                     )
-            await engagement.reschedule(session, column, [(r.id, now + every) for r in rows])
+            await engagement.reschedule(session, column, times)
         return len(rows), sent
 
     return await engagement.drain(app.db, batch, settings.batch_size)

@@ -19,6 +19,7 @@ from bot.core.i18n import Translator
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
+from handlers import checkins
 from storage import engagement
 from storage.models import OutboxKind, Person, SurveyResponse
 from storage.outbox import enqueue_many, insert_ignore
@@ -91,14 +92,16 @@ async def tick_surveys(app: Services) -> int:
                 session, column, engagement.SURVEY, now, settings.batch_size
             )
             messages = []
+            nexts: list[tuple[int, datetime | None]] = []
             for r in rows:
-                if r.paused or "surveys" in r.opt_outs:
+                moved = checkins.moved_off_a_day_off(app, r, now)  # a holiday: the next workday
+                nexts.append((r.id, moved or _at(app, r, now, months=settings.survey_months)))
+                if moved is not None or r.paused or "surveys" in r.opt_outs:
                     continue
                 t = app.translator_for(r)
                 key = f"survey:{r.id}:{period_of(now, app.zone_for(r))}"
                 messages.append((r.id, key, question(t, 0, t("survey.intro")).to_dict()))
             await enqueue_many(session, messages, kind=OutboxKind.SURVEY, now=now)
-            nexts = [(r.id, _at(app, r, now, months=settings.survey_months)) for r in rows]
             await engagement.reschedule(session, column, nexts)
         return len(rows), len(messages)
 
@@ -110,4 +113,5 @@ def _at(
 ) -> datetime:
     zone, window = app.zone_for(row), app.settings.checkins
     day = add_months(local_date(now, zone), months) + timedelta(days=days)
+    day = app.workdays_for(row).next_working(day)
     return at_local(day, row.local_minute(window.window_start, window.window_end), zone)

@@ -10,6 +10,7 @@ import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core.workdays import WorkCalendar
 from storage.models import Cadence
 
 CADENCE_DAYS = {Cadence.WEEKLY: 7, Cadence.BIWEEKLY: 14}
@@ -42,21 +43,58 @@ def at_local(day: date, minute: int, zone: ZoneInfo) -> datetime:
 
 
 def next_due(
-    cadence: str, minute: int, zone: ZoneInfo, now: datetime, first: bool
+    cadence: str,
+    minute: int,
+    zone: ZoneInfo,
+    now: datetime,
+    first: bool,
+    days: WorkCalendar | None = None,
 ) -> datetime | None:
     """The next check-in after `now`. The first one comes at the next preferred time (today or
-    tomorrow); later ones one cadence period after today's local date."""
+    the next day); later ones one cadence period after today's local date. With `days`, a day
+    that is not a working day (a weekend, a holiday, a closure) gives way to the next one, at
+    the same local time."""
     if cadence == Cadence.OFF:
         return None
+    work = days.next_working if days is not None else _same
     today = now.astimezone(zone).date()
     if first:
-        candidate = at_local(today, minute, zone)
-        return candidate if candidate > now else at_local(today + timedelta(days=1), minute, zone)
+        candidate = at_local(work(today), minute, zone)
+        if candidate > now:
+            return candidate
+        return at_local(work(today + timedelta(days=1)), minute, zone)
     if cadence in CADENCE_DAYS:
         day = today + timedelta(days=CADENCE_DAYS[Cadence(cadence)])
     else:
         day = add_months(today, CADENCE_MONTHS.get(Cadence(cadence), 1))
-    return at_local(day, minute, zone)
+    return at_local(work(day), minute, zone)
+
+
+def planned(
+    cadence: str,
+    minute: int,
+    zone: ZoneInfo,
+    now: datetime,
+    count: int,
+    days: WorkCalendar | None = None,
+    next_at: datetime | None = None,
+) -> list[datetime]:
+    """The next `count` check-ins as the ticks will send them: the one already set (`next_at`,
+    moved off a day that is no longer a working day), then one cadence period after another."""
+    out: list[datetime] = []
+    at = next_at if next_at is not None and next_at > now else None
+    if at is not None and days is not None:
+        local = at.astimezone(zone)
+        at = at_local(days.next_working(local.date()), local.hour * 60 + local.minute, zone)
+    at = at or next_due(cadence, minute, zone, now, first=True, days=days)
+    while at is not None and len(out) < count:
+        out.append(at)
+        at = next_due(cadence, minute, zone, at, first=False, days=days)
+    return out
+
+
+def _same(day: date) -> date:
+    return day
 
 
 def period_of(moment: datetime, zone: ZoneInfo) -> str:

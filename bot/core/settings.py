@@ -5,7 +5,7 @@ stops the program with one clear line (see `load_settings`)."""
 from __future__ import annotations
 
 import os
-from datetime import time
+from datetime import date, time
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -145,6 +145,23 @@ class CheckinSettings(BaseModel):
     batch_size: int = Field(1000, ge=10, le=10_000)
 
 
+class CalendarSettings(BaseModel):
+    """Days nothing proactive lands on besides weekends and public holidays (bot/core/workdays.py):
+    the company's closures as first and last day, e.g. Golden Week, Obon, the New Year."""
+
+    closures: list[tuple[date, date]] = Field(default_factory=list)
+
+    @field_validator("closures")
+    @classmethod
+    def _ordered(cls, value: list[tuple[date, date]]) -> list[tuple[date, date]]:
+        for first, last in value:
+            if first > last:
+                raise ValueError(f"a closure ends before it starts: {first} – {last}")
+            if (last - first).days > 60:
+                raise ValueError(f"a closure longer than 60 days: {first} – {last}")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
 
@@ -202,6 +219,7 @@ class Settings(BaseSettings):
     inbox: InboxSettings = InboxSettings()
     matching: MatchingSettings = MatchingSettings()
     checkins: CheckinSettings = CheckinSettings()
+    calendar: CalendarSettings = CalendarSettings()
 
     @field_validator("slack_trusted_teams", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.core.clock import Clock, zone_of
 from bot.core.i18n import Catalogs, Translator
 from bot.core.settings import Settings
+from bot.core.workdays import WorkCalendar, country_of
 from storage.db import Database
 
 
@@ -38,6 +39,12 @@ class Addressing:
 
     def zone_for(self, who: Addressee) -> ZoneInfo:
         return zone_of(who.timezone, self.settings.default_timezone)
+
+    def workdays_for(self, who: Addressee) -> WorkCalendar:
+        """The days proactive messages may land on for this person: not their weekends, their
+        country's public holidays (from their zone) or the company's closures."""
+        closures = tuple(self.settings.calendar.closures)
+        return WorkCalendar(country_of(self.zone_for(who).key), closures)
 
 
 @dataclass
