@@ -22,13 +22,13 @@ from bot.core.clock import local_date
 from bot.core.i18n import Translator
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
-from bot.dispatch.services import Services
+from bot.dispatch.services import Addressing, Services
 from handlers import bridge
 from storage import engagement, interactions
 from storage.engagement import REACHABLE
 from storage.models import OutboxKind, Person
 from storage.outbox import enqueue, enqueue_many
-from storage.schedule import at_local, next_due
+from storage.schedule import at_local, next_due, planned, spread_minute
 
 KIND_CODES = {"p": "in_person", "o": "online"}
 
@@ -210,6 +210,35 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
     return Reply(
         ctx.t("checkin.hello_sent" if queued else "checkin.hello_already", name=other.name)
     )
+
+
+# -- when will it write to me? ---------------------------------------------------------------
+
+
+def why_none_planned(person: Person) -> str | None:
+    """Why no check-in is planned for this person (a message key), or None when some are."""
+    if person.left_on is None:
+        return "schedule.none_employee"  # check-ins are for alumni; employees get nudges
+    if person.consent_at is None:
+        return "schedule.none_consent"
+    if person.paused:
+        return "schedule.none_paused"
+    if "checkins" in person.opt_outs or person.checkin_cadence == "off":
+        return "schedule.none_off"
+    return None
+
+
+def planned_checkins(who: Addressing, person: Person, now: datetime, count: int) -> list[datetime]:
+    """The next `count` check-ins as the ticks will send them: working days only, at the
+    person's time, in their zone (`alumni-bot schedule`, and `settings`)."""
+    if why_none_planned(person) is not None:
+        return []
+    window = who.settings.checkins
+    minute = person.checkin_minute
+    if minute is None:
+        minute = spread_minute(person.id, window.window_start, window.window_end)
+    zone, days = who.zone_for(person), who.workdays_for(person)
+    return planned(person.checkin_cadence, minute, zone, now, count, days, person.next_checkin_at)
 
 
 # -- scheduled work -------------------------------------------------------------------------

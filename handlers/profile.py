@@ -18,7 +18,7 @@ from bot.core.types import (
     UserFacingError,
 )
 from bot.dispatch.context import Context
-from handlers import bridge
+from handlers import bridge, checkins
 from handlers.onboarding import valid_timezone
 from storage.models import Cadence, Comeback, Person
 from storage.schedule import spread_minute
@@ -141,6 +141,11 @@ def settings_text(ctx: Context, p: Person) -> str:
         f"• {t(f'optout.{f}')}: {t('settings.off' if f in p.opt_outs else 'settings.on')}"
         for f in OPT_OUTS
     ]
+    if p.left_on is not None:  # "when will it write to me?": working days, in their zone
+        planned = checkins.planned_checkins(ctx, p, ctx.now, 3)
+        when = ", ".join(f"{t.date(at.astimezone(ctx.zone).date())} {at.astimezone(ctx.zone):%H:%M}"
+                         for at in planned)  # fmt: skip
+        lines.append(f"• {t('schedule.next')}: {when or t(checkins.why_none_planned(p) or '')}")
     return "\n".join(lines)
 
 

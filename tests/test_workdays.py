@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
 from sqlalchemy import select
 
+from bot.cli import main
 from bot.core.clock import FixedClock
 from bot.core.workdays import WorkCalendar, country_of
 from bot.runtime.app import App
 from handlers import checkins
 from storage.models import Person
 from storage.schedule import planned
+from tests.conftest import chat
 from tests.support.members import outbox, update_person
 from tests.test_engagement import company
 
@@ -87,3 +90,39 @@ async def test_a_checkin_due_on_a_holiday_moves_to_the_next_working_day(
     clock.current = moved + timedelta(minutes=1)
     await checkins.tick_checkins(app)
     assert [email for email, _, _ in await outbox(app, "checkin")] == ["hanako@example.com"]
+
+
+def test_the_command_line_says_when_the_bot_will_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    assert main(["schedule", "hanako@example.com", "--count", "12"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 12
+    japan = holidays.country_holidays("JP", years=range(2026, 2030))
+    for line in lines:
+        day, hour, zone = line.split()
+        local = datetime.fromisoformat(f"{day}T{hour}").replace(tzinfo=ZoneInfo(zone))
+        assert zone == "Asia/Tokyo" and local.weekday() < 5 and local.date() not in japan, line
+    assert main(["schedule", "taro@example.com"]) == 0
+    assert "no check-ins planned (check-ins are for alumni)" in capsys.readouterr().out
+    assert main(["schedule", "nobody@example.com"]) == 1
+    assert main(["schedule", "hanako@example.com", "--count", "0"]) == 2
+
+
+async def test_settings_show_the_next_checkins(app: App, clock: FixedClock) -> None:
+    await company(app)
+    friday_evening = datetime(2027, 4, 30, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo, before GW
+    clock.current = friday_evening
+    await update_person(app, "hanako@example.com", checkin_cadence="weekly",
+                        next_checkin_at=datetime(2027, 5, 3, 0, 0, tzinfo=UTC))  # fmt: skip
+    hanako = chat(app, "101", channel="telegram")
+    # 3–5 May are holidays: the one due on the 3rd comes on Thursday the 6th, then weekly.
+    assert "次回以降のチェックイン: 2027/05/06 09:00, 2027/05/13 09:00, 2027/05/20 09:00" in (
+        await hanako.say("/settings")
+    )
+    await hanako.say("/pause")
+    assert "次回以降のチェックイン: 一時停止中" in await hanako.say("/settings")

@@ -16,6 +16,7 @@ from bot.cli import access as access_cli
 from bot.cli import bridge as bridge_cli
 from bot.cli import delivery as delivery_cli
 from bot.cli import report as report_cli
+from bot.cli import schedule as schedule_cli
 from bot.cli.common import CommandFailed, err, out, with_app
 from bot.core.platforms import invite_links, nothing_configured
 from bot.core.settings import SettingsError, load_settings
@@ -234,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     delivery_cli.add_parsers(sub)
 
     report_cli.add_parsers(sub)
+
+    schedule_cli.add_parsers(sub)
 
     bridge_cli.add_parsers(sub)
     return parser
