@@ -141,6 +141,7 @@ TICKS: list[Tick] = [
     Tick("surveys", timedelta(minutes=5), surveys.tick_surveys),
     Tick("nudges", timedelta(minutes=15), checkins.tick_nudges),
     Tick("housekeeping", timedelta(hours=1), housekeeping.housekeeping),
+    Tick("pauses", timedelta(minutes=1), privacy.resume_due),
     Tick("jobs.digest", timedelta(hours=1), jobs.digest),
     Tick("events.reminders", timedelta(minutes=1), events.remind),
     Tick("perks.announce", timedelta(minutes=15), perks.announce),

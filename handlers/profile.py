@@ -18,7 +18,7 @@ from bot.core.types import (
     UserFacingError,
 )
 from bot.dispatch.context import Context
-from handlers import bridge, checkins
+from handlers import bridge, checkins, privacy
 from handlers.onboarding import valid_timezone
 from storage.models import Cadence, Comeback, Person
 from storage.schedule import spread_minute
@@ -229,9 +229,23 @@ async def settings_edit(ctx: Context, msg: Incoming) -> Reply:
                     initial=f"{checkin_time(ctx, p):%H:%M}",
                     max_length=5,
                 ),
+                FormField(
+                    "paused_until",
+                    t("settings.paused_until"),
+                    FieldKind.DATE,  # Slack shows a date picker
+                    required=False,
+                    initial=_paused_until(ctx, p),
+                    hint=t("settings.paused_until_hint"),
+                    max_length=20,
+                ),
             ),
         ),
     )
+
+
+def _paused_until(ctx: Context, p: Person) -> str:
+    """The day a `pause until` ends, in the person's zone (YYYY-MM-DD), or ""."""
+    return p.paused_until.astimezone(ctx.zone).date().isoformat() if p.paused_until else ""
 
 
 def checkin_time(ctx: Context, p: Person) -> time:
@@ -270,5 +284,13 @@ async def settings_save(ctx: Context, msg: Incoming) -> Reply:
     ):
         p.next_checkin_at = None  # the scheduler gives the next one from the new choice
     p.checkin_cadence, p.checkin_minute, p.timezone = cadence or p.checkin_cadence, minute, timezone
+    until = v.get("paused_until", "").strip()
+    if until and until != _paused_until(ctx, p):
+        try:
+            day = privacy.parse_until(until, ctx.today)
+        except UserFacingError as exc:
+            raise FormError({"paused_until": exc.key}, **exc.params) from None
+        p.paused, p.paused_until = True, privacy.local_midnight(day, ctx.zone)
+        ctx.audit("pause", f"person:{p.id}", until=day.isoformat())
     p.updated_at = ctx.now
     return Reply(ctx.t("settings.saved") + "\n\n" + settings_text(ctx, p), private_only=True)

@@ -128,3 +128,16 @@ async def admins_left(session: AsyncSession) -> int:
         .where(RoleGrant.role == Role.ADMIN.value, Person.forgotten_at.is_(None))
     )
     return int(count or 0)
+
+
+async def resume_due(session: AsyncSession, now: datetime) -> list[int]:
+    """End the pauses whose day has come (`pause until DATE`); the people resumed."""
+    rows = await session.scalars(
+        select(Person).where(Person.paused_until.isnot(None), Person.paused_until <= now)
+    )
+    resumed = []
+    for person in rows:
+        person.paused, person.paused_until, person.updated_at = False, None, now
+        resumed.append(person.id)
+    await session.flush()
+    return resumed

@@ -37,7 +37,9 @@ KEPT_WHEN_FORGOTTEN = frozenset({
     "id", "department", "joined_on", "left_on", "join_route", "comeback", "locale",
     "checkin_cadence", "paused", "forgotten_at", "created_at", "updated_at",
 })  # fmt: skip
-BLANK: dict[str, Any] = {"name": "—", "skills": [], "desired_roles": [], "opt_outs": []}
+BLANK: dict[str, Any] = {
+    "name": "—", "skills": [], "desired_roles": [], "opt_outs": [], "unanswered_checkins": 0,
+}  # fmt: skip
 # Every column of a person's row and of their identities goes into `mydata`.
 PERSON_FIELDS = tuple(
     c.key for c in Person.__table__.columns if c.key not in ("id", "forgotten_at")

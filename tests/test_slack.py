@@ -187,6 +187,7 @@ async def test_settings_modal_pause_forgetme(slack: Workspace) -> None:
         "timepicker",
         "static_select",
         "timepicker",  # the check-in time
+        "datepicker",  # pause until (optional)
     ]
     response = await s.submit(EMMA, {"quiet_start": "25:99", "timezone": "Mars/Base"})
     errors = response.json()["errors"]  # every bad field at once, shown in the modal
@@ -194,6 +195,8 @@ async def test_settings_modal_pause_forgetme(slack: Workspace) -> None:
     assert "Asia/Tokyo" in errors["timezone"] and "21:00" in errors["quiet_start"]
     response = await s.submit(EMMA, {"quiet_start": "", "timezone": "Europe/London"})
     assert set(response.json()["errors"]) == {"quiet_start"}
+    response = await s.submit(EMMA, {"paused_until": "2020-01-01"})  # the date picker's past
+    assert "not in the future" in response.json()["errors"]["paused_until"]
     response = await s.submit(EMMA, {"quiet_start": "22:00", "locale": "ja"})
     assert response.status_code == 200 and not response.content
     assert "設定を保存しました" in s.fake.texts(len(s.fake.calls) - 1)

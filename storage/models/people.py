@@ -46,6 +46,8 @@ class Person(Base):
     consent_at: Mapped[datetime | None]
     consent_version: Mapped[str | None] = mapped_column(String(40))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # `pause until DATE`: the local midnight it ends (UTC), when the housekeeping tick resumes.
+    paused_until: Mapped[datetime | None] = mapped_column(index=True)
     quiet_start: Mapped[time | None] = mapped_column(Time)
     quiet_end: Mapped[time | None] = mapped_column(Time)
     opt_outs: Mapped[list[str]] = mapped_column(default=list)
@@ -56,6 +58,9 @@ class Person(Base):
     checkin_minute: Mapped[int | None] = mapped_column(Integer)  # preferred local minute of day
     next_checkin_at: Mapped[datetime | None] = mapped_column(index=True)
     last_checkin_at: Mapped[datetime | None]
+    # Check-ins sent since the last answer: 3 stretch the cadence to twice its period, 6 stop
+    # them (handlers/checkins.py); any answer sets it back to 0.
+    unanswered_checkins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_survey_at: Mapped[datetime | None] = mapped_column(index=True)
     next_nudge_at: Mapped[datetime | None] = mapped_column(index=True)
     last_job_notice_at: Mapped[datetime | None]
