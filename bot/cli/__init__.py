@@ -52,6 +52,12 @@ def cmd_db(args: argparse.Namespace) -> int:
     return asyncio.run(with_app(work, upgrade=False))
 
 
+NEXT = (
+    "next: alumni-bot worker --drain (delivers what is due), then"
+    " alumni-bot chat --as hanako@example.com"
+)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from storage import demo
 
@@ -59,9 +65,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         async with app.db.transaction() as session:
             loaded = await demo.load(session, app.clock.now())
         out.print(
-            f"demo company loaded: {loaded} people; try: alumni-bot chat"
+            f"demo company loaded: {loaded} people; {NEXT}"
             if loaded
-            else "demo company already loaded; try: alumni-bot chat"
+            else f"demo company already loaded; {NEXT}"
         )
         return 0
 
@@ -176,7 +182,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.channels import configured_channels
+    from bot.channels import configured_channels, local_channels
     from bot.runtime import scheduler
     from bot.runtime.delivery import Worker, channel_map
 
@@ -194,7 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 group.create_task(app.inbox.run())
                 for channel in channels:
                     group.create_task(channel.poll())
-                group.create_task(Worker(app, channel_map(channels)).run())
+                delivering = channel_map(channels + local_channels(app))
+                group.create_task(Worker(app, delivering).run())
         finally:
             await app.inbox.stop()
             for channel in channels:

@@ -87,6 +87,7 @@ class DeliverySettings(BaseModel):
         default_factory=lambda: {
             "telegram": ChannelLimit(per_second=30, chat_per_second=1, group_per_minute=20),
             "slack": ChannelLimit(per_second=10, per_workspace=True, chat_per_second=1),
+            "console": ChannelLimit(per_second=1000, chat_per_second=1000),  # a table insert
         }
     )
 

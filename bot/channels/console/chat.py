@@ -3,7 +3,11 @@
 Buttons print as `[#1] label`, `[#2] label`…; a line that is just `#` and a shown number presses
 that button (a bare number is text: a capacity of 1 is not the first button); a form asks one
 field a line. Works interactively and with piped stdin (one line per
-message), so a session can be scripted."""
+message), so a session can be scripted.
+
+On opening, it prints what the delivery worker left in the person's console inbox while they
+were away (check-ins, nudges, job notices, reminders: channel.py) and marks it read; the buttons
+of those messages are numbered like any others, so `#1` presses the first of them."""
 
 from __future__ import annotations
 
@@ -15,13 +19,13 @@ from typing import TextIO
 
 from sqlalchemy import select
 
+from bot.channels.console.channel import NAME, take_unread
 from bot.core import markup
 from bot.core.types import Actor, Button, Incoming, Reply
 from bot.runtime.app import App
 from storage import people
-from storage.models import Identity
+from storage.models import Identity, Person
 
-NAME = "console"
 FILES_DIR = Path("alumni-bot-files")
 
 
@@ -43,34 +47,39 @@ class ConsoleChat:
 
     async def link(self) -> bool:
         """The console is the operator's own terminal: it acts as the person with that email."""
+        return await self._link() is not None
+
+    async def _link(self) -> tuple[Person, Identity] | None:
         async with self.app.db.transaction() as session:
             person = await people.person_by_email(session, self.email)
             if person is None or person.is_forgotten:
-                return False
+                return None
             query = select(Identity).where(Identity.channel == NAME, Identity.user_id == self.email)
             identity = (await session.scalars(query)).first()
             if identity is None:
-                session.add(
-                    Identity(
-                        person_id=person.id,
-                        channel=NAME,
-                        workspace="",
-                        user_id=self.email,
-                        priority=1000,  # never where proactive messages go first
-                        created_at=self.app.clock.now(),
-                    )
+                identity = Identity(
+                    person_id=person.id,
+                    channel=NAME,
+                    workspace="",
+                    user_id=self.email,
+                    priority=1000,  # never where proactive messages go first
+                    created_at=self.app.clock.now(),
                 )
+                session.add(identity)
+                await session.flush()
             else:
                 identity.person_id = person.id
-        return True
+        return person, identity
 
     async def run(self) -> int:
-        if not await self.link():
+        linked = await self._link()
+        if linked is None:
             self.write(f"alumni-bot: nobody with email {self.email} (try: alumni-bot demo)\n")
             return 1
         interactive = self.stdin.isatty()
         if interactive:
             self.write(f"alumni-bot — {self.email}. Type help; Ctrl-D to leave.\n")
+        await self.show_inbox(*linked)
         while True:
             if interactive:
                 self.write("> ")
@@ -90,6 +99,21 @@ class ConsoleChat:
         else:
             incoming = Incoming(actor, self.email, text=line)
         return await self.app.dispatcher.dispatch(incoming, step_forms=True)
+
+    async def show_inbox(self, person: Person, identity: Identity) -> None:
+        """What arrived while the person was away, oldest first, then marked read. Their
+        buttons are numbered across all of them, as one screen."""
+        waiting = await take_unread(self.app.db, identity.id, self.app.clock.now())
+        if not waiting:
+            return
+        t, zone = self.app.translator_for(person), self.app.zone_for(person).key
+        self.write(t("console.inbox_title", count=len(waiting)) + "\n")
+        replies = []
+        for n, (at, reply) in enumerate(waiting, start=1):
+            head = t("console.inbox_item", n=n, total=len(waiting), when=t.datetime(at, zone))
+            replies.append(Reply(f"\n{head}\n{reply.text}", reply.buttons))
+        self.show(replies)
+        self.write("\n")
 
     def show(self, replies: list[Reply]) -> None:
         self.shown = []
