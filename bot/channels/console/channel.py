@@ -5,6 +5,7 @@ worker has this channel (`Platform.local` in bot/core/platforms.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from sqlalchemy import select
@@ -25,6 +26,9 @@ class ConsoleChannel:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        # One insert at a time, in the order the worker sends (a fair lock): the inbox then reads
+        # in that order, and SQLite has one writer anyway.
+        self.writing = asyncio.Lock()
 
     async def start(self, *, webhooks: bool = False) -> None:
         return None
@@ -39,7 +43,7 @@ class ConsoleChannel:
         return None  # the terminal reads its own input (chat.py)
 
     async def send(self, to: Recipient, reply: Reply) -> str | None:
-        async with self.app.db.transaction() as session:
+        async with self.writing, self.app.db.transaction() as session:
             query = select(Identity.id).where(
                 Identity.channel == NAME,
                 Identity.workspace == to.workspace,
