@@ -186,3 +186,27 @@ async def test_the_console_inbox_rings_nothing_so_quiet_hours_do_not_hold_it(
     worker = Worker(sqlite_app, channels, sleep=VirtualSleep(clock))
     stats = await worker.run(drain=True)
     assert (stats.sent, stats.held) == (1, 1)  # the console's; the Telegram one waits for day
+
+
+async def test_forgetting_someone_empties_their_console_inbox(
+    sqlite_app: App, clock: FixedClock
+) -> None:
+    from bot.channels.console.tables import ConsoleMessage
+    from storage import privacy
+
+    ids = await add_people(sqlite_app.db, 2, clock.now(), channel="console")
+    async with sqlite_app.db.transaction() as session:
+        for pid in ids:
+            await outbox.enqueue(
+                session, person_id=pid, reply=Reply(f"hi {pid}"), key=f"hi:{pid}",
+                kind="notice", now=clock.now(),
+            )  # fmt: skip
+    worker = Worker(sqlite_app, channel_map(local_channels(sqlite_app)), sleep=VirtualSleep(clock))
+    assert (await worker.run(drain=True)).sent == 2
+    async with sqlite_app.db.transaction() as session:
+        gone = await session.get(Person, ids[0])
+        assert gone is not None
+        await privacy.forget(session, gone, clock.now())
+    async with sqlite_app.db.transaction() as session:
+        left = (await session.scalars(select(ConsoleMessage.payload))).all()
+    assert [p["text"] for p in left] == [f"hi {ids[1]}"]
