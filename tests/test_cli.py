@@ -108,7 +108,7 @@ def test_demo_then_drain_without_tokens_then_chat_shows_and_presses_the_checkin(
     assert "法人営業マネージャー" in shown.stdout and "アルムナイ カフェ会" in shown.stdout
     assert "どなたと？" in shown.stdout  # #1 pressed "met in person"
     again = run(["chat", "--as", "hanako@example.com"], demo_dir)
-    assert "届いています" not in again.stdout  # read once
+    assert "新着メッセージ" not in again.stdout  # read once
 
 
 def test_the_console_shows_demo_openings_and_plain_text(demo_dir: Path) -> None:

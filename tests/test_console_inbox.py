@@ -8,6 +8,7 @@ import asyncio
 import io
 import re
 import shutil
+import threading
 from datetime import time
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -23,10 +24,12 @@ from bot.core.clock import FixedClock
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker, channel_map
-from storage import outbox
+from storage import outbox, people
 from storage.models import OutboxKind, OutboxMessage, Person
 from tests.fakes.fake_channel import FakeChannel, VirtualSleep
 from tests.support.crowd import add_people
+from tests.support.people import load_company
+from tests.test_onboarding import join_directly
 
 HANAKO = "hanako@example.com"
 # "say hello back", "says hello", "hello sent", in the language of whoever receives the hello
@@ -109,14 +112,14 @@ def test_demo_drain_then_chat_shows_the_checkin_and_its_button_logs_the_talk(
 ) -> None:
     assert "sent 8" in drain(capsys)  # 3 check-ins, a nudge, a job notice, 3 reminders
     shown = chat_as(HANAKO, "[会って話した]", "[佐藤 太郎]", files=demo)
-    assert "3 件のメッセージが届いています" in shown
+    assert "新着メッセージが 3 件あります" in shown
     assert "山田 花子 さん、お元気ですか？" in shown  # the check-in
     assert "法人営業マネージャー" in shown  # a job notice
     assert "アルムナイ カフェ会" in shown and "明日（24時間後）" in shown  # the reminder
     assert "どなたと？" in shown  # the check-in's button was pressed
     assert "佐藤 太郎 さんとの交流を記録しました" in shown  # and the talk is logged
     # read once: the next chat opens on an empty inbox
-    assert "届いています" not in chat_as(HANAKO, files=demo)
+    assert "新着メッセージ" not in chat_as(HANAKO, files=demo)
     # the manager has his nudge about the reports he lost touch with
     assert "しばらく連絡をとっていない" in chat_as("taro@example.com", files=demo)
 
@@ -165,7 +168,7 @@ def test_a_broadcast_to_a_segment_reaches_console_people(
     assert count > 30  # the demo's sales department, reached on the console
     assert f"sent {count}" in drain(capsys)
     shown = chat_as(HANAKO, files=demo)
-    assert "1 件のメッセージが届いています" in shown and news in shown
+    assert "新着メッセージが 1 件あります" in shown and news in shown
     assert main(["broadcast", "--segment", "channel:console", "--text", "全員へ", "--yes"]) == 0
     assert "300 messages queued" in capsys.readouterr().out
 
@@ -210,3 +213,45 @@ async def test_forgetting_someone_empties_their_console_inbox(
     async with sqlite_app.db.transaction() as session:
         left = (await session.scalars(select(ConsoleMessage.payload))).all()
     assert [p["text"] for p in left] == [f"hi {ids[1]}"]
+
+
+class Waits:
+    """Types `first`, then waits (in the console's reading thread) until told to type `then`."""
+
+    def __init__(self, first: str, then: str) -> None:
+        self.lines = [first, then]
+        self.asked, self.go = threading.Event(), threading.Event()
+
+    def isatty(self) -> bool:
+        return False
+
+    def readline(self) -> str:
+        if len(self.lines) == 1:
+            self.asked.set()
+            assert self.go.wait(30)
+        return self.lines.pop(0) + "\n" if self.lines else ""
+
+
+async def test_what_arrives_while_the_chat_is_open_is_shown_after_the_next_line(
+    sqlite_app: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    await load_company(sqlite_app)
+    await join_directly(sqlite_app, "hr@example.com")
+    screen, person = io.StringIO(), Waits("/help", "/help")
+    console = ConsoleChat(sqlite_app, "hr@example.com", cast(TextIO, person), screen, tmp_path)
+    running = asyncio.create_task(console.run())
+    await asyncio.to_thread(person.asked.wait, 30)  # the first answer is on the screen
+    assert "New for you" not in screen.getvalue()
+    async with sqlite_app.db.transaction() as session:
+        hr = await people.person_by_email(session, "hr@example.com")
+        assert hr is not None
+        await outbox.enqueue(
+            session, person_id=hr.id, reply=Reply("the referral moved on"), key="r:1",
+            kind="notice", now=clock.now(),
+        )  # fmt: skip
+    worker = Worker(sqlite_app, channel_map(local_channels(sqlite_app)), sleep=VirtualSleep(clock))
+    assert (await worker.run(drain=True)).sent == 1
+    person.go.set()
+    assert await running == 0
+    after = screen.getvalue().split("New for you: 1 message", 1)
+    assert len(after) == 2 and "the referral moved on" in after[1], screen.getvalue()

@@ -76,10 +76,11 @@ class ConsoleChat:
         if linked is None:
             self.write(f"alumni-bot: nobody with email {self.email} (try: alumni-bot demo)\n")
             return 1
+        person, identity = linked
         interactive = self.stdin.isatty()
         if interactive:
             self.write(f"alumni-bot — {self.email}. Type help; Ctrl-D to leave.\n")
-        await self.show_inbox(*linked)
+        self.show(await self.arrived(person, identity))
         while True:
             if interactive:
                 self.write("> ")
@@ -87,7 +88,8 @@ class ConsoleChat:
             if not line:
                 return 0
             replies = await self.handle(line.rstrip("\n"))
-            self.show(replies)
+            # a worker running meanwhile (`alumni-bot run`, `worker`) may have left something
+            self.show(replies + await self.arrived(person, identity))
 
     async def handle(self, line: str) -> list[Reply]:
         actor = Actor(NAME, self.email, display_name=self.email)
@@ -100,20 +102,18 @@ class ConsoleChat:
             incoming = Incoming(actor, self.email, text=line)
         return await self.app.dispatcher.dispatch(incoming, step_forms=True)
 
-    async def show_inbox(self, person: Person, identity: Identity) -> None:
-        """What arrived while the person was away, oldest first, then marked read. Their
-        buttons are numbered across all of them, as one screen."""
+    async def arrived(self, person: Person, identity: Identity) -> list[Reply]:
+        """What the worker left in the inbox since the last look, oldest first, under a title
+        line, and now marked read. Shown as one screen: their buttons are numbered across them."""
         waiting = await take_unread(self.app.db, identity.id, self.app.clock.now())
         if not waiting:
-            return
+            return []
         t, zone = self.app.translator_for(person), self.app.zone_for(person).key
-        self.write(t("console.inbox_title", count=len(waiting)) + "\n")
-        replies = []
+        replies = [Reply("\n" + t("console.inbox_title", count=len(waiting)))]
         for n, (at, reply) in enumerate(waiting, start=1):
             head = t("console.inbox_item", n=n, total=len(waiting), when=t.datetime(at, zone))
             replies.append(Reply(f"\n{head}\n{reply.text}", reply.buttons))
-        self.show(replies)
-        self.write("\n")
+        return replies
 
     def show(self, replies: list[Reply]) -> None:
         self.shown = []
