@@ -68,7 +68,7 @@ async def places(ctx: Context) -> tuple[str, tuple[tuple[Button, ...], ...]]:
             lines.append(t("bridge.place_unreachable", place=label))
         else:
             lines.append(f"• {label}")
-        if identity is not first and identity.channel in identities.PROACTIVE:
+        if identity is not first and identity.channel in identities.PREFERABLE:
             text = t("bridge.prefer_button", place=label)[:75]
             rows.append((Button(text, "bridge.prefer", str(identity.id)),))
     return "\n".join(lines), tuple(rows)

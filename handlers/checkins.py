@@ -267,8 +267,10 @@ def moved_off_a_day_off(app: Services, row: engagement.Due, now: datetime) -> da
     return at_local(days.next_working(today), _minute(app, row), zone)
 
 
-async def tick_checkins(app: Services) -> int:
-    """Schedule newcomers, then claim due check-ins batch by batch and queue one each."""
+async def tick_checkins(app: Services, *, any_day: bool = False) -> int:
+    """Schedule newcomers, then claim due check-ins batch by batch and queue one each. On a day
+    off they move to the next working day, unless `any_day` (the demo: a newcomer's first run
+    shows a check-in even on a Saturday)."""
     now, size = app.clock.now(), app.settings.checkins.batch_size
     column = Person.next_checkin_at
     buttons: dict[str, dict[str, Any]] = {}  # the same in every message of a language
@@ -283,7 +285,7 @@ async def tick_checkins(app: Services) -> int:
             times: list[tuple[int, datetime | None]] = []
             for r in rows:
                 zone = app.zone_for(r)
-                moved = moved_off_a_day_off(app, r, now)
+                moved = None if any_day else moved_off_a_day_off(app, r, now)
                 if moved is not None:
                     times.append((r.id, moved))
                     continue
@@ -304,7 +306,7 @@ async def tick_checkins(app: Services) -> int:
     return await engagement.drain(app.db, batch, size)
 
 
-async def tick_nudges(app: Services) -> int:
+async def tick_nudges(app: Services, *, any_day: bool = False) -> int:
     """Monthly, current employees hear which former teammates and reports they lost touch with."""
     now, settings = app.clock.now(), app.settings.checkins
     column = Person.next_nudge_at
@@ -326,7 +328,7 @@ async def tick_nudges(app: Services) -> int:
             rows = await engagement.due(session, column, engagement.NUDGE, now, settings.batch_size)
             times: list[tuple[int, datetime | None]] = []
             for r in rows:
-                moved = moved_off_a_day_off(app, r, now)
+                moved = None if any_day else moved_off_a_day_off(app, r, now)
                 times.append((r.id, moved or now + every))
                 if moved is not None or r.paused or "nudges" in r.opt_outs:
                     continue

@@ -3,20 +3,29 @@ events are upcoming), idempotent, realistic enough to try every feature on the c
 
 About 300 people, mostly Japanese names with readings; employees and alumni in eight
 departments; managers and teammates; two years of interactions whose frequency drives the
-pulse-survey scores (as the research behind the product found); openings, perks and events."""
+pulse-survey scores (as the research behind the product found); openings, perks and events.
+
+Everyone has a console identity, so the console reaches them, and a little is left due so the
+first run shows what the bot is for: `alumni-bot worker --drain`, then `alumni-bot chat --as
+hanako@example.com` prints her check-in, a job notice and an event reminder (and `--as
+taro@example.com` his nudge about the reports he lost touch with)."""
 
 from __future__ import annotations
 
 import random
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import people
 from storage.models import (
     Event,
+    Identity,
     Interaction,
+    Match,
     Opening,
     Perk,
     Person,
@@ -28,6 +37,9 @@ from storage.models import (
 
 SEED = 20261124
 ADMIN, HR = "admin@example.com", "hr@example.com"
+HANAKO, TARO = "hanako@example.com", "taro@example.com"
+CONSOLE = "console"  # the demo is tried in a terminal: `alumni-bot chat --as EMAIL`
+CHECKINS_DUE = 3  # hanako and two other alumni
 SURNAMES = [
     ("佐藤", "さとう", "sato"), ("鈴木", "すずき", "suzuki"), ("高橋", "たかはし", "takahashi"),
     ("田中", "たなか", "tanaka"), ("伊藤", "いとう", "ito"), ("渡辺", "わたなべ", "watanabe"),
@@ -204,8 +216,74 @@ async def load(session: AsyncSession, now: datetime, size: int = 300) -> int:
     session.add_all(interactions)
     unique_surveys = {(s.person_id, s.period): s for s in surveys}
     session.add_all(unique_surveys.values())
+    session.add_all(
+        Identity(
+            person_id=p.id, channel=CONSOLE, workspace="", user_id=p.email,
+            priority=1000, created_at=now,  # as `chat --as` links it: never first elsewhere
+        )
+        for p in everyone
+    )  # fmt: skip
     await _catalogue(session, rng, now, by_email[HR], [p for p in everyone if p.left_on])
+    await _leave_due(session, now, by_email, [p for p in everyone if p.left_on])
     return len(everyone)
+
+
+def _next_meetup(now: datetime) -> datetime:
+    """The next 12:00 or 19:00 in Tokyo at least two hours ahead: within 24 hours (its reminder
+    is due at once), and still ahead when the demo is drained a little later."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    day = now.astimezone(tokyo).date()
+    slots = (
+        datetime.combine(day + timedelta(days=d), time(h), tokyo) for d in (0, 1) for h in (12, 19)
+    )
+    return next(s for s in slots if s >= now + timedelta(hours=2)).astimezone(UTC)
+
+
+async def _leave_due(
+    session: AsyncSession, now: datetime, by_email: dict[str | None, Person], alumni: list[Person]
+) -> None:
+    """What the first `worker --drain` delivers: a few check-ins, a nudge, a job notice and an
+    event reminder (the rest of the company is scheduled by the ticks, in the future)."""
+    hanako, taro, due = by_email[HANAKO], by_email[TARO], now - timedelta(minutes=1)
+    others = [p for p in alumni if p is not hanako][: CHECKINS_DUE - 1]
+    for person in [hanako, *others]:
+        person.next_checkin_at = due
+    taro.next_nudge_at = due
+    hanako.comeback = "open"
+    opening = (
+        await session.scalars(
+            select(Opening).where(Opening.department == hanako.department).order_by(Opening.id)
+        )
+    ).first()
+    if opening is not None:
+        reason = {
+            "skills": sorted(set(hanako.skills) & set(opening.skills)),
+            "department": hanako.department,
+        }
+        session.add(
+            Match(
+                opening_id=opening.id, person_id=hanako.id, score=0.9, reason=reason, created_at=now
+            )
+        )
+    start = _next_meetup(now)
+    meetup = Event(
+        uid=f"demo-cafe-{start:%Y%m%d%H}@alumni-bot",
+        title="アルムナイ カフェ会",
+        description="近況を話しましょう。",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        timezone="Asia/Tokyo",
+        place="東京本社 1F カフェ",
+        online_url=None,
+        capacity=12,
+        owner_id=by_email[HR].id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(meetup)
+    await session.flush()
+    for person in [hanako, *others]:
+        session.add(Rsvp(event_id=meetup.id, person_id=person.id, status="going", updated_at=now))
 
 
 async def _catalogue(
@@ -255,6 +333,7 @@ async def _catalogue(
                 department="エンジニアリング" if eligibility == "department" else None,
                 valid_from=today - timedelta(days=30),
                 valid_until=today + timedelta(days=180),
+                announced_at=now,  # long announced: the first drain is not a flood of perks
                 owner_id=hr.id,
                 created_at=now,
             )

@@ -9,12 +9,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.platforms import DELIVERABLE
+from bot.core.platforms import DELIVERABLE, ELSEWHERE, LOCAL
 from storage.db import Database
 from storage.engagement import REACHABLE
 from storage.models import Identity, Person, Workspace
 
 PROACTIVE = DELIVERABLE  # the channels proactive messages can go through
+PREFERABLE = ELSEWHERE  # the ones a person can choose first (a local inbox is only a fallback)
 
 
 async def mark_workspace_unreachable(
@@ -49,7 +50,10 @@ async def of(session: AsyncSession, person: Person) -> list[Identity]:
 
 
 def preferred(found: list[Identity]) -> Identity | None:
+    """Where proactive messages go first: as the delivery worker picks (a local inbox only for
+    someone reachable nowhere else)."""
     usable = [i for i in found if i.reachable and i.channel in PROACTIVE]
+    usable = [i for i in usable if i.channel not in LOCAL] or usable
     return min(usable, key=lambda i: (i.priority, i.id), default=None)
 
 

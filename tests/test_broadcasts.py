@@ -294,10 +294,13 @@ def test_cli_broadcast(
     asyncio.run(check())
 
 
-def test_cli_worker_needs_a_channel(
+def test_cli_worker_drains_the_console_without_any_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
-    assert main(["worker", "--drain"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "no channel configured" in err and len(err.splitlines()) == 1
+    assert main(["worker", "--drain"]) == 0
+    captured = capsys.readouterr()
+    assert "nothing due" in captured.out
+    # one line saying what it can and cannot reach, and how to reach more
+    err = captured.err.strip()
+    assert "console only" in err and "TELEGRAM_BOT_TOKEN" in err and len(err.splitlines()) == 1

@@ -94,6 +94,23 @@ def test_grant_and_invite_from_the_command_line(
     assert refused.value.code == 2
 
 
+def test_demo_then_drain_without_tokens_then_chat_shows_and_presses_the_checkin(
+    demo_dir: Path,
+) -> None:
+    """The README's first command, as real processes: what the demo left due is delivered to
+    the console, and the check-in's first button (`#1`) answers it."""
+    drained = run(["worker", "--drain"], demo_dir)
+    assert drained.returncode == 0, drained.stderr
+    assert "sent 8" in drained.stdout and "console only" in drained.stderr
+    shown = run(["chat", "--as", "hanako@example.com"], demo_dir, stdin="#1\n")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.index("お元気ですか") < shown.stdout.index("[#1] 会って話した")
+    assert "法人営業マネージャー" in shown.stdout and "アルムナイ カフェ会" in shown.stdout
+    assert "どなたと？" in shown.stdout  # #1 pressed "met in person"
+    again = run(["chat", "--as", "hanako@example.com"], demo_dir)
+    assert "新着メッセージ" not in again.stdout  # read once
+
+
 def test_the_console_shows_demo_openings_and_plain_text(demo_dir: Path) -> None:
     workdir = demo_dir
     shown = run(["chat", "--as", "hanako@example.com"], workdir, stdin="/jobs\n/refer\n/cancel\n")

@@ -338,11 +338,30 @@ async def test_network_errors_give_up_after_max_attempts(
         await app.close()
 
 
-async def test_console_identities_are_not_deliverable(sqlite_app: App, clock: FixedClock) -> None:
-    ids = await add_people(sqlite_app.db, 1, clock.now(), channel="console")
-    await queue(sqlite_app, ids)
-    await drain(sqlite_app, FakeChannel(clock))
-    assert await states(sqlite_app) == {"dead": 1}
+async def test_the_console_inbox_is_only_for_someone_reachable_nowhere_else(
+    sqlite_app: App, clock: FixedClock
+) -> None:
+    from bot.channels.console.channel import ConsoleChannel, take_unread
+
+    only_console = await add_people(sqlite_app.db, 1, clock.now(), channel="console", prefix="c")
+    both = await add_people(sqlite_app.db, 1, clock.now(), prefix="t")
+    await add_identity(sqlite_app.db, both[0], "console", "t0@example.com", clock.now(), 1000)
+    await queue(sqlite_app, only_console + both)
+    console = ConsoleChannel(sqlite_app)
+    await drain(sqlite_app, console)  # a worker without Telegram
+    # the console person has it; the Telegram person's message waits for Telegram
+    assert await states(sqlite_app) == {"sent": 1, "queued": 1}
+    fake = FakeChannel(clock)
+    clock.advance(minutes=10)
+    await drain(sqlite_app, fake, console)
+    assert await states(sqlite_app) == {"sent": 2}
+    assert [s.reply.text for s in fake.sent] == [f"hello {both[0]}"]
+    async with sqlite_app.db.transaction() as session:
+        rows = await session.execute(select(Identity.id, Identity.person_id))
+        identity_of = {pid: iid for iid, pid in rows.all() if pid in only_console}
+    inbox = await take_unread(sqlite_app.db, identity_of[only_console[0]], clock.now())
+    assert [reply.text for _, reply in inbox] == [f"hello {only_console[0]}"]
+    assert await take_unread(sqlite_app.db, identity_of[only_console[0]], clock.now()) == []
 
 
 @pytest.mark.parametrize(

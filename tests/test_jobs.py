@@ -239,8 +239,9 @@ async def test_hr_broadcasts_an_opening_with_its_text(app: App) -> None:
     await hr.press("everyone" if any("everyone" in b.label for b in hr.buttons) else "all")
     await hr.say("-")
     await hr.say("no")
-    # the broadcast feature took it from here (console identities are not in any segment)
-    assert hr.text == app.catalogs.text("en", "broadcasts.nobody")
+    # the broadcast feature took it from here: a preview for the people who chatted on the
+    # console (a console identity is reachable there), with the opening's own text
+    assert "Broadcast #1 to everyone: 3 people" in hr.text and "Backend Engineer" in hr.text
 
 
 # -- referrals --------------------------------------------------------------------------------

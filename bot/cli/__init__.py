@@ -21,6 +21,7 @@ from bot.cli.common import CommandFailed, err, out, with_app
 from bot.core.platforms import invite_links, nothing_configured
 from bot.core.settings import SettingsError, load_settings
 from bot.runtime.app import App
+from handlers import checkins
 from storage import importer, invites, migrate, people
 
 # -- commands ---------------------------------------------------------------------------------
@@ -53,16 +54,25 @@ def cmd_db(args: argparse.Namespace) -> int:
     return asyncio.run(with_app(work, upgrade=False))
 
 
+NEXT = (
+    "next: alumni-bot worker --drain (delivers what is due), then"
+    " alumni-bot chat --as hanako@example.com"
+)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from storage import demo
 
     async def work(app: App) -> int:
         async with app.db.transaction() as session:
             loaded = await demo.load(session, app.clock.now())
+        if loaded:  # what the demo left due is queued now, even on a weekend or a holiday
+            await checkins.tick_checkins(app, any_day=True)
+            await checkins.tick_nudges(app, any_day=True)
         out.print(
-            f"demo company loaded: {loaded} people; try: alumni-bot chat"
+            f"demo company loaded: {loaded} people; {NEXT}"
             if loaded
-            else "demo company already loaded; try: alumni-bot chat"
+            else f"demo company already loaded; {NEXT}"
         )
         return 0
 
@@ -160,7 +170,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.channels import configured_channels
+    from bot.channels import configured_channels, local_channels
     from bot.runtime import scheduler
     from bot.runtime.delivery import Worker, channel_map
 
@@ -178,7 +188,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 group.create_task(app.inbox.run())
                 for channel in channels:
                     group.create_task(channel.poll())
-                group.create_task(Worker(app, channel_map(channels)).run())
+                delivering = channel_map(channels + local_channels(app))
+                group.create_task(Worker(app, delivering).run())
         finally:
             await app.inbox.stop()
             for channel in channels:

@@ -57,12 +57,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from bot.channels import configured_channels
+    from bot.channels import configured_channels, local_channels
 
     async def work(app: App) -> int:
-        channels = configured_channels(app)
-        if not channels:
-            raise CommandFailed(nothing_configured(), 2)
+        platforms = configured_channels(app)
+        if not platforms:  # still useful: the console's inbox needs no credentials
+            err.print(f"console only: {nothing_configured()} to reach people elsewhere")
+        channels = platforms + local_channels(app)
         worker = Worker(app, channel_map(channels))
         port = args.metrics_port or app.settings.worker_metrics_port
         with ExitStack() as stack:

@@ -28,10 +28,19 @@ class Platform:
     credentials: str = ""  # what an operator sets to turn it on, for error messages
     group_chat: Callable[[str], bool] = lambda _chat: False  # a chat id is a group's
     tables: str | None = None  # module declaring the tables its SDK keeps, for Alembic
+    # "module:Class" of a channel that keeps messages in the bot's own database until the person
+    # opens the chat (the console's inbox): it needs no credentials, so every worker delivers
+    # there; nothing rings, so quiet hours do not hold its messages; and it is used only for
+    # someone the bot can reach nowhere else.
+    local: str | None = None
 
 
 PLATFORMS: tuple[Platform, ...] = (
-    Platform("console", deliverable=False, command_prefix="/"),
+    Platform(
+        "console", deliverable=True, command_prefix="/",
+        local="bot.channels.console.channel:ConsoleChannel",
+        tables="bot.channels.console.tables",
+    ),
     Platform(
         "slack", deliverable=True, command_prefix="/alumni ",
         adapter="bot.channels.slack.channel:SlackChannel",
@@ -58,6 +67,8 @@ PLATFORMS: tuple[Platform, ...] = (
 
 BY_NAME = {p.name: p for p in PLATFORMS}
 DELIVERABLE: tuple[str, ...] = tuple(p.name for p in PLATFORMS if p.deliverable)
+LOCAL: tuple[str, ...] = tuple(p.name for p in PLATFORMS if p.local)
+ELSEWHERE: tuple[str, ...] = tuple(p for p in DELIVERABLE if p not in LOCAL)  # notify people
 ID_COLUMNS: dict[str, str] = {p.name: p.id_column for p in PLATFORMS if p.id_column}
 
 

@@ -87,6 +87,7 @@ class DeliverySettings(BaseModel):
         default_factory=lambda: {
             "telegram": ChannelLimit(per_second=30, chat_per_second=1, group_per_minute=20),
             "slack": ChannelLimit(per_second=10, per_workspace=True, chat_per_second=1),
+            "console": ChannelLimit(per_second=1000, chat_per_second=1000),  # a table insert
         }
     )
 
@@ -150,6 +151,16 @@ class CalendarSettings(BaseModel):
     the company's closures as first and last day, e.g. Golden Week, Obon, the New Year."""
 
     closures: list[tuple[date, date]] = Field(default_factory=list)
+    # The days of the week nothing proactive lands on (0 = Monday … 6 = Sunday), for a company
+    # whose people work other days (shifts, retail: `[]`); none: each country's weekend.
+    weekend: list[int] | None = None
+
+    @field_validator("weekend")
+    @classmethod
+    def _weekdays(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(not 0 <= d <= 6 for d in value):
+            raise ValueError("weekend days are 0 (Monday) to 6 (Sunday)")
+        return value
 
     @field_validator("closures")
     @classmethod

@@ -42,9 +42,12 @@ def _year(country: str | None, year: int) -> tuple[frozenset[date], frozenset[in
 class WorkCalendar:
     country: str | None
     closures: tuple[tuple[date, date], ...] = ()
+    weekend: frozenset[int] | None = None  # the company's days off (0 = Monday), else the country's
 
     def is_working(self, day: date) -> bool:
         holidays_, weekend = _year(self.country, day.year)
+        if self.weekend is not None:
+            weekend = self.weekend
         if day.weekday() in weekend or day in holidays_:
             return False
         return not any(first <= day <= last for first, last in self.closures)

@@ -43,8 +43,9 @@ class Addressing:
     def workdays_for(self, who: Addressee) -> WorkCalendar:
         """The days proactive messages may land on for this person: not their weekends, their
         country's public holidays (from their zone) or the company's closures."""
-        closures = tuple(self.settings.calendar.closures)
-        return WorkCalendar(country_of(self.zone_for(who).key), closures)
+        calendar = self.settings.calendar
+        weekend = frozenset(calendar.weekend) if calendar.weekend is not None else None
+        return WorkCalendar(country_of(self.zone_for(who).key), tuple(calendar.closures), weekend)
 
 
 @dataclass

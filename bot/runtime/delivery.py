@@ -2,8 +2,9 @@
 within each platform's rate limits, at hours the recipient accepts.
 
 One pass of the loop: claim a batch under a lease (storage/delivery.py), decide for each message
-whom it goes to *now* (the person's reachable identity with the lowest priority; console
-identities are not deliverable), hold it if the person is in their quiet hours, reserve a send
+whom it goes to *now* (the person's reachable identity with the lowest priority; the console's
+inbox only for someone reachable nowhere else), hold it if the person is in their quiet hours
+(not for the console's inbox, which rings nothing), reserve a send
 time in the shared rate-limit buckets, send at that time, and write back what happened:
 
 - sent → `sent`;
@@ -39,7 +40,7 @@ from typing import Any
 
 from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.metrics import DELIVERIES
-from bot.core.platforms import DELIVERABLE
+from bot.core.platforms import DELIVERABLE, LOCAL
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery_rules import backoff, buckets_for, pick_identity, quiet_until
@@ -335,12 +336,13 @@ class Worker:
         feature = OutboxKind.opt_out_of(message.kind)
         if feature is not None and feature in person.opt_outs:
             return None, self.dead(message, f"opted out of {feature}")
-        if not message.urgent:
+        identity = pick_identity(person, self.channels)
+        rings = identity is None or identity.channel not in LOCAL  # an inbox waits silently
+        if rings and not message.urgent:
             until = quiet_until(person, self.app.settings, now)
             if until is not None:
                 self.stats.held += 1
                 return None, self.requeue(message, until, "quiet hours")
-        identity = pick_identity(person, self.channels)
         if identity is None:
             others = sorted(
                 {i.channel for i in person.identities if i.reachable and i.channel in DELIVERABLE}

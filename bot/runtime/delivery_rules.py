@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.channel import Channel, Recipient
-from bot.core.platforms import DELIVERABLE, platform
+from bot.core.platforms import DELIVERABLE, LOCAL, platform
 from bot.core.settings import DeliverySettings, Settings
 from storage import delivery as store
 from storage.models import Identity, Person
@@ -62,9 +62,11 @@ def backoff(cfg: DeliverySettings, attempts: int, rng: random.Random) -> float:
 
 
 def pick_identity(person: Person, channels: Mapping[str, Channel]) -> Identity | None:
-    usable = [
-        i
-        for i in person.identities
-        if i.reachable and i.channel in DELIVERABLE and i.channel in channels
-    ]
-    return min(usable, key=lambda i: (i.priority, i.id), default=None)
+    """The reachable identity with the lowest priority among this worker's channels. A local
+    one (the console's inbox) only for someone reachable nowhere else: a worker without Slack
+    leaves a Slack person's message waiting for Slack rather than filing it in a terminal."""
+    usable = [i for i in person.identities if i.reachable and i.channel in DELIVERABLE]
+    usable = [i for i in usable if i.channel not in LOCAL] or usable
+    return min(
+        (i for i in usable if i.channel in channels), key=lambda i: (i.priority, i.id), default=None
+    )

@@ -4,7 +4,11 @@ Buttons print as `[#1] label`, `[#2] label`…; a line that is just `#` and a sh
 that button (a bare number is text: a capacity of 1 is not the first button); a form asks one
 field a line, and its skip and cancel buttons print as what to type, `[-]` and `[/cancel]`, the
 same on every step (a number for them moved with the choices above them). Works interactively
-and with piped stdin (one line per message), so a session can be scripted."""
+and with piped stdin (one line per message), so a session can be scripted.
+
+On opening, it prints what the delivery worker left in the person's console inbox while they
+were away (check-ins, nudges, job notices, reminders: channel.py) and marks it read; the buttons
+of those messages are numbered like any others, so `#1` presses the first of them."""
 
 from __future__ import annotations
 
@@ -16,14 +20,14 @@ from typing import TextIO
 
 from sqlalchemy import select
 
+from bot.channels.console.channel import NAME, take_unread
 from bot.core import markup
 from bot.core.forms import FORM_CANCEL, FORM_SKIP
 from bot.core.types import Actor, Button, Incoming, Reply
 from bot.runtime.app import App
 from storage import people
-from storage.models import Identity
+from storage.models import Identity, Person
 
-NAME = "console"
 FILES_DIR = Path("alumni-bot-files")
 TYPED = {FORM_SKIP: "-", FORM_CANCEL: "/cancel"}  # a form's controls, as the words forms take
 
@@ -46,34 +50,40 @@ class ConsoleChat:
 
     async def link(self) -> bool:
         """The console is the operator's own terminal: it acts as the person with that email."""
+        return await self._link() is not None
+
+    async def _link(self) -> tuple[Person, Identity] | None:
         async with self.app.db.transaction() as session:
             person = await people.person_by_email(session, self.email)
             if person is None or person.is_forgotten:
-                return False
+                return None
             query = select(Identity).where(Identity.channel == NAME, Identity.user_id == self.email)
             identity = (await session.scalars(query)).first()
             if identity is None:
-                session.add(
-                    Identity(
-                        person_id=person.id,
-                        channel=NAME,
-                        workspace="",
-                        user_id=self.email,
-                        priority=1000,  # never where proactive messages go first
-                        created_at=self.app.clock.now(),
-                    )
+                identity = Identity(
+                    person_id=person.id,
+                    channel=NAME,
+                    workspace="",
+                    user_id=self.email,
+                    priority=1000,  # never where proactive messages go first
+                    created_at=self.app.clock.now(),
                 )
+                session.add(identity)
+                await session.flush()
             else:
                 identity.person_id = person.id
-        return True
+        return person, identity
 
     async def run(self) -> int:
-        if not await self.link():
+        linked = await self._link()
+        if linked is None:
             self.write(f"alumni-bot: nobody with email {self.email} (try: alumni-bot demo)\n")
             return 1
+        person, identity = linked
         interactive = self.stdin.isatty()
         if interactive:
             self.write(f"alumni-bot — {self.email}. Type help; Ctrl-D to leave.\n")
+        self.show(await self.arrived(person, identity))
         while True:
             if interactive:
                 self.write("> ")
@@ -81,7 +91,8 @@ class ConsoleChat:
             if not line:
                 return 0
             replies = await self.handle(line.rstrip("\n"))
-            self.show(replies)
+            # a worker running meanwhile (`alumni-bot run`, `worker`) may have left something
+            self.show(replies + await self.arrived(person, identity))
 
     async def handle(self, line: str) -> list[Reply]:
         actor = Actor(NAME, self.email, display_name=self.email)
@@ -93,6 +104,19 @@ class ConsoleChat:
         else:
             incoming = Incoming(actor, self.email, text=line)
         return await self.app.dispatcher.dispatch(incoming, step_forms=True)
+
+    async def arrived(self, person: Person, identity: Identity) -> list[Reply]:
+        """What the worker left in the inbox since the last look, oldest first, under a title
+        line, and now marked read. Shown as one screen: their buttons are numbered across them."""
+        waiting = await take_unread(self.app.db, identity.id, self.app.clock.now())
+        if not waiting:
+            return []
+        t, zone = self.app.translator_for(person), self.app.zone_for(person).key
+        replies = [Reply("\n" + t("console.inbox_title", count=len(waiting)))]
+        for n, (at, reply) in enumerate(waiting, start=1):
+            head = t("console.inbox_item", n=n, total=len(waiting), when=t.datetime(at, zone))
+            replies.append(Reply(f"\n{head}\n{reply.text}", reply.buttons))
+        return replies
 
     def show(self, replies: list[Reply]) -> None:
         self.shown = []
