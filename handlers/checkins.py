@@ -44,7 +44,10 @@ def checkin_reply(t: Translator, name: str) -> Reply:
                 Button(t("checkin.met_in_person"), "checkin.answer", "p"),
                 Button(t("checkin.talked_online"), "checkin.answer", "o"),
             ),
-            (Button(t("checkin.not_yet"), "checkin.answer", "no"),),
+            (
+                Button(t("checkin.not_yet"), "checkin.answer", "no"),
+                Button(t("checkin.skip"), "checkin.answer", "skip"),
+            ),
         ),
     )
 
@@ -120,6 +123,13 @@ async def answer(ctx: Context, msg: Incoming) -> Reply:
     """The check-in's one-tap answer: with whom (in person / online), or a suggestion."""
     t = ctx.t
     ctx.me.last_checkin_at = ctx.now
+    ctx.me.unanswered_checkins = 0  # any answer brings back the cadence they chose
+    if msg.payload == "skip":  # this one is over; the next comes one cadence later, as planned
+        after = planned_checkins(ctx, ctx.me, ctx.now, 1)
+        if not after:
+            return Reply(t("checkin.skipped_none"))
+        local = after[0].astimezone(ctx.zone)
+        return Reply(t("checkin.skipped", date=t.date(local.date()), time=f"{local:%H:%M}"))
     if msg.payload in KIND_CODES:
         kinds = await interactions.relation_kinds(ctx.session, ctx.me.id)
         found = await people_by_id(ctx, list(kinds))
@@ -148,6 +158,7 @@ async def answer(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def later(ctx: Context, msg: Incoming) -> Reply:
+    ctx.me.unanswered_checkins = 0
     return Reply(ctx.t("checkin.ok_later"))
 
 
@@ -160,6 +171,7 @@ async def met(ctx: Context, msg: Incoming) -> Reply:
     if other is None or other.id == ctx.me.id:
         raise UserFacingError("log.nobody_anymore")
     today = ctx.today
+    ctx.me.unanswered_checkins = 0
     new = await interactions.record(
         ctx.session, ctx.me.id, other.id, KIND_CODES[code], today,
         source="checkin", logged_by=ctx.me.id, now=ctx.now,
@@ -214,6 +226,14 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
 
 # -- when will it write to me? ---------------------------------------------------------------
 
+BACKOFF_AFTER = 3  # unanswered check-ins in a row: the cadence stretches to twice its period
+STOP_AFTER = 6  # and then check-ins stop; only what the person asks for is sent
+
+
+def backoff(unanswered: int) -> int:
+    """How many periods apart check-ins are for someone who left `unanswered` unanswered."""
+    return 2 if unanswered >= BACKOFF_AFTER else 1
+
 
 def why_none_planned(person: Person) -> str | None:
     """Why no check-in is planned for this person (a message key), or None when some are."""
@@ -225,6 +245,8 @@ def why_none_planned(person: Person) -> str | None:
         return "schedule.none_paused"
     if "checkins" in person.opt_outs or person.checkin_cadence == "off":
         return "schedule.none_off"
+    if person.unanswered_checkins >= STOP_AFTER:
+        return "schedule.none_unanswered"
     return None
 
 
@@ -238,7 +260,9 @@ def planned_checkins(who: Addressing, person: Person, now: datetime, count: int)
     if minute is None:
         minute = spread_minute(person.id, window.window_start, window.window_end)
     zone, days = who.zone_for(person), who.workdays_for(person)
-    return planned(person.checkin_cadence, minute, zone, now, count, days, person.next_checkin_at)
+    stretch = backoff(person.unanswered_checkins)
+    return planned(person.checkin_cadence, minute, zone, now, count, days, person.next_checkin_at,
+                   stretch)  # fmt: skip
 
 
 # -- scheduled work -------------------------------------------------------------------------
@@ -283,24 +307,31 @@ async def tick_checkins(app: Services, *, any_day: bool = False) -> int:
             rows = await engagement.due(session, column, engagement.CHECKIN, now, size)
             messages: list[tuple[int, str, dict[str, Any]]] = []
             times: list[tuple[int, datetime | None]] = []
+            asked: list[int] = []
             for r in rows:
                 zone = app.zone_for(r)
                 moved = None if any_day else moved_off_a_day_off(app, r, now)
                 if moved is not None:
                     times.append((r.id, moved))
                     continue
-                later = next_due(r.cadence, _minute(app, r), zone, now, False, app.workdays_for(r))
+                days, stretch = app.workdays_for(r), backoff(r.unanswered)
+                later = next_due(r.cadence, _minute(app, r), zone, now, False, days, stretch)
                 times.append((r.id, later))
-                if r.paused or "checkins" in r.opt_outs:
+                if r.paused or "checkins" in r.opt_outs or r.unanswered >= STOP_AFTER:
                     continue  # the next one comes on time; a stale check-in is no use
                 t = app.translator_for(r)
                 if t.locale not in buttons:
                     buttons[t.locale] = checkin_reply(t, "").to_dict()
                 text = t("checkin.prompt", name=r.name)
+                notes = {BACKOFF_AFTER: "checkin.backoff", STOP_AFTER - 1: "checkin.last"}
+                if r.unanswered in notes:  # the first stretched one, and the last: said once
+                    text += "\n\n" + t(notes[r.unanswered])
+                asked.append(r.id)
                 key = f"checkin:{r.id}:{local_date(now, zone).isoformat()}"
                 messages.append((r.id, key, {**buttons[t.locale], "text": text}))
             await enqueue_many(session, messages, kind=OutboxKind.CHECKIN, now=now)
             await engagement.reschedule(session, column, times)
+            await engagement.count_unanswered(session, asked)
         return len(rows), len(messages)
 
     return await engagement.drain(app.db, batch, size)

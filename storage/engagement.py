@@ -44,6 +44,7 @@ class Due:
     minute: int | None
     paused: bool
     opt_outs: list[str]
+    unanswered: int = 0  # check-ins sent since the last answer
 
     def zone(self, default: str) -> ZoneInfo:
         return ZoneInfo(self.timezone or default)
@@ -57,7 +58,7 @@ class Due:
 
 COLUMNS = (
     Person.id, Person.name, Person.locale, Person.timezone, Person.checkin_cadence,
-    Person.checkin_minute, Person.paused, Person.opt_outs,
+    Person.checkin_minute, Person.paused, Person.opt_outs, Person.unanswered_checkins,
 )  # fmt: skip
 
 
@@ -154,3 +155,13 @@ async def drain(db: Database, batch: Callable[[], Awaitable[tuple[int, int]]], s
 
     loops = 1 if db.is_sqlite else 2
     return sum(await asyncio.gather(*(loop() for _ in range(loops))))
+
+
+async def count_unanswered(session: AsyncSession, person_ids: Sequence[int]) -> None:
+    """One more check-in each has not answered (set back to 0 by any answer)."""
+    if person_ids:
+        await session.execute(
+            update(Person)
+            .where(Person.id.in_(person_ids))
+            .values(unanswered_checkins=Person.unanswered_checkins + 1)
+        )

@@ -49,11 +49,13 @@ def next_due(
     now: datetime,
     first: bool,
     days: WorkCalendar | None = None,
+    stretch: int = 1,
 ) -> datetime | None:
     """The next check-in after `now`. The first one comes at the next preferred time (today or
     the next day); later ones one cadence period after today's local date. With `days`, a day
     that is not a working day (a weekend, a holiday, a closure) gives way to the next one, at
-    the same local time."""
+    the same local time. `stretch` multiplies the period (2: monthly becomes every two months,
+    for someone who stopped answering)."""
     if cadence == Cadence.OFF:
         return None
     work = days.next_working if days is not None else _same
@@ -64,9 +66,9 @@ def next_due(
             return candidate
         return at_local(work(today + timedelta(days=1)), minute, zone)
     if cadence in CADENCE_DAYS:
-        day = today + timedelta(days=CADENCE_DAYS[Cadence(cadence)])
+        day = today + timedelta(days=CADENCE_DAYS[Cadence(cadence)] * stretch)
     else:
-        day = add_months(today, CADENCE_MONTHS.get(Cadence(cadence), 1))
+        day = add_months(today, CADENCE_MONTHS.get(Cadence(cadence), 1) * stretch)
     return at_local(work(day), minute, zone)
 
 
@@ -78,6 +80,7 @@ def planned(
     count: int,
     days: WorkCalendar | None = None,
     next_at: datetime | None = None,
+    stretch: int = 1,
 ) -> list[datetime]:
     """The next `count` check-ins as the ticks will send them: the one already set (`next_at`,
     moved off a day that is no longer a working day), then one cadence period after another."""
@@ -89,7 +92,7 @@ def planned(
     at = at or next_due(cadence, minute, zone, now, first=True, days=days)
     while at is not None and len(out) < count:
         out.append(at)
-        at = next_due(cadence, minute, zone, at, first=False, days=days)
+        at = next_due(cadence, minute, zone, at, first=False, days=days, stretch=stretch)
     return out
 
 
