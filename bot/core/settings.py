@@ -145,6 +145,17 @@ class CheckinSettings(BaseModel):
     batch_size: int = Field(1000, ge=10, le=10_000)
 
 
+class OutcomeSettings(BaseModel):
+    """The outcomes ledger (storage/outcomes.py): how a hire is valued when no value is given,
+    and the largest value taken as a real one rather than a typing slip."""
+
+    # A rehire or referral hire avoids an agency fee and hiring costs of about this share of
+    # the annual salary; without a stated salary, `default_salary_yen` is assumed.
+    hire_fee_rate: float = Field(0.35, ge=0, le=2)
+    default_salary_yen: int = Field(6_000_000, ge=0, le=1_000_000_000)
+    max_value_yen: int = Field(10_000_000_000, ge=1, le=10**15)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
 
@@ -202,6 +213,7 @@ class Settings(BaseSettings):
     inbox: InboxSettings = InboxSettings()
     matching: MatchingSettings = MatchingSettings()
     checkins: CheckinSettings = CheckinSettings()
+    outcomes: OutcomeSettings = OutcomeSettings()
 
     @field_validator("slack_trusted_teams", mode="before")
     @classmethod

@@ -1,0 +1,105 @@
+"""The outcomes ledger as HR meets it: recording from the command line, a CSV file and the chat
+form, refusals of bad input that change nothing, corrections and withdrawals (all audited), and
+hires from the referral pipeline that become outcomes by themselves."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.cli import main
+from bot.core.clock import FixedClock
+from bot.runtime.app import App
+from storage.models import AuditEntry, Outcome
+from tests.conftest import make_settings
+from tests.support.people import load_company
+
+
+async def _company(database_url: str) -> None:
+    app = App.build(make_settings(database_url), FixedClock())
+    try:
+        await load_company(app)
+    finally:
+        await app.close()
+
+
+async def _ledger(database_url: str) -> tuple[list[Outcome], list[AuditEntry]]:
+    app = App.build(make_settings(database_url), FixedClock())
+    try:
+        async with app.db.transaction() as session:
+            found = list(await session.scalars(select(Outcome).order_by(Outcome.id)))
+            entries = await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action.startswith("outcome"))
+                .order_by(AuditEntry.id)
+            )
+            return found, list(entries)
+    finally:
+        await app.close()
+
+
+def test_the_command_line_records_corrects_and_withdraws_outcomes(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    asyncio.run(_company(database_url))
+
+    # A rehire valued from the stated salary: 35% of ¥8,000,000 in agency fees avoided.
+    assert main(["outcome", "rehire", "hanako@example.com", "--salary", "8000000"]) == 0
+    assert "Recorded O1: rehire for 山田 花子, ¥2,800,000" in capsys.readouterr().out
+    # A deal in dollars, converted at the rate given with it: 1,200 × 150.
+    argv = ["outcome", "deal", "emma@example.com", "--value", "1,200", "--currency", "usd",
+            "--rate", "150", "--on", "2026-10-01", "--note", "ACME  pilot"]  # fmt: skip
+    assert main(argv) == 0
+    assert "O2: deal for Emma Brown, ¥180,000 on 2026-10-01" in capsys.readouterr().out
+
+    refusals = [
+        (["deal", "ghost@example.com", "--value", "1"], "Nobody with the email ghost@example.com"),
+        (["deal", "emma@example.com", "--value", "-5"], "is negative"),
+        (["deal", "emma@example.com", "--value", "20000000000"], "more than ¥10,000,000,000"),
+        (["deal", "emma@example.com", "--value", "12.5"], "not a whole number of yen"),
+        (["deal", "emma@example.com", "--value", "lots"], "is not an amount"),
+        (["gift", "emma@example.com", "--value", "1"], "is not a kind of outcome"),
+        (["deal", "emma@example.com", "--value", "5", "--currency", "USD"], "needs the rate"),
+        (["deal", "emma@example.com"], "A deal needs a value"),
+        (["deal", "emma@example.com", "--value", "1", "--on", "2099-01-01"], "in the future"),
+        (["deal", "emma@example.com", "--value", "1", "--on", "01/10/2026"], "is not a date"),
+    ]
+    for argv, message in refusals:
+        assert main(["outcome", *argv]) == 2, argv
+        printed = capsys.readouterr().err
+        assert message in printed and printed.strip().count("\n") == 0, (argv, printed)
+
+    # A correction changes only what is given: still dollars at 150, now 2,000 of them.
+    assert main(["outcome", "--correct", "2", "--value", "2000"]) == 0
+    assert "Corrected O2: deal for Emma Brown, ¥300,000" in capsys.readouterr().out
+    assert main(["outcome", "--withdraw", "O1"]) == 0
+    assert "Withdrew O1" in capsys.readouterr().out
+    assert main(["outcome", "--withdraw", "1"]) == 2  # once is enough
+    assert "was withdrawn" in capsys.readouterr().err
+    assert main(["outcome", "--correct", "1", "--value", "5"]) == 2
+    assert main(["outcome", "--correct", "9", "--value", "5"]) == 2
+
+    found, entries = asyncio.run(_ledger(database_url))
+    assert [(o.kind, o.value_yen, o.withdrawn_at is not None) for o in found] == [
+        ("rehire", 2_800_000, True),
+        ("deal", 300_000, False),
+    ]
+    deal = found[1]
+    assert (deal.currency, deal.amount, deal.rate, deal.note) == ("USD", 2000, 150, "ACME pilot")
+    assert found[0].salary_yen == 8_000_000
+    assert [(e.action, e.target) for e in entries] == [
+        ("outcome", "outcome:1"),
+        ("outcome", "outcome:2"),
+        ("outcome_correct", "outcome:2"),
+        ("outcome_withdraw", "outcome:1"),
+    ]
+    assert entries[2].detail["before"]["value_yen"] == 180_000
+    assert entries[2].detail["after"]["value_yen"] == 300_000
