@@ -5,6 +5,7 @@ hires from the referral pipeline that become outcomes by themselves."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from sqlalchemy import select
 
 from bot.cli import main
 from bot.core.clock import FixedClock
+from bot.core.types import Button
 from bot.runtime.app import App
-from storage.models import AuditEntry, Outcome
-from tests.conftest import make_settings
+from storage.models import AuditEntry, Outcome, Person
+from tests.conftest import chat, make_settings
 from tests.support.people import load_company
+from tests.test_jobs import BACKEND, job_messages, post, setup
 
 
 async def _company(database_url: str) -> None:
@@ -103,3 +106,67 @@ def test_the_command_line_records_corrects_and_withdraws_outcomes(
     ]
     assert entries[2].detail["before"]["value_yen"] == 180_000
     assert entries[2].detail["after"]["value_yen"] == 300_000
+
+
+# -- the referral pipeline's hires ---------------------------------------------------------------
+
+
+async def test_a_hire_in_the_pipeline_becomes_an_outcome_once(app: App) -> None:
+    """Emma's own interest moved to hired is a rehire of Emma, valued by the default salary
+    (35% of ¥6,000,000); it is not recorded twice, and it can be corrected from the answer."""
+    hr = await setup(app)
+    await post(hr, BACKEND)
+    [notice] = await job_messages(app, "emma@example.com")
+    await chat(app, "emma@example.com").press_button(notice.all_buttons()[0])  # interested
+    await hr.say("/referrals")
+    for stage in ("screening", "interview", "offer", "hired"):
+        await hr.press(f"R1 → {stage}")
+    assert "Recorded as outcome O1 (rehire, ¥2,100,000)" in hr.text
+    assert "already at" in await hr.press_button(Button("old", "referral.move", "1:hired"))
+    await hr.say("/referrals")
+    async with app.db.transaction() as session:
+        [o] = (await session.scalars(select(Outcome))).all()
+        emma = await session.scalar(select(Person).where(Person.email == "emma@example.com"))
+        assert emma is not None
+        assert (o.person_id, o.kind, o.value_yen, o.source) == (emma.id, "rehire", 2_100_000,
+                                                                "pipeline")  # fmt: skip
+        assert o.referral_id == 1 and o.occurred_on == date(2026, 11, 24)
+    # Emma's real salary is known later: the correction values the rehire afresh.
+    await hr.press_button(Button("fix", "outcome.edit", "1"))
+    for answer in ("-", "-", "", "7,000,000", "-", "-", "-", "-"):
+        await hr.say(answer)
+    assert "Corrected O1: rehire for Emma Brown, ¥2,450,000" in hr.text
+
+
+async def test_hr_records_an_outcome_in_the_chat_form_and_bad_values_are_asked_again(
+    app: App,
+) -> None:
+    hr = await setup(app, hr_locale="ja")
+    assert "成果を記録" in await hr.say("/outcome")
+    for answer in ("deal", "ghost@example.com", "-1", "-", "-", "-", "-", "-"):
+        await hr.say(answer)
+    assert "ghost@example.com の人は見つかりません" in hr.text  # back to the email field
+    rest = ("-",) * 5  # salary, currency, rate, date, note: asked again after a fixed field
+    for answer in ("hanako@example.com", "-1", *rest):
+        await hr.say(answer)
+    assert "マイナス" in hr.text  # then the value
+    for answer in ("99999999999", *rest):
+        await hr.say(answer)
+    assert "¥10,000,000,000 を超えています" in hr.text
+    for answer in ("１，５００，０００円", *rest):  # full width, commas and 円 are fine
+        await hr.say(answer)
+    assert "O1 を記録しました: 山田 花子 さんの取引、¥1,500,000" in hr.text
+    await hr.press("O1 を取り消す")
+    assert "O1 を取り消しました" in hr.text
+    assert "取り消し済み" in await hr.press_button(Button("old", "outcome.withdraw", "1"))
+    assert "取り消し済み" in await hr.press_button(Button("old", "outcome.edit", "1"))
+    emma = chat(app, "emma@example.com")
+    await emma.say("/outcome")  # alumni may not
+    assert "人事" in emma.text or "HR" in emma.text
+    async with app.db.transaction() as session:
+        [o] = (await session.scalars(select(Outcome))).all()
+        assert o.withdrawn_at is not None and o.source == "chat"
+        actions = await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action.startswith("outcome"))
+        )
+        assert list(actions) == ["outcome", "outcome_withdraw"]
