@@ -170,3 +170,46 @@ async def test_hr_records_an_outcome_in_the_chat_form_and_bad_values_are_asked_a
             select(AuditEntry.action).where(AuditEntry.action.startswith("outcome"))
         )
         assert list(actions) == ["outcome", "outcome_withdraw"]
+
+
+def test_importing_outcomes_is_all_or_nothing_with_every_bad_line_named(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    asyncio.run(_company(database_url))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "email,kind,value,on,note\n"
+        "hanako@example.com,deal,500000,2026-06-01,first order\n"
+        "ghost@example.com,deal,1,,\n"
+        "emma@example.com,purchase,-3,,\n"
+        "emma@example.com,gift,3,,\n",
+        encoding="utf-8",
+    )
+    assert main(["import", "outcomes", str(bad)]) == 1
+    printed = capsys.readouterr().err
+    assert "line 3: Nobody with the email ghost@example.com" in printed
+    assert "line 4:" in printed and "is negative" in printed
+    assert "line 5:" in printed and "not a kind of outcome" in printed
+    assert "line 2" not in printed
+    assert asyncio.run(_ledger(database_url)) == ([], [])
+
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "\ufeffemail,kind,value,on,note\n"
+        "hanako@example.com,deal,500000,2026-06-01,first order\n"
+        'Emma@Example.com,purchase,"12,000",2026-07-15,\n',
+        encoding="utf-8",
+    )
+    assert main(["import", "outcomes", str(good)]) == 0
+    assert "outcomes: 2 created" in capsys.readouterr().out
+    found, entries = asyncio.run(_ledger(database_url))
+    assert [(o.kind, o.value_yen, o.occurred_on.isoformat(), o.source) for o in found] == [
+        ("deal", 500_000, "2026-06-01", "import"),
+        ("purchase", 12_000, "2026-07-15", "import"),
+    ]
+    assert [e.action for e in entries] == ["outcome", "outcome"]
