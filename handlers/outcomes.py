@@ -23,8 +23,12 @@ from bot.core.types import (
     UserFacingError,
 )
 from bot.dispatch.context import Context
+from handlers.report_cells import Cell, Table
 from storage import outcomes as ledger
 from storage.models import Outcome, Person
+from storage.reports import roi as report_roi
+from storage.reports.funnels import Funnel
+from storage.reports.sections import MIN_GROUP
 
 FIELDS = ("kind", "email", "value", "salary", "currency", "rate", "on", "note")
 
@@ -134,3 +138,73 @@ async def withdraw(ctx: Context, msg: Incoming) -> Reply:
     o = await _live(ctx, msg.payload)
     await ledger.withdraw(ctx.session, o, actor_id=ctx.me.id, now=ctx.now)
     return Reply(ctx.t("outcomes.withdrawn_done", id=o.id), private_only=True)
+
+
+# -- the ROI section (`report roi`; handlers/report_tables.py draws and renders it) -------------
+
+
+def _why(t: Translator, links: report_roi.Links) -> str:
+    """The links of one outcome, each named by its rule."""
+    parts = []
+    if links.interest:
+        parts.append(t("roi.why.interest", openings=", ".join(links.interest)))
+    if links.referral:
+        parts.append(t("roi.why.referral", referrals=", ".join(links.referral)))
+    if links.event:
+        parts.append(t("roi.why.event", events=", ".join(links.event)))
+    if links.intro:
+        people = ", ".join(f"{name} ({t(f'roi.relation.{kind}')})" for name, kind in links.intro)
+        parts.append(t("roi.why.intro", people=people))
+    parts.append(t("roi.why.contacts", n=links.contacts))
+    return "; ".join(parts)
+
+
+def roi_tables(t: Translator, r: report_roi.Roi, f: Funnel) -> list[Table]:
+    def hidden(*groups: report_roi.Group) -> str:
+        shut = any(g.outcomes is None and g.people for g in groups)
+        return t("admin.hidden_note", n=MIN_GROUP) if shut else ""
+
+    def rows(groups: list[report_roi.Group], label: object) -> tuple[tuple[Cell, ...], ...]:
+        name = label if callable(label) else str
+        return tuple((name(g.label), g.people, g.outcomes, g.value) for g in groups)
+
+    cols = ("", t("roi.col.people"), t("roi.col.outcomes"), t("roi.col.value"))
+    by_kind = rows([*r.by_kind, r.total], lambda k: t(f"roi.kind.{k}"))
+    out = [
+        Table("roi", t("roi.table.by_kind"), cols, by_kind, (3,), hidden(*r.by_kind, r.total)),
+        Table("roi", t("roi.table.by_quarter"), cols, rows(r.by_quarter, str), (3,),
+              hidden(*r.by_quarter)),
+        Table("roi", t("roi.table.per_100"),
+              ("", t("roi.col.active"), t("roi.col.outcomes"), t("roi.col.per_100")),
+              ((t("admin.everyone"), r.active,
+                r.total.outcomes if r.per_100 is not None else None, r.per_100),),
+              (3,), "" if r.per_100 is not None else t("admin.hidden_note", n=MIN_GROUP)),
+        Table("roi", t("roi.table.by_frequency"),
+              ("", t("roi.col.alumni"), t("roi.col.with_outcome"), t("roi.col.value"),
+               t("roi.col.per_alumnus")),
+              tuple((t("admin.bucket", label=b.label), b.alumni, b.with_outcome, b.value,
+                     b.per_alumnus) for b in r.by_frequency),
+              (4,), t("admin.hidden_note", n=MIN_GROUP)
+              if any(b.value is None and b.alumni for b in r.by_frequency) else ""),
+        Table("roi", t("roi.table.funnel"), ("", t("roi.col.count"), t("roi.col.value")), (
+            (t("admin.stage.matched"), f.matched, None),
+            (t("admin.stage.interested"), f.interested, None),
+            (t("roi.stage.referred"), f.referrals["referral"][0] + f.referrals["interest"][0],
+             None),
+            (t("admin.stage.hired"), f.rehires, None),
+            (t("roi.stage.value"), r.hires.outcomes, r.hires.value),
+        ), (1,), hidden(r.hires)),
+        Table("roi", t("roi.table.by_link"), cols,
+              rows(r.by_link, lambda k: t(f"roi.link.{k}")), (3,),
+              "\n".join(x for x in (t("roi.rule"), hidden(*r.by_link)) if x)),
+    ]  # fmt: skip
+    if r.ledger:  # admins only: it names people and their values
+        ledger_rows = tuple(
+            (f"O{x.id} {x.day.isoformat()} {x.name}", t(f"roi.kind.{x.kind}"), x.value,
+             _why(t, x))
+            for x in r.ledger
+        )  # fmt: skip
+        out.append(Table("roi", t("roi.table.ledger"),
+                         ("", t("roi.col.kind"), t("roi.col.value"), t("roi.col.links")),
+                         ledger_rows, (), t("roi.rule")))  # fmt: skip
+    return out

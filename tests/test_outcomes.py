@@ -5,7 +5,7 @@ hires from the referral pipeline that become outcomes by themselves."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,23 @@ from bot.cli import main
 from bot.core.clock import FixedClock
 from bot.core.types import Button
 from bot.runtime.app import App
-from storage.models import AuditEntry, Outcome, Person
+from handlers.report_tables import Table, build
+from storage import audit
+from storage import outcomes as ledger
+from storage.models import (
+    AuditEntry,
+    Event,
+    Interaction,
+    Match,
+    Opening,
+    Outcome,
+    Person,
+    Referral,
+    Rsvp,
+)
+from storage.reports.filter import make_filter
 from tests.conftest import chat, make_settings
+from tests.support.members import member
 from tests.support.people import load_company
 from tests.test_jobs import BACKEND, job_messages, post, setup
 
@@ -213,3 +228,166 @@ def test_importing_outcomes_is_all_or_nothing_with_every_bad_line_named(
         ("purchase", 12_000, "2026-07-15", "import"),
     ]
     assert [e.action for e in entries] == ["outcome", "outcome"]
+
+
+# -- the ROI section, against figures worked out by hand -----------------------------------------
+
+
+async def roi_company(app: App) -> dict[str, int]:
+    """Hanako's rehire (¥2,100,000, 2026-09-01) came from her own interest in a matched opening
+    and followed a hello to her former manager Taro; six more alumni (卒業生1–6) each closed a
+    ¥100,000 deal on 2026-06-15 after one contact with Taro in March; five of them had been to
+    the 2026-05-20 meetup (卒業生6 to one in January: too early); 卒業生2 was referred by Taro.
+    Emma's purchase was withdrawn; 卒業生1's contract of 2025 is before the range."""
+    await load_company(app)
+    settings, today, now = app.settings.outcomes, date(2026, 11, 24), app.clock.now()
+    ids: dict[str, int] = {}
+    async with app.db.transaction() as session:
+        for p in await session.scalars(select(Person)):
+            ids[p.email or ""] = p.id
+        for i in range(1, 7):
+            alum = Person(email=f"alum{i}@example.com", name=f"卒業生{i}", department="営業",
+                          joined_on=date(2018, 4, 1), left_on=date(2024, 1, 1))  # fmt: skip
+            session.add(alum)
+            await session.flush()
+            ids[f"alum{i}"] = alum.id
+        taro, hanako = ids["taro@example.com"], ids["hanako@example.com"]
+        opening = Opening(title="Backend Engineer")
+        meetup = Event(uid="meetup", title="Summer meetup", timezone="Asia/Tokyo",
+                       starts_at=datetime(2026, 5, 20, 10, tzinfo=UTC),
+                       ends_at=datetime(2026, 5, 20, 12, tzinfo=UTC))  # fmt: skip
+        new_year = Event(uid="ny", title="New year", timezone="Asia/Tokyo",
+                         starts_at=datetime(2026, 1, 10, 10, tzinfo=UTC),
+                         ends_at=datetime(2026, 1, 10, 12, tzinfo=UTC))  # fmt: skip
+        session.add_all([opening, meetup, new_year])
+        await session.flush()
+        august = datetime(2026, 8, 1, tzinfo=UTC)
+        told = Match(opening_id=opening.id, person_id=hanako, score=0.9, reason={},
+                     notified_at=august, response="interested", created_at=august)  # fmt: skip
+        session.add(told)
+        own = Referral(opening_id=opening.id, kind="interest", candidate_person_id=hanako,
+                       candidate_name="山田 花子", candidate_key="hanako@example.com",
+                       status="hired", created_at=datetime(2026, 8, 5, tzinfo=UTC))  # fmt: skip
+        referred = Referral(opening_id=opening.id, kind="referral", referrer_id=taro,
+                            candidate_person_id=ids["alum2"], candidate_name="卒業生2",
+                            candidate_key="alum2@example.com",
+                            created_at=datetime(2026, 5, 1, tzinfo=UTC))  # fmt: skip
+        session.add_all([own, referred])
+        await session.flush()
+        audit.record(session, datetime(2026, 7, 1, tzinfo=UTC), hanako, "intro",
+                     f"person:{taro}", kind="hello")  # fmt: skip
+        for i in range(1, 7):
+            pid = ids[f"alum{i}"]
+            session.add(Rsvp(event_id=(meetup if i < 6 else new_year).id, person_id=pid,
+                             status="going", attended=True))  # fmt: skip
+            session.add(Interaction(person_a=taro, person_b=pid, kind="online",
+                                    occurred_on=date(2026, 3, 1), source="log"))  # fmt: skip
+            person = await session.get(Person, pid)
+            assert person is not None
+            deal = ledger.validate(settings, today, kind="deal", value="100000", on="2026-06-15")
+            await ledger.record(session, person, deal, source="cli", actor_id=None, now=now)
+        first = await session.get(Person, ids["alum1"])
+        me, emma = (
+            await session.get(Person, hanako),
+            await session.get(Person, ids["emma@example.com"]),
+        )
+        assert first and me and emma
+        old = ledger.validate(settings, today, kind="contract", value="300000", on="2025-01-01")
+        await ledger.record(session, first, old, source="cli", actor_id=None, now=now)
+        rehire = ledger.validate(settings, today, kind="rehire", on="2026-09-01")
+        await ledger.record(session, me, rehire, source="pipeline", actor_id=None, now=now,
+                            referral_id=own.id)  # fmt: skip
+        bought = ledger.validate(settings, today, kind="purchase", value="50000", on="2026-09-10")
+        gone = await ledger.record(session, emma, bought, source="cli", actor_id=None, now=now)
+        await ledger.withdraw(session, gone, actor_id=None, now=now)
+        ids["opening"], ids["own"], ids["referred"] = opening.id, own.id, referred.id
+    return ids
+
+
+async def roi_tables(app: App, individuals: bool, lang: str = "en") -> dict[str, Table]:
+    f = make_filter(date(2026, 11, 24), zone="Asia/Tokyo")
+    async with app.db.transaction() as session:
+        built = await build(session, f, app.catalogs.translator(lang), ("roi",),
+                            individuals=individuals)  # fmt: skip
+    return {t.title: t for t in built}
+
+
+async def test_the_roi_section_adds_up_by_hand_and_hides_small_groups(app: App) -> None:
+    ids = await roi_company(app)
+    found = await roi_tables(app, individuals=False)
+    kinds = found["Value by kind"]
+    # rehire: Hanako alone → hidden; deals: six people; the withdrawn and the 2025 ones: nowhere
+    assert kinds.rows == (
+        ("Rehires", 1, None, None),
+        ("Referral hires", 0, None, None),
+        ("Contracts", 0, None, None),
+        ("Deals", 6, 6, 600_000),
+        ("Purchases", 0, None, None),
+        ("All outcomes", 7, 7, 2_700_000),
+    )
+    assert "hidden, fewer than 5 people" in kinds.note
+    assert found["Value by quarter"].rows == (
+        ("2026 Q2", 6, 6, 600_000),
+        ("2026 Q3", 1, None, None),
+    )
+    # active alumni: the six with a contact in the range; 7 outcomes × 100 / 6
+    [(_, active, outcomes, per_100)] = found["Outcomes per 100 active alumni"].rows
+    assert (active, outcomes) == (6, 7) and per_100 == pytest.approx(116.67, abs=0.01)
+    by_frequency = found["Value by contacts a year (does keeping in touch pay?)"].rows
+    assert by_frequency == (
+        ("0 a year", 2, None, None, None),  # Hanako and Emma: hidden
+        ("1–2 a year", 6, 6, 600_000, 100_000.0),
+        ("3–5 a year", 0, None, None, None),
+        ("6–11 a year", 0, None, None, None),
+        ("12+ a year", 0, None, None, None),
+    )
+    assert found["From match to value"].rows == (
+        ("told of a matching opening", 1, None),
+        ("interested", 1, None),
+        ("Referred or own interest", 2, None),
+        ("hired", 1, None),
+        ("Outcomes of those hires", None, None),  # Hanako alone: hidden
+    )
+    links = {row[0]: row[1:] for row in found["What led to the outcomes"].rows}
+    assert links == {
+        "Interested in a matched opening": (1, None, None),
+        "A referral": (2, None, None),  # Hanako's own interest, 卒業生2 by Taro
+        "An event in the 90 days before": (5, 5, 500_000),  # not 卒業生6's January one
+        "An intro with a former manager or colleague": (1, None, None),
+        "In touch in the year before": (6, 6, 600_000),
+        "Nothing the bot recorded": (0, None, None),
+    }
+    assert "90 days" in found["What led to the outcomes"].note
+    assert "Outcomes and what led to each (admins only)" not in found  # HR: aggregates only
+
+    ledger_rows = (await roi_tables(app, individuals=True))[
+        "Outcomes and what led to each (admins only)"
+    ].rows
+    by_name = {str(row[0]).split(" ", 2)[2]: row for row in ledger_rows}
+    assert set(by_name) == {"山田 花子", *(f"卒業生{i}" for i in range(1, 7))}
+    op, own, referred = ids["opening"], ids["own"], ids["referred"]
+    assert by_name["山田 花子"][1:] == (
+        "Rehires",
+        2_100_000,
+        f"interested in #{op} Backend Engineer; referral R{own} #{op}; "
+        "intro with 佐藤 太郎 (former manager); 0 contacts in the year before",
+    )
+    assert by_name["卒業生2"][3] == (
+        f"referral R{referred} #{op} · 佐藤 太郎; attended Summer meetup 2026-05-20; "
+        "1 contacts in the year before"
+    )
+    assert by_name["卒業生6"][3] == "1 contacts in the year before"
+
+
+async def test_hr_sees_roi_aggregates_and_admins_the_ledger_in_chat(app: App) -> None:
+    await roi_company(app)
+    admin = await member(app, "admin@example.com", "201", locale="en")
+    hr = await member(app, "hr@example.com", "202", locale="ja")
+    answer = await hr.say("/report roi")
+    assert "種類別の金額" in answer and "マッチから成果まで" in answer
+    assert "管理者のみ" not in answer and "卒業生1" not in answer
+    answer = await admin.say("/report roi")
+    assert "Outcomes and what led to each (admins only)" in answer and "卒業生1" in answer
+    await admin.press("Chart: Return on the network")
+    [reply] = admin.last
+    assert reply.attachment is not None and reply.attachment.content[:4] == b"\x89PNG"
