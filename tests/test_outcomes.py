@@ -5,6 +5,8 @@ hires from the referral pipeline that become outcomes by themselves."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from bot.core.clock import FixedClock
 from bot.core.types import Button
 from bot.runtime.app import App
 from handlers.report_tables import Table, build
-from storage import audit
+from storage import audit, privacy
 from storage import outcomes as ledger
 from storage.models import (
     AuditEntry,
@@ -391,3 +393,47 @@ async def test_hr_sees_roi_aggregates_and_admins_the_ledger_in_chat(app: App) ->
     await admin.press("Chart: Return on the network")
     [reply] = admin.last
     assert reply.attachment is not None and reply.attachment.content[:4] == b"\x89PNG"
+
+
+# -- privacy and exports -------------------------------------------------------------------------
+
+
+async def test_mydata_has_her_outcomes_and_forgetme_keeps_only_the_anonymous_amounts(
+    app: App,
+) -> None:
+    await load_company(app)
+    async with app.db.transaction() as session:
+        hanako = await ledger.person_for(session, "hanako@example.com")
+        note = "営業部長として復帰"
+        entry = ledger.validate(app.settings.outcomes, date(2026, 11, 24), kind="rehire",
+                                salary="9000000", on="2026-10-01", note=note)  # fmt: skip
+        await ledger.record(session, hanako, entry, source="cli", actor_id=None,
+                            now=app.clock.now())  # fmt: skip
+        mine = (await privacy.export(session, hanako))["outcomes"]
+    assert [(o["kind"], o["value_yen"], o["salary_yen"], o["note"]) for o in mine] == [
+        ("rehire", 3_150_000, 9_000_000, "営業部長として復帰")
+    ]
+    admin = await member(app, "admin@example.com", "201", locale="en")
+    await admin.say("/export outcomes 2026-01-01 2026-12-31")
+    [reply] = admin.last
+    assert reply.attachment is not None
+    exported = list(csv.DictReader(io.StringIO(reply.attachment.content.decode("utf-8-sig"))))
+    assert [(r["email"], r["value_yen"], r["kind"]) for r in exported] == [
+        ("hanako@example.com", "3150000", "rehire")
+    ]
+
+    me = await member(app, "hanako@example.com", "301", locale="ja")
+    await me.say("/forgetme")
+    assert "削除しました" in await me.press("データを削除する")
+    async with app.db.transaction() as session:
+        [kept] = (await session.scalars(select(Outcome))).all()
+        assert (kept.note, kept.salary_yen, kept.value_yen) == (None, None, 3_150_000)
+        with pytest.raises(ledger.BadOutcome):  # nobody records outcomes for her any more
+            await ledger.person_for(session, "hanako@example.com")
+    await admin.say("/export outcomes 2026-01-01 2026-12-31")
+    assert admin.last[0].attachment is not None
+    assert admin.last[0].attachment.content.decode("utf-8-sig").count("\n") == 1  # header only
+    found = await roi_tables(app, individuals=True)
+    assert found["Value by kind"].rows[0] == ("Rehires", 1, None, None)  # counted, hidden
+    [(name, *_)] = found["Outcomes and what led to each (admins only)"].rows
+    assert str(name).endswith("—")  # the ledger no longer names her
