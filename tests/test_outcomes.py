@@ -11,10 +11,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.cli import main
 from bot.core.clock import FixedClock
+from bot.core.i18n import Catalogs
+from bot.core.settings import OutcomeSettings
 from bot.core.types import Button
 from bot.runtime.app import App
 from handlers.report_tables import Table, build
@@ -36,6 +40,8 @@ from tests.conftest import chat, make_settings
 from tests.support.members import member
 from tests.support.people import load_company
 from tests.test_jobs import BACKEND, job_messages, post, setup
+
+CATALOGS = Catalogs.load()
 
 
 async def _company(database_url: str) -> None:
@@ -123,6 +129,42 @@ def test_the_command_line_records_corrects_and_withdraws_outcomes(
     ]
     assert entries[2].detail["before"]["value_yen"] == 180_000
     assert entries[2].detail["after"]["value_yen"] == 300_000
+
+    # The operator's report shows the ledger with its links (the command line is an admin's).
+    assert main(["report", "--section", "roi", "--lang", "en"]) == 0
+    printed = capsys.readouterr().out
+    assert "Value by kind" in printed and "Outcomes and what led to each" in printed
+    assert "Emma Brown" in printed and "300000" in printed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from([*ledger.KINDS, "gift", ""]),
+    value=st.one_of(st.none(), st.text(max_size=15), st.integers(-(10**12), 10**12).map(str)),
+    salary=st.one_of(st.none(), st.text(max_size=12)),
+    currency=st.one_of(st.none(), st.sampled_from(["JPY", "usd", "EUR", "円", "US$", ""])),
+    rate=st.one_of(st.none(), st.text(max_size=8), st.floats(-5, 500).map(str)),
+    on=st.one_of(st.none(), st.text(max_size=12), st.dates().map(date.isoformat)),
+)
+def test_any_input_is_an_outcome_within_bounds_or_one_refusal(
+    kind: str,
+    value: str | None,
+    salary: str | None,
+    currency: str | None,
+    rate: str | None,
+    on: str | None,
+) -> None:
+    limits = OutcomeSettings()
+    today = date(2026, 11, 24)
+    try:
+        entry = ledger.validate(limits, today, kind=kind, value=value, salary=salary,
+                                currency=currency, rate=rate, on=on)  # fmt: skip
+    except ledger.BadOutcome as exc:
+        assert exc.key in CATALOGS.messages["en"]  # a message in words, never a traceback
+        CATALOGS.text("en", exc.key, **exc.params)  # with every placeholder it needs
+        return
+    assert entry.kind in ledger.KINDS
+    assert 0 <= entry.value_yen <= limits.max_value_yen and entry.occurred_on <= today
 
 
 # -- the referral pipeline's hires ---------------------------------------------------------------
