@@ -25,7 +25,7 @@ from bot.core.types import (
 from bot.dispatch.context import Context
 from handlers.report_cells import Cell, Table
 from storage import outcomes as ledger
-from storage.models import Outcome, Person
+from storage.models import Outcome, Person, Role
 from storage.reports import roi as report_roi
 from storage.reports.funnels import Funnel
 from storage.reports.sections import MIN_GROUP
@@ -102,10 +102,15 @@ async def save(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def _live(ctx: Context, payload: str) -> Outcome:
+    """The outcome a button is about: HR change only what they recorded (a value per person is
+    an admin's to see), admins any."""
     try:
-        return await ledger.get(ctx.session, payload)
+        found = await ledger.get(ctx.session, payload)
     except ledger.BadOutcome as exc:
         raise UserFacingError(exc.key, **exc.params) from None
+    if found.recorded_by != ctx.me.id and not ctx.has_role(Role.ADMIN):
+        raise UserFacingError("outcomes.not_yours", id=found.id)
+    return found
 
 
 async def edit(ctx: Context, msg: Incoming) -> Reply:

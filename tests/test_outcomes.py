@@ -219,16 +219,26 @@ async def test_hr_records_an_outcome_in_the_chat_form_and_bad_values_are_asked_a
     assert "O1 を取り消しました" in hr.text
     assert "取り消し済み" in await hr.press_button(Button("old", "outcome.withdraw", "1"))
     assert "取り消し済み" in await hr.press_button(Button("old", "outcome.edit", "1"))
+    async with app.db.transaction() as session:  # recorded by the operator, not by this HR
+        emma_p = await ledger.person_for(session, "emma@example.com")
+        entry = ledger.validate(app.settings.outcomes, date(2026, 11, 24), kind="deal", value="1")
+        await ledger.record(
+            session, emma_p, entry, source="cli", actor_id=None, now=app.clock.now()
+        )
+    assert "管理者に依頼" in await hr.press_button(Button("x", "outcome.withdraw", "2"))
     emma = chat(app, "emma@example.com")
     await emma.say("/outcome")  # alumni may not
     assert "人事" in emma.text or "HR" in emma.text
     async with app.db.transaction() as session:
-        [o] = (await session.scalars(select(Outcome))).all()
+        o, untouched = (await session.scalars(select(Outcome).order_by(Outcome.id))).all()
         assert o.withdrawn_at is not None and o.source == "chat"
+        assert untouched.withdrawn_at is None
         actions = await session.scalars(
-            select(AuditEntry.action).where(AuditEntry.action.startswith("outcome"))
+            select(AuditEntry.action)
+            .where(AuditEntry.action.startswith("outcome"))
+            .order_by(AuditEntry.id)
         )
-        assert list(actions) == ["outcome", "outcome_withdraw"]
+        assert list(actions) == ["outcome", "outcome_withdraw", "outcome"]
 
 
 def test_importing_outcomes_is_all_or_nothing_with_every_bad_line_named(

@@ -13,7 +13,12 @@ score. An outcome of person P on day D is linked to:
 - event: an event P attended in the 90 days up to D;
 - intro: a "say hello" sent between P and a former manager or colleague in the year up to D;
 - contacts: P's logged contacts in the year before D (shown as a number; "in touch" when any).
-An outcome may have several links, or none."""
+An outcome may have several links, or none.
+
+"Value by contacts a year" buckets the segment's alumni as the consciousness section does (their
+contacts in the range, scaled to a year; storage/reports/facts.py) and adds up the value of
+their outcomes in the range: whether keeping in touch pays. "Active" alumni had a contact in
+the range."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -202,13 +208,15 @@ async def _intros(
         return
     names = dict((await session.execute(select(Person.id, Person.name).where(
         Person.id.in_({o for _, o in related})))).all())  # fmt: skip
-    targets = [f"person:{p}" for p in pids] + [f"person:{o}" for _, o in related]
-    sent_rows = await session.execute(
-        select(AuditEntry.actor_id, AuditEntry.target, AuditEntry.at).where(
-            AuditEntry.action == "intro", AuditEntry.allowed.is_(True),
-            AuditEntry.target.in_(sorted(set(targets))),
-        )
-    )  # fmt: skip
+    targets = sorted({f"person:{p}" for p in pids} | {f"person:{o}" for _, o in related})
+    sent_rows: list[Any] = []
+    for start in range(0, len(targets), CHUNK):
+        sent_rows += await session.execute(
+            select(AuditEntry.actor_id, AuditEntry.target, AuditEntry.at).where(
+                AuditEntry.action == "intro", AuditEntry.allowed.is_(True),
+                AuditEntry.target.in_(targets[start : start + CHUNK]),
+            )
+        )  # fmt: skip
     for actor, target, at in sent_rows:
         if actor is None:
             continue
