@@ -424,13 +424,13 @@ async def test_the_roi_section_adds_up_by_hand_and_hides_small_groups(app: App) 
         "Rehires",
         2_100_000,
         f"interested in #{op} Backend Engineer; referral R{own} #{op}; "
-        "intro with 佐藤 太郎 (former manager); 0 contacts in the year before",
+        "intro with 佐藤 太郎 (former manager); contacts in the year before: 0",
     )
     assert by_name["卒業生2"][3] == (
         f"referral R{referred} #{op} · 佐藤 太郎; attended Summer meetup 2026-05-20; "
-        "1 contacts in the year before"
+        "contacts in the year before: 1"
     )
-    assert by_name["卒業生6"][3] == "1 contacts in the year before"
+    assert by_name["卒業生6"][3] == "contacts in the year before: 1"
 
 
 async def test_hr_sees_roi_aggregates_and_admins_the_ledger_in_chat(app: App) -> None:
