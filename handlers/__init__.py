@@ -23,6 +23,7 @@ from handlers import (
     jobs,
     jobs_hr,
     onboarding,
+    outcomes,
     perks,
     privacy,
     profile,
@@ -124,6 +125,12 @@ ROUTES: list[Route] = [
     Route(referrals.referrals, command="referrals", roles=HR),
     Route(referrals.referrals, action="referral.list", roles=HR),
     Route(referrals.move, action="referral.move", roles=HR),
+    # the outcomes ledger: HR records, corrects and withdraws (storage/outcomes.py)
+    Route(outcomes.outcome, command="outcome", roles=HR),
+    Route(outcomes.save, action="outcome.save", roles=HR, submit=True),
+    Route(outcomes.edit, action="outcome.edit", roles=HR),
+    Route(outcomes.correct, action="outcome.correct", roles=HR, submit=True),
+    Route(outcomes.withdraw, action="outcome.withdraw", roles=HR),
     # engagement review: aggregates for HR, individuals (audit, export) for admins only
     Route(admin.stats, command="stats", roles=HR),
     Route(admin.report, command="report", roles=HR),

@@ -23,7 +23,7 @@ from bot.dispatch.context import Context
 from handlers import report_charts as charts
 from handlers import report_tables as tables
 from storage import auditlog, people
-from storage.models import AuditEntry
+from storage.models import AuditEntry, Role
 from storage.reports import exports
 from storage.reports.filter import BadFilter, Filter, make_filter, parse_date
 from storage.reports.stats import Stats
@@ -38,6 +38,11 @@ def _filter(ctx: Context, start: str | None, end: str | None, segment: str | Non
         return make_filter(ctx.today, start, end, segment, zone=ctx.settings.default_timezone)
     except BadFilter as exc:
         raise UserFacingError(exc.key, **exc.params) from None
+
+
+def _admin(ctx: Context) -> bool:
+    """Tables that name people (the ROI ledger) are for admins; HR sees the aggregates."""
+    return ctx.has_role(Role.ADMIN)
 
 
 def parse_report_args(args: tuple[str, ...]) -> tuple[str | None, list[str], str | None]:
@@ -144,7 +149,7 @@ async def report(ctx: Context, msg: Incoming) -> Reply:
     end = dates[1] if len(dates) > 1 else None
     f = _filter(ctx, start, end, segment)
     chosen = (section,) if section else tables.SECTIONS
-    built = await tables.build(ctx.session, f, ctx.t, chosen)
+    built = await tables.build(ctx.session, f, ctx.t, chosen, individuals=_admin(ctx))
     ctx.audit(VIEW, section or "all", start=f.start.isoformat(), end=f.end.isoformat(),
               segment=str(f.segment))  # fmt: skip
     await ctx.session.flush()
@@ -179,7 +184,7 @@ def _file_name(section: str, f: Filter, ext: str) -> str:
 
 async def chart(ctx: Context, msg: Incoming) -> Reply:
     section, f = await _view_filter(ctx, msg.payload)
-    built = await tables.build(ctx.session, f, ctx.t, (section,))
+    built = await tables.build(ctx.session, f, ctx.t, (section,), individuals=_admin(ctx))
     title = f"{ctx.t(f'admin.section.{section}')} ({f.describe()})"
     png = await charts.render_async(title, built, ctx.t("admin.chart_empty"))
     ctx.audit("report_chart", section, payload=msg.payload, segment=str(f.segment))
@@ -189,7 +194,7 @@ async def chart(ctx: Context, msg: Incoming) -> Reply:
 
 async def table_csv(ctx: Context, msg: Incoming) -> Reply:
     section, f = await _view_filter(ctx, msg.payload)
-    built = await tables.build(ctx.session, f, ctx.t, (section,))
+    built = await tables.build(ctx.session, f, ctx.t, (section,), individuals=_admin(ctx))
     ctx.audit("report_csv", section, payload=msg.payload, segment=str(f.segment))
     attachment = Attachment(_file_name(section, f, "csv"), tables.as_csv(built), CSV)
     title = f"{ctx.t(f'admin.section.{section}')} ({f.describe()})"

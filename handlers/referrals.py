@@ -23,8 +23,10 @@ from bot.core.types import (
 )
 from bot.dispatch.context import Context
 from handlers.jobs import card, tell_owner
+from handlers.outcomes import outcome_buttons
 from storage import jobs as openings
 from storage import outbox
+from storage import outcomes as ledger
 from storage import referrals as store
 from storage.models import Opening, OutboxKind, Person, Referral
 
@@ -189,6 +191,14 @@ async def move(ctx: Context, msg: Incoming) -> Reply:
     item = store.Line(referral, opening, None)
     text = ctx.t("referrals.moved", id=referral.id) + "\n" + line(ctx.t, item)
     buttons = _buttons(ctx.t, referral)
+    # A hire is an outcome by itself: HR need not type it again (storage/outcomes.py).
+    hired = await ledger.from_hired_referral(
+        ctx.session, referral, ctx.settings.outcomes, ctx.today, actor_id=ctx.me.id, now=ctx.now
+    )
+    if hired is not None:
+        text += "\n" + ctx.t("outcomes.from_hire", id=hired.id, value=ledger.yen(hired.value_yen),
+                             kind=ctx.t(f"outcomes.kind.{hired.kind}"))  # fmt: skip
+        buttons = outcome_buttons(ctx.t, hired.id)
     return Reply(text, buttons=(buttons,) if buttons else (), private_only=True)
 
 

@@ -8,51 +8,39 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator
 from bot.core.markup import bold
 from bot.core.spreadsheet import safe_row
+from handlers.outcomes import roi_tables
+from handlers.report_cells import Cell as Cell
+from handlers.report_cells import Table as Table
+from handlers.report_cells import cell as cell
+from handlers.report_cells import pct as pct
 from storage.reports import facts as report_facts
 from storage.reports import funnels as outcomes
+from storage.reports import roi as report_roi
 from storage.reports import sections as reports
 from storage.reports.filter import Filter
 
-SECTIONS = ("activity", "consciousness", "index", "funnel", "events", "perks", "broadcasts")
-PEOPLE_SECTIONS = frozenset({"activity", "consciousness", "index"})
-
-Cell = str | int | float | None
-
-
-@dataclass(frozen=True)
-class Table:
-    section: str
-    title: str
-    columns: tuple[str, ...]  # the first names the row labels
-    rows: tuple[tuple[Cell, ...], ...]
-    plot: tuple[int, ...] = ()  # numeric columns a chart draws (bars for each row)
-    note: str = ""
-
-
-def cell(value: Cell) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
-
-
-def pct(part: int, whole: int) -> float | None:
-    return 100.0 * part / whole if whole else None
+SECTIONS = ("activity", "consciousness", "index", "funnel", "events", "perks", "broadcasts", "roi")
+PEOPLE_SECTIONS = frozenset({"activity", "consciousness", "index", "roi"})
 
 
 async def build(
-    session: AsyncSession, f: Filter, t: Translator, sections: tuple[str, ...] = SECTIONS
+    session: AsyncSession,
+    f: Filter,
+    t: Translator,
+    sections: tuple[str, ...] = SECTIONS,
+    *,
+    individuals: bool = False,
 ) -> list[Table]:
-    """The tables of the chosen sections, in SECTIONS order."""
+    """The tables of the chosen sections, in SECTIONS order; `individuals` (admins only) adds
+    the tables that name people, such as the ROI section's ledger."""
     out: list[Table] = []
+    roi_found: list[Table] = []  # drawn with the people sections, shown last
     if PEOPLE_SECTIONS.intersection(sections):
         async with report_facts.facts(session, f):
             if "activity" in sections:
@@ -61,6 +49,9 @@ async def build(
                 out += _consciousness(t, await reports.consciousness(session, f))
             if "index" in sections:
                 out += _index(t, await reports.index_by(session, f))
+            if "roi" in sections:
+                found = await report_roi.roi(session, f, individuals)
+                roi_found = roi_tables(t, found, await outcomes.funnel(session, f))
     if "funnel" in sections:
         out += _funnel(t, await outcomes.funnel(session, f))
     if "events" in sections:
@@ -69,6 +60,8 @@ async def build(
         out += _perks(t, await outcomes.perk_use(session, f))
     if "broadcasts" in sections:
         out += _broadcasts(t, await outcomes.reach(session, f))
+    if "roi" in sections:
+        out += roi_found
     return out
 
 

@@ -22,6 +22,7 @@ from storage.models import (
     Match,
     OutboxMessage,
     OutboxState,
+    Outcome,
     PerkClaim,
     Person,
     Referral,
@@ -58,6 +59,7 @@ TABLES = {
     "referrals": "exported; as candidate: name, contact, reasons cleared; as referrer: her words",
     "rsvps": "exported; kept anonymous for attendance counts",
     "perk_claims": "exported; kept anonymous for claim counts",
+    "outcomes": "exported; note and salary cleared, kind, day and value kept anonymous in totals",
     "invites": "deleted",
     "outbox": "deleted, and others' undelivered messages that name her",
     "matches": "deleted",
@@ -99,6 +101,9 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
     )
     rsvps = await session.scalars(select(Rsvp).where(Rsvp.person_id == pid))
     claims = await session.scalars(select(PerkClaim).where(PerkClaim.person_id == pid))
+    results = await session.scalars(
+        select(Outcome).where(Outcome.person_id == pid).order_by(Outcome.id)
+    )
     return {
         "person": _row(person, *PERSON_FIELDS),
         "identities": [_row(i, *IDENTITY_FIELDS) for i in ids],
@@ -120,6 +125,23 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
         ],
         "rsvps": [_row(r, "event_id", "status", "attended") for r in rsvps],
         "perk_claims": [_row(c, "perk_id", "claimed_at") for c in claims],
+        "outcomes": [
+            _row(
+                o,
+                "kind",
+                "value_yen",
+                "occurred_on",
+                "currency",
+                "amount",
+                "rate",
+                "salary_yen",
+                "note",
+                "source",
+                "withdrawn_at",
+                "created_at",
+            )
+            for o in results
+        ],
     }
 
 
@@ -200,6 +222,9 @@ async def forget(session: AsyncSession, person: Person, now: datetime) -> None:
     )
     await session.execute(
         update(Referral).where(Referral.referrer_id == pid).values(relationship_=None, why=None)
+    )
+    await session.execute(
+        update(Outcome).where(Outcome.person_id == pid).values(note=None, salary_yen=None)
     )
     await session.execute(
         update(Interaction)

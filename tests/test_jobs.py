@@ -297,7 +297,9 @@ async def test_employee_refers_hr_moves_it_forward_and_the_referrer_hears_each_s
     await hr.say("/referrals")
     await hr.press("R1 → offer")
     await hr.press("R1 → hired")
-    assert hr.buttons == []
+    # the hire is an outcome by itself, credited to the referrer (the candidate is not ours)
+    assert "Recorded as outcome O1 (referral hire, ¥2,100,000)" in hr.text
+    assert [b.action for b in hr.buttons] == ["outcome.edit", "outcome.withdraw"]
     assert "finished" in await hr.press_button(Button("old", "referral.move", "1:declined"))
     statuses = [r.text for r in await job_messages(app, "taro@example.com")]
     assert len(statuses) == 4 and "入社決定" in statuses[-1]

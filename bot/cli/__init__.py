@@ -15,6 +15,7 @@ from rich.progress import Progress
 from bot.cli import access as access_cli
 from bot.cli import bridge as bridge_cli
 from bot.cli import delivery as delivery_cli
+from bot.cli import outcomes as outcomes_cli
 from bot.cli import report as report_cli
 from bot.cli import schedule as schedule_cli
 from bot.cli.common import CommandFailed, err, out, with_app
@@ -90,7 +91,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         from handlers import jobs
 
-        load = run or jobs.openings_importer(app)
+        if args.kind == "outcomes":
+            load = outcomes_cli.importer(app)
+        else:
+            load = run or jobs.openings_importer(app)
         total = max(data.count(b"\n") - 1, 1)
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task(f"importing {args.kind}", total=total)
@@ -232,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("import", help="bulk load a CSV file, all or nothing")
-    p.add_argument("kind", choices=["people", "relations", "openings"])
+    p.add_argument("kind", choices=["people", "relations", "openings", "outcomes"])
     p.add_argument("file", metavar="FILE.csv")
     p.set_defaults(func=cmd_import)
 
@@ -248,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.add_parsers(sub)
 
     schedule_cli.add_parsers(sub)
+
+    outcomes_cli.add_parsers(sub)
 
     bridge_cli.add_parsers(sub)
     return parser

@@ -61,7 +61,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         t = app.catalogs.translator(args.lang or app.settings.default_locale)
         sections = (args.section,) if args.section else tables.SECTIONS
         async with app.db.transaction() as session:
-            built = await tables.build(session, f, t, sections)
+            built = await tables.build(session, f, t, sections, individuals=True)
             audit.record(session, app.clock.now(), None, "report_view", args.section or "all",
                          start=f.start.isoformat(), end=f.end.isoformat(),
                          segment=str(f.segment), via="cli")  # fmt: skip

@@ -173,6 +173,17 @@ class CalendarSettings(BaseModel):
         return value
 
 
+class OutcomeSettings(BaseModel):
+    """The outcomes ledger (storage/outcomes.py): how a hire is valued when no value is given,
+    and the largest value taken as a real one rather than a typing slip."""
+
+    # A rehire or referral hire avoids an agency fee and hiring costs of about this share of
+    # the annual salary; without a stated salary, `default_salary_yen` is assumed.
+    hire_fee_rate: float = Field(0.35, ge=0, le=2)
+    default_salary_yen: int = Field(6_000_000, ge=0, le=1_000_000_000)
+    max_value_yen: int = Field(10_000_000_000, ge=1, le=10**15)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
 
@@ -231,6 +242,7 @@ class Settings(BaseSettings):
     matching: MatchingSettings = MatchingSettings()
     checkins: CheckinSettings = CheckinSettings()
     calendar: CalendarSettings = CalendarSettings()
+    outcomes: OutcomeSettings = OutcomeSettings()
 
     @field_validator("slack_trusted_teams", mode="before")
     @classmethod

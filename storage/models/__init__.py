@@ -46,6 +46,7 @@ from storage.models.operations import (
     ProcessedEvent,
     RateLimit,
 )
+from storage.models.outcomes import Outcome
 from storage.models.people import (
     Identity,
     Invite,
@@ -78,6 +79,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxState",
+    "Outcome",
     "Perk",
     "PerkClaim",
     "PerkCode",

@@ -1,4 +1,5 @@
-"""CSV exports for admins: people, interactions, surveys, referrals, RSVPs in a date range.
+"""CSV exports for admins: people, interactions, surveys, referrals, RSVPs and outcomes in a date
+range.
 
 Rows are streamed from the database in pages (an export may be the whole network) and written
 as UTF-8 with a byte-order mark, so Excel in Japan opens the file without garbling it. People
@@ -20,11 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.core.spreadsheet import safe_row
-from storage.models import Event, Interaction, Opening, Person, Referral, Rsvp, SurveyResponse
+from storage.models import (
+    Event,
+    Interaction,
+    Opening,
+    Outcome,
+    Person,
+    Referral,
+    Rsvp,
+    SurveyResponse,
+)
 from storage.reports.facts import FACTS, F, facts
 from storage.reports.filter import Filter
 
-KINDS = ("people", "interactions", "surveys", "referrals", "rsvps")
+KINDS = ("people", "interactions", "surveys", "referrals", "rsvps", "outcomes")
 PAGE = 2000
 ENCODING = "utf-8-sig"  # UTF-8 with BOM
 
@@ -39,6 +49,9 @@ HEADERS = {
                   "referrer_name", "candidate_name", "candidate_contact", "relationship", "why",
                   "updated_at"),
     "rsvps": ("event_id", "event", "starts_at", "email", "name", "status", "attended"),
+    "outcomes": ("id", "occurred_on", "kind", "value_yen", "currency", "amount", "rate",
+                 "salary_yen", "email", "name", "note", "source", "referral_id", "created_at",
+                 "withdrawn_at"),
 }  # fmt: skip
 
 FORGOTTEN_NAME = "—"  # what forgetting leaves in a referral's candidate name
@@ -106,6 +119,16 @@ def _query(kind: str, f: Filter) -> Any:
             .join(Person, Person.id == Rsvp.person_id)
             .where(live, Event.starts_at >= f.since, Event.starts_at < f.until)
             .order_by(Event.starts_at, Event.id, Rsvp.id)
+        )  # fmt: skip
+    if kind == "outcomes":
+        o = Outcome
+        return (
+            select(o.id, o.occurred_on, o.kind, o.value_yen, o.currency, o.amount, o.rate,
+                   o.salary_yen, Person.email, Person.name, o.note, o.source, o.referral_id,
+                   o.created_at, o.withdrawn_at)
+            .join(Person, Person.id == o.person_id)
+            .where(live, o.occurred_on >= f.start, o.occurred_on <= f.end)
+            .order_by(o.occurred_on, o.id)
         )  # fmt: skip
     if kind == "people":
         p = Person

@@ -5,7 +5,7 @@ housekeeping tick resumes it by itself; `unanswered_checkins` counts the check-i
 person last answered one, so the bot writes less to people who stopped answering.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-04 20:34:20.571938
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0013"
-down_revision: str | None = "0010"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
