@@ -249,3 +249,25 @@ async def prune_rate_limits(session: AsyncSession, before: datetime) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def recent_sends(
+    session: AsyncSession, person_ids: Iterable[int], kinds: Iterable[str], since: datetime
+) -> dict[int, list[datetime]]:
+    """When each person was last sent messages of these kinds since `since` (the weekly cap)."""
+    ids = sorted(set(person_ids))
+    found: dict[int, list[datetime]] = {pid: [] for pid in ids}
+    if not ids:
+        return found
+    rows = await session.execute(
+        select(OutboxMessage.person_id, OutboxMessage.sent_at).where(
+            OutboxMessage.person_id.in_(ids),
+            OutboxMessage.kind.in_(list(kinds)),
+            OutboxMessage.state == OutboxState.SENT,
+            OutboxMessage.sent_at >= since,
+        )
+    )
+    for pid, at in rows:
+        if pid is not None and at is not None:
+            found[pid].append(at)
+    return found

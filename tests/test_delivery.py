@@ -482,3 +482,31 @@ async def test_a_worker_process_killed_with_sigkill_is_finished_by_the_next(
         assert await states(app) == {"sent": 600}
     finally:
         await app.close()
+
+
+async def test_at_most_two_proactive_messages_a_week_and_check_ins_go_first(
+    sqlite_app: App, clock: FixedClock
+) -> None:
+    """Two job notices reach Hanako on Monday; the perk and the event announcement wait a week
+    from the first; the check-in and an urgent broadcast go at once."""
+    [pid] = await add_people(sqlite_app.db, 1, clock.now(), prefix="hanako")
+    fake = FakeChannel(clock)
+    await queue(sqlite_app, [pid], tag="job1", kind="job")
+    await queue(sqlite_app, [pid], tag="job2", kind="job")
+    await drain(sqlite_app, fake)
+    first = min(s.at for s in fake.sent)  # the first job notice (the second a second later)
+    clock.advance(days=1)
+    for tag, kind in (("perk", "perk"), ("event", "event"), ("checkin", "checkin")):
+        await queue(sqlite_app, [pid], tag=tag, kind=kind)
+    await queue(sqlite_app, [pid], tag="news", kind="broadcast", urgent=True)
+    worker = await drain(sqlite_app, fake)
+    assert worker.stats.capped == 2 and len(fake.sent) == 4  # 2 jobs, the check-in, the urgent
+    async with sqlite_app.db.transaction() as session:
+        waiting = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.state == "queued"))
+        ).all()
+    assert sorted(m.kind for m in waiting) == ["event", "perk"]
+    assert {m.not_before for m in waiting} == {first + timedelta(days=7)}
+    clock.current = first + timedelta(days=7)
+    await drain(sqlite_app, fake)
+    assert len(fake.sent) == 5  # one a week more: the second job has not aged out yet

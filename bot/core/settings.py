@@ -83,6 +83,10 @@ class DeliverySettings(BaseModel):
     backoff_max_seconds: float = Field(3600, gt=0, le=86_400)
     drain_wait_seconds: float = Field(60, ge=0, le=86_400)
     enqueue_batch_size: int = Field(1000, ge=1, le=10_000)
+    # At most this many proactive messages a person in any 7 days (check-ins, job notices and
+    # digests, perks, event announcements); more waits. Urgent broadcasts and answers are
+    # exempt, check-ins go first. 0: no cap.
+    weekly_cap: int = Field(2, ge=0, le=100)
     limits: dict[str, ChannelLimit] = Field(
         default_factory=lambda: {
             "telegram": ChannelLimit(per_second=30, chat_per_second=1, group_per_minute=20),

@@ -43,7 +43,15 @@ from bot.core.metrics import DELIVERIES
 from bot.core.platforms import DELIVERABLE, LOCAL
 from bot.core.types import Reply
 from bot.runtime.app import App
-from bot.runtime.delivery_rules import backoff, buckets_for, pick_identity, quiet_until
+from bot.runtime.delivery_rules import (
+    CAP_COUNTS,
+    WEEK,
+    backoff,
+    buckets_for,
+    capped_until,
+    pick_identity,
+    quiet_until,
+)
 from bot.runtime.outcomes import WRITE_ERRORS, Outcomes
 from handlers import ON_BROADCAST_DELIVERED
 from storage import delivery as store
@@ -66,6 +74,7 @@ class Stats:
     dead: int = 0
     unreachable: int = 0  # identities marked unreachable
     held: int = 0  # quiet hours
+    capped: int = 0  # held back by the weekly cap on proactive messages
     reclaimed: int = 0  # claimed after a lease expired: may be sent a second time
     released: int = 0  # claimed, then given back unsent because the worker was stopping
     write_failures: int = 0  # failed attempts to write outcomes (retried, rows kept; logged)
@@ -109,6 +118,8 @@ class Worker:
         self.rng = rng or random.Random()
         self.stats = Stats()
         self.paused: dict[str, datetime] = {}  # buckets this worker saw a 429 for
+        # Capped messages sent to each person of the batch being planned in the last 7 days.
+        self.recent: dict[int, list[datetime]] = {}
         self._pruned_at: datetime | None = None
         self._stopping = False
         self._napping: set[asyncio.Task[Any]] = set()
@@ -267,6 +278,7 @@ class Worker:
             people = await store.people_with_identities(
                 session, (c.message.person_id for c in claimed if c.message.person_id)
             )
+            self.recent = await store.recent_sends(session, people, CAP_COUNTS, now - WEEK)
             writers = await store.identities_by_id(
                 session,
                 (
@@ -336,6 +348,11 @@ class Worker:
         feature = OutboxKind.opt_out_of(message.kind)
         if feature is not None and feature in person.opt_outs:
             return None, self.dead(message, f"opted out of {feature}")
+        recent = self.recent.setdefault(person.id, [])
+        capped = capped_until(message.kind, message.urgent, recent, self.cfg.weekly_cap, now)
+        if capped is not None:
+            self.stats.capped += 1
+            return None, self.requeue(message, capped, "weekly cap")
         identity = pick_identity(person, self.channels)
         rings = identity is None or identity.channel not in LOCAL  # an inbox waits silently
         if rings and not message.urgent:
@@ -356,6 +373,8 @@ class Worker:
         recipient = Recipient(
             identity.channel, identity.workspace, identity.user_id, identity.chat_id
         )
+        if message.kind in CAP_COUNTS:
+            recent.append(now)  # the next capped message in this batch counts this one
         return Planned(message, identity, recipient, buckets_for(self.cfg, recipient)), None
 
     async def reserve(self, batch: Batch, now: datetime) -> None:

@@ -13,7 +13,7 @@ from bot.core.channel import Channel, Recipient
 from bot.core.platforms import DELIVERABLE, LOCAL, platform
 from bot.core.settings import DeliverySettings, Settings
 from storage import delivery as store
-from storage.models import Identity, Person
+from storage.models import Identity, OutboxKind, Person
 
 
 def quiet_until(person: Person, settings: Settings, now: datetime) -> datetime | None:
@@ -70,3 +70,23 @@ def pick_identity(person: Person, channels: Mapping[str, Channel]) -> Identity |
     return min(
         (i for i in usable if i.channel in channels), key=lambda i: (i.priority, i.id), default=None
     )
+
+
+WEEK = timedelta(days=7)
+# What the weekly cap counts, and what it holds back: a check-in counts but always goes (it is
+# the bot's first purpose, and backs off by itself); notices, perks and announcements wait.
+CAP_COUNTS = frozenset({OutboxKind.CHECKIN, OutboxKind.JOB, OutboxKind.PERK, OutboxKind.EVENT})
+CAP_HOLDS = frozenset({OutboxKind.JOB, OutboxKind.PERK, OutboxKind.EVENT})
+
+
+def capped_until(
+    kind: str, urgent: bool, recent: list[datetime], cap: int, now: datetime
+) -> datetime | None:
+    """When a message of `kind` may go to someone sent `recent` capped messages (their send
+    times), under a cap of `cap` in any 7 days; None: now."""
+    if cap <= 0 or urgent or kind not in CAP_HOLDS:
+        return None
+    inside = sorted(t for t in recent if t > now - WEEK)
+    if len(inside) < cap:
+        return None
+    return inside[-cap] + WEEK
