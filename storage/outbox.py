@@ -39,13 +39,13 @@ async def enqueue(
     broadcast_id: int | None = None,
 ) -> bool:
     """Queue `reply` for the person; False when a message with this key was already queued."""
-    return await _queue(
+    return await queue(
         session, key=key, reply=reply, kind=kind, now=now, not_before=not_before,
         person_id=person_id, urgent=urgent, broadcast_id=broadcast_id,
     )  # fmt: skip
 
 
-async def _queue(
+async def queue(
     session: AsyncSession,
     *,
     key: str,
@@ -95,7 +95,7 @@ async def enqueue_answer(
         )
         if identity is None:
             return False
-        return await _queue(
+        return await queue(
             session, key=key, reply=reply, kind=OutboxKind.ANSWER, now=now,
             not_before=not_before, person_id=identity.person_id, identity_id=identity.id,
             channel=channel, workspace=workspace, recipient=chat_id, urgent=True,

@@ -28,6 +28,10 @@ class Platform:
     credentials: str = ""  # what an operator sets to turn it on, for error messages
     group_chat: Callable[[str], bool] = lambda _chat: False  # a chat id is a group's
     tables: str | None = None  # module declaring the tables its SDK keeps, for Alembic
+    # People chat there: commands come in, identities live there, segments name it. False: a
+    # mail channel, whose outbox messages carry their address (`outbox.recipient`) from the
+    # start; it needs no identity and nothing comes in by it.
+    chat: bool = True
 
 
 PLATFORMS: tuple[Platform, ...] = (
@@ -54,10 +58,18 @@ PLATFORMS: tuple[Platform, ...] = (
             else None
         ),
     ),
+    Platform(
+        "smtp", deliverable=True, command_prefix="", chat=False,
+        adapter="bot.channels.smtp.channel:MailChannel",
+        configured=lambda s: bool(s.smtp_url), credentials="SMTP_URL and MAIL_FROM",
+    ),
 )  # fmt: skip
 
 BY_NAME = {p.name: p for p in PLATFORMS}
-DELIVERABLE: tuple[str, ...] = tuple(p.name for p in PLATFORMS if p.deliverable)
+# The chat places proactive messages can go to (through a person's identity there).
+DELIVERABLE: tuple[str, ...] = tuple(p.name for p in PLATFORMS if p.deliverable and p.chat)
+# The mail channel: invitations to people the bot has not met in chat (None: there is none).
+MAIL: str | None = next((p.name for p in PLATFORMS if p.deliverable and not p.chat), None)
 ID_COLUMNS: dict[str, str] = {p.name: p.id_column for p in PLATFORMS if p.id_column}
 
 
@@ -67,8 +79,13 @@ def platform(name: str) -> Platform:
 
 def nothing_configured() -> str:
     """What to say when no platform is configured: the settings that would turn one on."""
-    wanted = " or ".join(p.credentials for p in PLATFORMS if p.credentials)
+    wanted = " or ".join(p.credentials for p in PLATFORMS if p.credentials and p.chat)
     return f"no channel configured: set {wanted}"
+
+
+def is_mail(name: str | None) -> bool:
+    found = BY_NAME.get(name or "")
+    return found is not None and not found.chat
 
 
 def invite_links(settings: Settings, code: str) -> list[tuple[str, str]]:

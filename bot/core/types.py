@@ -152,6 +152,7 @@ class Reply:
     attachment: Attachment | None = None
     form: Form | None = None
     private_only: bool = False  # holds personal data: never post it in a group
+    subject: str = ""  # a mail's subject line; chat places show none
 
     def all_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]
@@ -160,10 +161,13 @@ class Reply:
         """For the outbox: a reply rendered later by the channel that delivers it."""
         if self.attachment is not None or self.form is not None:
             raise ValueError("only text and buttons can be queued")  # files are sent live
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "buttons": [[[b.label, b.action, b.payload] for b in row] for row in self.buttons],
         }
+        if self.subject:
+            data["subject"] = self.subject
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
@@ -173,6 +177,7 @@ class Reply:
                 tuple(Button(label, action, payload) for label, action, payload in row)
                 for row in data.get("buttons", [])
             ),
+            subject=data.get("subject", ""),
         )
 
 

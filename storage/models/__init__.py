@@ -25,6 +25,7 @@ from storage.models.engagement import (
     Interaction,
     SurveyResponse,
 )
+from storage.models.mail import Campaign, CampaignInvitation, MailContact
 from storage.models.offers import (
     Event,
     Match,
@@ -63,6 +64,8 @@ __all__ = [
     "BroadcastClick",
     "ButtonToken",
     "Cadence",
+    "Campaign",
+    "CampaignInvitation",
     "Comeback",
     "Event",
     "FormState",
@@ -73,6 +76,7 @@ __all__ = [
     "InteractionKind",
     "Invite",
     "JoinRoute",
+    "MailContact",
     "Match",
     "Opening",
     "OutboxKind",

@@ -26,6 +26,8 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    # Where mail reaches them once the company address closes (a leaver); mail goes here when set.
+    private_email: Mapped[str | None] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     name_kana: Mapped[str | None] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,141 @@
+"""Mail through a real SMTP conversation: the worker sends the outbox's mails to a local aiosmtpd
+server, with RFC 8058 unsubscribe headers; the server down, 4xx and 5xx replies; unsubscribing.
+Time is a FixedClock moved by VirtualSleep; nothing here sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+
+from bot.channels.smtp.channel import MailChannel
+from bot.core.clock import FixedClock
+from bot.core.markup import bold
+from bot.core.settings import SettingsError, load_settings
+from bot.core.types import Reply
+from bot.runtime.app import App
+from bot.runtime.delivery import Worker
+from storage import mail
+from storage.models import MailContact, OutboxKind, OutboxMessage, Person
+from tests.conftest import make_settings
+from tests.fakes.fake_channel import VirtualSleep
+from tests.fakes.smtp_server import SmtpServer
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def mail_app(sqlite_url: str, clock: FixedClock, smtp: SmtpServer) -> AsyncIterator[App]:
+    settings = make_settings(
+        sqlite_url,
+        smtp_url=smtp.url,
+        mail_from="Alumni <alumni@example.com>",
+        public_url="https://alumni.example.com",
+    )
+    app = App.build(settings, clock)
+    yield app
+    await app.close()
+
+
+async def add_person(app: App, email: str, **fields: object) -> int:
+    async with app.db.transaction() as session:
+        person = Person(
+            email=email, name=email.split("@")[0], skills=[], desired_roles=[], opt_outs=[],
+            locale="en", **fields,
+        )  # fmt: skip
+        session.add(person)
+        await session.flush()
+        return person.id
+
+
+async def queue_mail(app: App, person_id: int, text: str = "Hello there") -> None:
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        await mail.ensure_contacts(session, [person_id], now)
+        await mail.enqueue(
+            session,
+            person_id=person_id,
+            reply=Reply(text, subject="A subject"),
+            key=f"test:{person_id}:{text}",
+            kind=OutboxKind.INVITATION,
+            now=now,
+        )
+
+
+async def drain(app: App) -> Worker:
+    assert isinstance(app.clock, FixedClock)
+    channel = MailChannel(app)
+    worker = Worker(app, {channel.name: channel}, sleep=VirtualSleep(app.clock))
+    try:
+        await worker.run(drain=True)
+    finally:
+        await channel.stop()
+    assert worker.stats.errors == 0
+    return worker
+
+
+async def states(app: App) -> list[tuple[str, str | None]]:
+    async with app.db.sessions() as session:
+        rows = await session.execute(
+            select(OutboxMessage.state, OutboxMessage.last_error).order_by(OutboxMessage.id)
+        )
+        return [(s, e) for s, e in rows.all()]
+
+
+async def token_of(app: App, person_id: int) -> str:
+    async with app.db.sessions() as session:
+        contact = await session.get(MailContact, person_id)
+        assert contact is not None
+        return contact.token
+
+
+def part(got: EmailMessage, kind: str) -> str:
+    found = got.get_body((kind,))
+    assert found is not None
+    content: str = found.get_content()
+    return content
+
+
+async def test_a_queued_mail_arrives_as_text_and_html_with_one_click_unsubscribe(
+    mail_app: App, smtp: SmtpServer
+) -> None:
+    pid = await add_person(mail_app, "aiko@example.com")
+    text = bold("Welcome") + "\n\nJoin here: https://t.me/bot?start=ABC <b>"
+    await queue_mail(mail_app, pid, text)
+    await drain(mail_app)
+    [got] = smtp.mailbox.received
+    token = await token_of(mail_app, pid)
+    assert got["To"] == "aiko@example.com"
+    assert got["From"] == "Alumni <alumni@example.com>"
+    assert got["Subject"] == "A subject"
+    assert got["List-Unsubscribe"] == f"<https://alumni.example.com/unsubscribe/{token}>"
+    assert got["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Join here: https://t.me/bot?start=ABC <b>" in part(got, "plain")
+    body = part(got, "html")
+    assert '<a href="https://t.me/bot?start=ABC">' in body
+    assert "<strong>Welcome</strong>" in body and "&lt;b&gt;" in body
+    assert await states(mail_app) == [("sent", None)]
+
+
+async def test_a_bad_smtp_url_stops_the_program_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for url in ("http://mail.example.com", "smtp://:25", "smtp://host:notaport"):
+        monkeypatch.setenv("SMTP_URL", url)
+        monkeypatch.setenv("MAIL_FROM", "alumni@example.com")
+        with pytest.raises(SettingsError) as caught:
+            load_settings()
+        assert "SMTP_URL" in str(caught.value) and "\n" not in str(caught.value)
+    monkeypatch.setenv("SMTP_URL", "smtp://user:secret@mail.example.com:587")
+    monkeypatch.delenv("MAIL_FROM")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "MAIL_FROM" in str(caught.value) and "secret" not in str(caught.value)
