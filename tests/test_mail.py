@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -17,8 +18,9 @@ from bot.core.settings import SettingsError, load_settings
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker
+from bot.runtime.web import build_web_app
 from storage import mail
-from storage.models import MailContact, OutboxKind, OutboxMessage, Person
+from storage.models import AuditEntry, MailContact, OutboxKind, OutboxMessage, Person
 from tests.conftest import make_settings
 from tests.fakes.fake_channel import VirtualSleep
 from tests.fakes.smtp_server import SmtpServer
@@ -47,9 +49,10 @@ async def mail_app(sqlite_url: str, clock: FixedClock, smtp: SmtpServer) -> Asyn
 
 async def add_person(app: App, email: str, **fields: object) -> int:
     async with app.db.transaction() as session:
+        values: dict[str, object] = {"locale": "en", **fields}
         person = Person(
             email=email, name=email.split("@")[0], skills=[], desired_roles=[], opt_outs=[],
-            locale="en", **fields,
+            **values,
         )  # fmt: skip
         session.add(person)
         await session.flush()
@@ -139,3 +142,39 @@ async def test_a_bad_smtp_url_stops_the_program_with_one_line(
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert "MAIL_FROM" in str(caught.value) and "secret" not in str(caught.value)
+
+
+async def web(app: App) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=build_web_app(app, [MailChannel(app)]))
+    return httpx.AsyncClient(transport=transport, base_url="https://alumni.example.com")
+
+
+async def test_the_one_click_post_unsubscribes_and_no_mail_goes_after_it(
+    mail_app: App, smtp: SmtpServer
+) -> None:
+    pid = await add_person(mail_app, "ken@example.com", locale="ja")
+    await queue_mail(mail_app, pid, "first")
+    token = await token_of(mail_app, pid)
+    async with await web(mail_app) as client:
+        page = await client.get(f"/unsubscribe/{token}")  # a link checker: nothing changes
+        assert page.status_code == 200 and "配信を停止する" in page.text
+        assert 'lang="ja"' in page.text
+        async with mail_app.db.sessions() as session:
+            contact = await session.get(MailContact, pid)
+            assert contact is not None and contact.unsubscribed_at is None
+        done = await client.post(
+            f"/unsubscribe/{token}", content=b"List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+        assert done.status_code == 200 and "配信を停止しました" in done.text
+        again = await client.post(f"/unsubscribe/{token}")
+        assert again.status_code == 200
+        unknown = await client.post("/unsubscribe/not-a-token")
+        assert unknown.status_code == 404
+    await queue_mail(mail_app, pid, "second")  # a later mail: never sent
+    await drain(mail_app)
+    assert smtp.mailbox.received == []
+    assert await states(mail_app) == [("dead", "unsubscribed"), ("dead", "unsubscribed")]
+    async with mail_app.db.sessions() as session:
+        audits = list(await session.scalars(select(AuditEntry.action)))
+    assert audits == ["mail_unsubscribe"]  # once, though the link was posted twice
