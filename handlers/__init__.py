@@ -19,6 +19,7 @@ from handlers import (
     home,
     housekeeping,
     interactions,
+    invitations,
     jobs,
     jobs_hr,
     onboarding,
@@ -94,6 +95,8 @@ ROUTES: list[Route] = [
     Route(home.home, action="home.open", listed=False),
     # HR and admin
     Route(onboarding.invite, command="invite", roles=HR),
+    Route(invitations.confirm, action="invitations.confirm", roles=HR),
+    Route(invitations.cancel, action="invitations.cancel", roles=HR),
     Route(bridge.offboard, command="offboard", roles=HR),
     Route(bridge.reach, command="reach", roles=HR),
     Route(perks.post, command="postperk", roles=HR),
@@ -140,6 +143,7 @@ TICKS: list[Tick] = [
     Tick("jobs.digest", timedelta(hours=1), jobs.digest),
     Tick("events.reminders", timedelta(minutes=1), events.remind),
     Tick("perks.announce", timedelta(minutes=15), perks.announce),
+    Tick("invitations.reminders", timedelta(hours=1), invitations.tick_reminders),
 ]
 
 

@@ -24,7 +24,9 @@ from storage.models import Identity, JoinRoute, Person, Relation
 PEOPLE_COLUMNS = (
     "email", "name", "name_kana", "department", "title", "joined_on", "left_on", "join_route",
     "leave_reason", "skills", "location", "locale", "timezone", *ID_COLUMNS.values(),
+    "private_email",
 )  # fmt: skip
+OPTIONAL_COLUMNS = ("name_kana", "private_email")  # absent: what is stored is kept
 RELATION_COLUMNS = ("email", "other_email", "kind")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Progress = Callable[[int], None]
@@ -129,6 +131,9 @@ def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     email = row.get("email", "").lower()
     if not EMAIL.match(email) or len(email) > 320:
         errors.append(f"email {row.get('email', '')!r} is not a valid address")
+    private = row.get("private_email", "").lower()
+    if private and (not EMAIL.match(private) or len(private) > 320):
+        errors.append(f"private_email {row.get('private_email', '')!r} is not a valid address")
     if not row.get("name"):
         errors.append("name is empty")
     joined = _date(row.get("joined_on", ""), "joined_on", errors)
@@ -161,6 +166,7 @@ def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
         errors.append("more than 50 skills")
     values = {
         "email": email,
+        "private_email": private or None,
         "name": row.get("name", ""),
         "name_kana": row.get("name_kana") or None,
         "department": tidy(row.get("department", "")) or None,
@@ -182,15 +188,16 @@ async def import_people(
 ) -> ImportResult:
     # Every column but the optional reading: a missing column would blank that field for
     # everyone on re-import. Without a name_kana column, existing readings are kept.
-    rows = read_rows(data, PEOPLE_COLUMNS, [c for c in PEOPLE_COLUMNS if c != "name_kana"])
-    has_kana = b"name_kana" in data.split(b"\n", 1)[0]
+    rows = read_rows(data, PEOPLE_COLUMNS, [c for c in PEOPLE_COLUMNS if c not in OPTIONAL_COLUMNS])
+    header = data.split(b"\n", 1)[0]
+    absent = [c for c in OPTIONAL_COLUMNS if c.encode() not in header]
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     parsed: list[tuple[int, dict[str, Any], dict[str, str]]] = []
     for line, row in rows:
         values, problems = validate_person(row)
-        if not has_kana:
-            del values["name_kana"]
+        for column in absent:
+            del values[column]
         email = values["email"]
         if email in seen:
             problems.append(f"email {email} already appears on line {seen[email]}")

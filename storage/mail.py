@@ -109,3 +109,27 @@ async def enqueue(
         session, key=key, reply=reply, kind=kind, now=now, not_before=not_before,
         person_id=person_id, channel=MAIL,
     )  # fmt: skip
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    messages: Sequence[tuple[int, str, dict[str, Any]]],
+    *,
+    kind: str,
+    now: datetime,
+) -> None:
+    """Queue many mails at once: (person id, idempotency key, `Reply.to_dict()`) each; keys
+    already queued are skipped. Callers pass bounded chunks."""
+    if not messages:
+        return
+    await session.execute(
+        insert_ignore(session, OutboxMessage.__table__),
+        [
+            {
+                "idempotency_key": key, "person_id": person_id, "payload": payload, "kind": kind,
+                "channel": MAIL, "urgent": False, "state": OutboxState.QUEUED, "attempts": 0,
+                "not_before": now, "created_at": now,
+            }
+            for person_id, key, payload in messages
+        ],
+    )  # fmt: skip

@@ -4,47 +4,22 @@ Time is a FixedClock moved by VirtualSleep; nothing here sleeps."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from email.message import EmailMessage
-
 import httpx
 import pytest
 from sqlalchemy import select
 
 from bot.channels.smtp.channel import MailChannel
-from bot.core.clock import FixedClock
 from bot.core.markup import bold
 from bot.core.settings import SettingsError, load_settings
 from bot.core.types import Reply
 from bot.runtime.app import App
-from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
 from storage import mail
 from storage.models import AuditEntry, MailContact, OutboxKind, OutboxMessage, Person
-from tests.conftest import make_settings
-from tests.fakes.fake_channel import VirtualSleep
 from tests.fakes.smtp_server import SmtpServer
+from tests.support.mail import drain, mail_app, part, smtp
 
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def mail_app(sqlite_url: str, clock: FixedClock, smtp: SmtpServer) -> AsyncIterator[App]:
-    settings = make_settings(
-        sqlite_url,
-        smtp_url=smtp.url,
-        mail_from="Alumni <alumni@example.com>",
-        public_url="https://alumni.example.com",
-    )
-    app = App.build(settings, clock)
-    yield app
-    await app.close()
+__all__ = ["mail_app", "smtp"]  # fixtures
 
 
 async def add_person(app: App, email: str, **fields: object) -> int:
@@ -73,18 +48,6 @@ async def queue_mail(app: App, person_id: int, text: str = "Hello there") -> Non
         )
 
 
-async def drain(app: App) -> Worker:
-    assert isinstance(app.clock, FixedClock)
-    channel = MailChannel(app)
-    worker = Worker(app, {channel.name: channel}, sleep=VirtualSleep(app.clock))
-    try:
-        await worker.run(drain=True)
-    finally:
-        await channel.stop()
-    assert worker.stats.errors == 0
-    return worker
-
-
 async def states(app: App) -> list[tuple[str, str | None]]:
     async with app.db.sessions() as session:
         rows = await session.execute(
@@ -98,13 +61,6 @@ async def token_of(app: App, person_id: int) -> str:
         contact = await session.get(MailContact, person_id)
         assert contact is not None
         return contact.token
-
-
-def part(got: EmailMessage, kind: str) -> str:
-    found = got.get_body((kind,))
-    assert found is not None
-    content: str = found.get_content()
-    return content
 
 
 async def test_a_queued_mail_arrives_as_text_and_html_with_one_click_unsubscribe(

@@ -88,6 +88,16 @@ def is_mail(name: str | None) -> bool:
     return found is not None and not found.chat
 
 
+def mail_configured(settings: Settings) -> bool:
+    return MAIL is not None and BY_NAME[MAIL].configured(settings)
+
+
+def mail_off() -> str:
+    """What to say when mail is not configured: the settings that turn it on."""
+    wanted = BY_NAME[MAIL].credentials if MAIL else "a mail channel"
+    return f"mail is off: set {wanted}"
+
+
 def invite_links(settings: Settings, code: str) -> list[tuple[str, str]]:
     """(platform, link) for every platform that can open a chat with an invite code."""
     found = ((p.name, p.invite_link(settings, code)) for p in PLATFORMS)

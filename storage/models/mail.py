@@ -38,6 +38,7 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     segment: Mapped[str] = mapped_column(String(200))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft|queued
     invited: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

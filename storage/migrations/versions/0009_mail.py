@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("segment", sa.String(length=200), nullable=False),
         sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("invited", sa.Integer(), nullable=False),
         sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(

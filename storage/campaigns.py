@@ -1,0 +1,209 @@
+"""Invitation campaigns (handlers/invitations.py): who in a segment gets an invitation mail and
+why the others do not, writing a campaign's invitations in bulk, and the reminders due.
+
+A person is invited when they are in the segment, have an address, have not joined (no consent,
+no code of theirs used), have no live invitation code, were never invited by mail before, and
+did not unsubscribe (nor bounce). So running a campaign again invites nobody twice."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.invites import ALPHABET
+from storage.models import Campaign, CampaignInvitation, Invite, MailContact, Person
+from storage.segments import Segment, segment_clause
+
+SKIPS = ("no_email", "joined", "unsubscribed", "invited")  # why someone is not invited, in order
+
+
+@dataclass(frozen=True)
+class Invitee:
+    person_id: int
+    name: str
+    address: str
+    locale: str | None
+
+
+def _joined() -> Any:
+    used = exists().where(Invite.person_id == Person.id, Invite.uses > 0)
+    return or_(Person.consent_at.is_not(None), used)
+
+
+def _unmailable() -> Any:
+    return exists().where(
+        MailContact.person_id == Person.id,
+        or_(MailContact.unsubscribed_at.is_not(None), MailContact.bounced_at.is_not(None)),
+    )
+
+
+def _invited(now: datetime) -> Any:
+    live = exists().where(
+        Invite.person_id == Person.id,
+        Invite.revoked.is_(False),
+        Invite.uses < Invite.max_uses,
+        Invite.expires_at > now,
+    )
+    mailed = exists().where(CampaignInvitation.person_id == Person.id)
+    return or_(live, mailed)
+
+
+def _reason(now: datetime) -> Any:
+    return case(
+        (and_(Person.email.is_(None), Person.private_email.is_(None)), "no_email"),
+        (_joined(), "joined"),
+        (_unmailable(), "unsubscribed"),
+        (_invited(now), "invited"),
+        else_="eligible",
+    )
+
+
+def _in(segment: Segment, dialect: str) -> list[Any]:
+    return [Person.forgotten_at.is_(None), segment_clause(segment, dialect)]
+
+
+async def preview(session: AsyncSession, segment: Segment, now: datetime) -> dict[str, int]:
+    """How many of the segment would be invited (`eligible`), and how many are skipped, by why."""
+    dialect = session.get_bind().dialect.name
+    reason = _reason(now).label("reason")
+    rows = await session.execute(
+        select(reason, func.count()).where(*_in(segment, dialect)).group_by(reason)
+    )
+    counts = dict.fromkeys(("eligible", *SKIPS), 0)
+    counts.update({r: n for r, n in rows.all()})
+    return counts
+
+
+async def invitees(
+    session: AsyncSession, segment: Segment, now: datetime, after: int, limit: int
+) -> list[Invitee]:
+    """The next `limit` people to invite, by id after `after` (chunks of a big campaign)."""
+    dialect = session.get_bind().dialect.name
+    rows = await session.execute(
+        select(Person.id, Person.name, Person.private_email, Person.email, Person.locale)
+        .where(*_in(segment, dialect), _reason(now) == "eligible", Person.id > after)
+        .order_by(Person.id)
+        .limit(limit)
+    )
+    return [
+        Invitee(pid, name, private or email or "", locale)
+        for pid, name, private, email, locale in rows
+    ]
+
+
+async def new_codes(session: AsyncSession, count: int) -> list[str]:
+    """`count` invite codes, distinct from each other and from every code already stored."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        wanted = count - len(codes)
+        fresh = {"".join(secrets.choice(ALPHABET) for _ in range(8)) for _ in range(wanted)}
+        fresh -= codes
+        taken = set(await session.scalars(select(Invite.code).where(Invite.code.in_(fresh))))
+        codes |= fresh - taken
+    return sorted(codes)
+
+
+async def add_invitations(
+    session: AsyncSession,
+    campaign: Campaign,
+    people: Sequence[Invitee],
+    *,
+    now: datetime,
+    days: int,
+    remind_after: timedelta,
+) -> dict[int, str]:
+    """One single-use invite code per person, and their campaign invitation: {person id: code}."""
+    codes = dict(
+        zip((p.person_id for p in people), await new_codes(session, len(people)), strict=True)
+    )
+    expires = now + timedelta(days=days)
+    await session.execute(
+        insert(Invite),
+        [
+            {"code": code, "person_id": pid, "max_uses": 1, "uses": 0, "expires_at": expires,
+             "created_by": campaign.author_id, "created_at": now, "revoked": False}
+            for pid, code in codes.items()
+        ],
+    )  # fmt: skip
+    ids = dict(
+        (
+            await session.execute(
+                select(Invite.code, Invite.id).where(Invite.code.in_(codes.values()))
+            )
+        ).all()
+    )
+    remind_at = now + remind_after
+    await session.execute(
+        insert(CampaignInvitation),
+        [
+            {"campaign_id": campaign.id, "person_id": p.person_id, "address": p.address,
+             "invite_id": ids[codes[p.person_id]], "remind_at": remind_at, "created_at": now}
+            for p in people
+        ],
+    )  # fmt: skip
+    return codes
+
+
+@dataclass(frozen=True)
+class Reminder:
+    invitation_id: int
+    person_id: int
+    name: str
+    locale: str | None
+    code: str
+    expires_at: datetime
+
+
+async def due_reminders(
+    session: AsyncSession, now: datetime, limit: int
+) -> tuple[int, list[Reminder]]:
+    """Invitations whose one reminder is due. Each is claimed (its `remind_at` cleared) whether
+    or not a reminder goes: who joined, unsubscribed or holds a used-up code gets none."""
+    query = (
+        select(CampaignInvitation.id)
+        .where(CampaignInvitation.remind_at <= now)
+        .order_by(CampaignInvitation.remind_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(await session.scalars(query))
+    if not ids:
+        return 0, []
+    code = aliased(Invite)  # the invitation's own code; `_joined` looks at all of theirs
+    rows = await session.execute(
+        select(
+            CampaignInvitation.id, Person.id, Person.name, Person.locale, code.code,
+            code.expires_at,
+        )
+        .join(Person, Person.id == CampaignInvitation.person_id)
+        .join(code, code.id == CampaignInvitation.invite_id)
+        .where(
+            CampaignInvitation.id.in_(ids), Person.forgotten_at.is_(None), ~_joined(),
+            ~_unmailable(), code.revoked.is_(False), code.uses < code.max_uses,
+            code.expires_at > now,
+        )
+    )  # fmt: skip
+    found = [Reminder(*row) for row in rows.all()]
+    await session.execute(
+        update(CampaignInvitation)
+        .where(CampaignInvitation.id.in_(ids))
+        .values(remind_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    reminded = [r.invitation_id for r in found]
+    if reminded:
+        await session.execute(
+            update(CampaignInvitation)
+            .where(CampaignInvitation.id.in_(reminded))
+            .values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids), found
