@@ -4,20 +4,30 @@ Time is a FixedClock moved by VirtualSleep; nothing here sleeps."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import select
 
 from bot.channels.smtp.channel import MailChannel
+from bot.core.clock import FixedClock
 from bot.core.markup import bold
-from bot.core.settings import SettingsError, load_settings
+from bot.core.settings import (
+    DeliverySettings,
+    MailSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.web import build_web_app
 from storage import mail
 from storage.models import AuditEntry, MailContact, OutboxKind, OutboxMessage, Person
+from tests.conftest import make_settings
 from tests.fakes.smtp_server import SmtpServer
-from tests.support.mail import drain, mail_app, part, smtp
+from tests.support.mail import MAIL_SETTINGS, drain, mail_app, part, smtp
 
 __all__ = ["mail_app", "smtp"]  # fixtures
 
@@ -134,3 +144,73 @@ async def test_the_one_click_post_unsubscribes_and_no_mail_goes_after_it(
     async with mail_app.db.sessions() as session:
         audits = list(await session.scalars(select(AuditEntry.action)))
     assert audits == ["mail_unsubscribe"]  # once, though the link was posted twice
+
+
+def settings_for(sqlite_url: str, smtp: SmtpServer, **overrides: Any) -> Settings:
+    return make_settings(
+        sqlite_url,
+        smtp_url=smtp.url,
+        delivery=DeliverySettings(drain_wait_seconds=10),
+        mail=MailSettings(down_retry_seconds=30),
+        **MAIL_SETTINGS,
+        **overrides,
+    )
+
+
+async def test_while_the_server_is_down_mails_wait_and_none_is_lost_or_doubled(
+    sqlite_url: str, clock: FixedClock, smtp: SmtpServer
+) -> None:
+    app = App.build(settings_for(sqlite_url, smtp), clock)
+    try:
+        ids = [await add_person(app, f"p{n}@example.com") for n in range(4)]
+        await queue_mail(app, ids[0], "before")
+        await drain(app)  # one goes while the server is up
+        smtp.stop()
+        for pid in ids:
+            await queue_mail(app, pid, "during")
+        worker = await drain(app)  # gives up for now: the retry is further than drain_wait
+        assert worker.stats.rate_limited >= 1 and worker.stats.dead == 0
+        assert [s for s, _ in await states(app)].count("queued") == 4
+        clock.advance(seconds=5)
+        smtp.start()  # back on the same port
+        clock.advance(seconds=30)
+        await drain(app)
+        got = sorted((m["To"], part(m, "plain").strip()) for m in smtp.mailbox.received)
+        assert got == sorted(
+            [("p0@example.com", "before")] + [(f"p{n}@example.com", "during") for n in range(4)]
+        )
+        assert [s for s, _ in await states(app)] == ["sent"] * 5
+    finally:
+        await app.close()
+
+
+async def test_a_5xx_bounce_marks_the_person_unreachable_and_a_4xx_is_retried(
+    sqlite_url: str, clock: FixedClock, smtp: SmtpServer
+) -> None:
+    app = App.build(settings_for(sqlite_url, smtp), clock)
+    try:
+        gone = await add_person(app, "gone@example.com")
+        busy = await add_person(app, "busy@example.com")
+        smtp.mailbox.refuse["gone@example.com"] = "550 5.1.1 no such user"
+        smtp.mailbox.refuse["busy@example.com"] = "451 4.7.1 greylisted, try again later"
+        await queue_mail(app, gone, "first")
+        await queue_mail(app, busy, "first")
+        worker = await drain(app)
+        assert worker.stats.unreachable == 1 and worker.stats.retried >= 1
+        async with app.db.sessions() as session:
+            contact = await session.get(MailContact, gone)
+            assert contact is not None and contact.bounced_at is not None
+            assert "550" in (contact.bounce_reason or "")
+        del smtp.mailbox.refuse["busy@example.com"]
+        clock.advance(hours=2)
+        await drain(app)
+        assert [m["To"] for m in smtp.mailbox.received] == ["busy@example.com"]
+        await queue_mail(app, gone, "second")  # after a bounce: never tried again
+        await drain(app)
+        assert smtp.mailbox.refused.count("gone@example.com") == 1
+        found = await states(app)
+        assert found[0][0] == "dead" and "550" in (found[0][1] or "")
+        assert found[1][0] == "sent"
+        assert found[2][0] == "dead" and "bounced" in (found[2][1] or "")
+    finally:
+        await app.close()
