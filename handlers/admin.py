@@ -22,7 +22,7 @@ from bot.core.types import Attachment, Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from handlers import report_charts as charts
 from handlers import report_tables as tables
-from storage import auditlog, people
+from storage import auditlog, campaigns, people
 from storage.models import AuditEntry
 from storage.reports import exports
 from storage.reports.filter import BadFilter, Filter, make_filter, parse_date
@@ -30,6 +30,7 @@ from storage.reports.stats import Stats
 from storage.reports.stats import stats as compute_stats
 
 VIEW = "report_view"
+STATS_CAMPAIGNS = 3  # the latest invitation campaigns' funnels in `stats`
 PNG, CSV = "image/png", "text/csv"
 
 
@@ -102,13 +103,17 @@ def stats_text(ctx: Context, s: Stats) -> str:
 
 async def stats(ctx: Context, msg: Incoming) -> Reply:
     s = await compute_stats(ctx.session, ctx.now, ctx.timezone)
+    latest = await campaigns.funnels(ctx.session, limit=STATS_CAMPAIGNS)
     ctx.audit("stats_view")
     buttons = (
         Button(ctx.t("admin.chart_button", section=ctx.t("admin.section.activity")),
                "report.chart", "activity"),
         Button(ctx.t("admin.report_button"), "report.open"),
     )  # fmt: skip
-    return Reply(stats_text(ctx, s), buttons=(buttons,), private_only=True)
+    text = stats_text(ctx, s)
+    if latest:
+        text += "\n\n" + tables.as_text(tables.invitations_table(ctx.t, latest))
+    return Reply(text, buttons=(buttons,), private_only=True)
 
 
 async def home_section(ctx: Context) -> list[Reply]:

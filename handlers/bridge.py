@@ -29,13 +29,15 @@ from bot.core.platforms import DELIVERABLE, invite_links, platform
 from bot.core.settings import Settings
 from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
-from storage import audit, identities, invites, people
+from handlers import report_tables as tables
+from storage import audit, campaigns, identities, invites, people
 from storage.engagement import REACHABLE
 from storage.models import Identity, OutboxKind, OutboxMessage, Person, Relation
 from storage.outbox import enqueue
 
 MAX_REPLY_CHARS = 1000
 REACH_LIMIT = 50
+REACH_CAMPAIGNS = 5  # the latest invitation campaigns' funnels in `reach`
 
 # -- where the bot writes to you ------------------------------------------------------------
 
@@ -368,10 +370,13 @@ async def after_import(
 
 
 async def reach(ctx: Context, msg: Incoming) -> Reply:
+    """Who no chat reaches, and how the invitation campaigns by mail are doing."""
     total, found = await identities.reachable_nowhere(ctx.session, REACH_LIMIT)
     t = ctx.t
+    sent = await campaigns.funnels(ctx.session, limit=REACH_CAMPAIGNS)
+    funnel = ["", tables.as_text(tables.invitations_table(t, sent))] if sent else []
     if not total:
-        return Reply(t("bridge.reach_everyone"), private_only=True)
+        return Reply("\n".join([t("bridge.reach_everyone"), *funnel]), private_only=True)
     lines = [t("bridge.reach_title", count=total)]
     for person in found:
         await ctx.session.refresh(person, ["identities"])
@@ -380,4 +385,4 @@ async def reach(ctx: Context, msg: Incoming) -> Reply:
         lines.append(f"• {person.name} <{person.email or '-'}> — {detail}")
     if total > len(found):
         lines.append(t("bridge.reach_more", count=total - len(found)))
-    return Reply("\n".join(lines), private_only=True)
+    return Reply("\n".join([*lines, *funnel]), private_only=True)

@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.i18n import Translator
 from bot.core.markup import bold
 from bot.core.spreadsheet import safe_row
+from storage import campaigns
 from storage.reports import facts as report_facts
 from storage.reports import funnels as outcomes
 from storage.reports import sections as reports
 from storage.reports.filter import Filter
 
-SECTIONS = ("activity", "consciousness", "index", "funnel", "events", "perks", "broadcasts")
+SECTIONS = ("activity", "consciousness", "index", "funnel", "events", "perks", "broadcasts",
+            "invitations")  # fmt: skip
 PEOPLE_SECTIONS = frozenset({"activity", "consciousness", "index"})
 
 Cell = str | int | float | None
@@ -69,6 +71,9 @@ async def build(
         out += _perks(t, await outcomes.perk_use(session, f))
     if "broadcasts" in sections:
         out += _broadcasts(t, await outcomes.reach(session, f))
+    if "invitations" in sections:
+        found = await campaigns.funnels(session, since=f.since, until=f.until)
+        out += [invitations_table(t, found)]
     return out
 
 
@@ -222,6 +227,26 @@ def _broadcasts(t: Translator, r: outcomes.Reach) -> list[Table]:
         t("admin.col.clicked"),
     )
     return [Table("broadcasts", t("admin.table.broadcasts"), columns, rows, (2, 4), note)]
+
+
+def invitations_table(t: Translator, found: list[campaigns.Funnel]) -> Table:
+    """The invitation campaigns' funnels (also in `stats` and `reach`)."""
+    rows = tuple(
+        (f"#{c.id} {c.created_at:%Y-%m-%d} ({c.segment})", c.invited, c.delivered, c.bounced,
+         c.unsubscribed, c.joined, c.consented)
+        for c in found
+    )  # fmt: skip
+    columns = ("", *(t(f"invitations.col.{k}") for k in FUNNEL_COLUMNS))
+    places = [
+        t("invitations.joined_where", id=c.id,
+          places=" · ".join(f"{name} {n}" for name, n in sorted(c.where.items())))
+        for c in found
+        if c.where
+    ]  # fmt: skip
+    return Table("invitations", t("invitations.table"), columns, rows, (1, 2, 5), "\n".join(places))
+
+
+FUNNEL_COLUMNS = ("invited", "delivered", "bounced", "unsubscribed", "joined", "consented")
 
 
 # -- renderings ---------------------------------------------------------------------------------

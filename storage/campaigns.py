@@ -13,12 +13,32 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.invites import ALPHABET
-from storage.models import Campaign, CampaignInvitation, Invite, MailContact, Person
+from storage.models import (
+    Campaign,
+    CampaignInvitation,
+    Identity,
+    Invite,
+    MailContact,
+    OutboxMessage,
+    Person,
+)
 from storage.segments import Segment, segment_clause
 
 SKIPS = ("no_email", "joined", "unsubscribed", "invited")  # why someone is not invited, in order
@@ -207,3 +227,79 @@ async def due_reminders(
             .execution_options(synchronize_session=False)
         )
     return len(ids), found
+
+
+# -- the funnel -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """One campaign: invited → mail delivered (or bounced, or unsubscribed) → joined → consented."""
+
+    id: int
+    segment: str
+    created_at: datetime
+    invited: int
+    delivered: int
+    bounced: int
+    unsubscribed: int
+    joined: int
+    consented: int
+    where: dict[str, int]  # joined people by the places they are in now
+
+
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def funnels(
+    session: AsyncSession,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> list[Funnel]:
+    """The campaigns sent (newest first), created in [since, until) when given."""
+    query = select(Campaign).where(Campaign.status == "queued").order_by(Campaign.id.desc())
+    if since is not None:
+        query = query.where(Campaign.created_at >= since)
+    if until is not None:
+        query = query.where(Campaign.created_at < until)
+    found = list(await session.scalars(query.limit(limit)))
+    if not found:
+        return []
+    ids = [c.id for c in found]
+    ci = CampaignInvitation
+    key = literal("invite:") + cast(ci.person_id, String)
+    delivered = exists().where(OutboxMessage.idempotency_key == key, OutboxMessage.state == "sent")
+    rows = await session.execute(
+        select(
+            ci.campaign_id, func.count(), _count(delivered),
+            _count(MailContact.bounced_at.is_not(None)),
+            _count(MailContact.unsubscribed_at.is_not(None)), _count(_joined()),
+            _count(Person.consent_at.is_not(None)),
+        )
+        .join(Person, Person.id == ci.person_id)
+        .outerjoin(MailContact, MailContact.person_id == ci.person_id)
+        .where(ci.campaign_id.in_(ids))
+        .group_by(ci.campaign_id)
+    )  # fmt: skip
+    counts = {row[0]: [int(n) for n in row[1:]] for row in rows.all()}
+    places = await session.execute(
+        select(ci.campaign_id, Identity.channel, func.count(func.distinct(ci.person_id)))
+        .join(Person, Person.id == ci.person_id)
+        .join(Identity, Identity.person_id == ci.person_id)
+        .where(ci.campaign_id.in_(ids), _joined())
+        .group_by(ci.campaign_id, Identity.channel)
+    )
+    where: dict[int, dict[str, int]] = {}
+    for campaign_id, channel, n in places.all():
+        where.setdefault(campaign_id, {})[channel] = int(n)
+    result = []
+    for c in found:
+        invited, sent, bounced, unsubscribed, joined, consented = counts.get(c.id, [0] * 6)
+        result.append(
+            Funnel(c.id, c.segment, c.created_at, invited, sent, bounced, unsubscribed, joined,
+                   consented, where.get(c.id, {}))
+        )  # fmt: skip
+    return result

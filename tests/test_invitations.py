@@ -247,3 +247,35 @@ def test_invalid_addresses_are_reported_by_line_at_import_and_never_queued(
             await app.close()
 
     asyncio.run(run())
+
+
+async def test_the_funnel_counts_invited_delivered_bounced_unsubscribed_joined_consented(
+    mail_app: App, smtp: SmtpServer
+) -> None:
+    await company(mail_app)
+    extra = "kai@example.com,Kai,,Sales,,2015-04-01,2022-03-31,new_grad,,,,en,,,,"
+    async with mail_app.db.transaction() as session:
+        await importer.import_people(
+            session, "\n".join([HEADER, extra]).encode(), mail_app.clock.now()
+        )
+    smtp.mailbox.refuse["aiko@example.com"] = "550 5.1.1 mailbox unavailable"
+    me = await hr(mail_app)
+    await me.say("invite all")
+    await me.press_action("invitations.confirm")
+    await drain(mail_app)
+    emma = code_in(part(smtp.mailbox.to("emma@home.example.org")[0], "plain"))
+    telegram = chat(mail_app, "777", channel="telegram")
+    await telegram.say(f"/start {emma}")
+    await telegram.press_action("onboarding.consent", "yes")
+    kai = smtp.mailbox.to("kai@example.com")[0]
+    token = kai["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1]
+    async with mail_app.db.transaction() as session:
+        assert await mail.unsubscribe(session, token, mail_app.clock.now(), via="test")
+    row = "invited 3 · mail delivered 2 · bounced 1 · unsubscribed 1 · joined 1 · consented 1"
+    stats = await me.say("stats")
+    assert row in stats and "joined people are now in: telegram 1" in stats
+    assert row in await me.say("report invitations")
+    assert row in await me.say("reach")
+    async with mail_app.db.transaction() as session:
+        await session.execute(update(Person).values(locale="ja"))
+    assert "招待 3 · 配信済み 2 · 不達 1 · 配信停止 1 · 参加 1 · 同意 1" in await me.say("stats")
