@@ -25,12 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.forms import EMAIL
 from bot.core.i18n import Catalogs, Translator
-from bot.core.platforms import DELIVERABLE, invite_links, platform
+from bot.core.platforms import DELIVERABLE, invite_links, mail_configured, platform
 from bot.core.settings import Settings
 from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
+from handlers import invitations
 from handlers import report_tables as tables
-from storage import audit, campaigns, identities, invites, people
+from storage import audit, campaigns, identities, invites, mail, people
 from storage.engagement import REACHABLE
 from storage.models import Identity, OutboxKind, OutboxMessage, Person, Relation
 from storage.outbox import enqueue
@@ -214,7 +215,8 @@ class HandOver:
     managers: int  # exit-conversation guides queued
     invited: bool  # the leaver's invitation queued (False: it already was)
     code: str | None
-    reachable: bool = True  # False: no chat reaches the leaver, so HR must hand the code over
+    reachable: bool = True  # False: neither chat nor mail reaches them: HR hands the code over
+    mailed: bool = False  # the invitation also goes by mail, to their private address
 
 
 def _leaver_key(person: Person, left_on: date) -> str:
@@ -246,7 +248,11 @@ async def hand_over(
         )
     )
     found = await session.scalars(select(Identity).where(Identity.person_id == person.id))
-    reachable = any(i.reachable and i.channel in DELIVERABLE for i in found)
+    by_chat = any(i.reachable and i.channel in DELIVERABLE for i in found)
+    # The company address closes with the account: mail goes only to a private one.
+    contact = (await mail.contacts(session, [person.id])).get(person.id)
+    by_mail = bool(person.private_email and mail_configured(settings) and mail.mailable(contact))
+    reachable = by_chat or by_mail
     guide = "bridge.exit_guide" if reachable else "bridge.exit_guide_unreachable"
     told = 0
     for manager in managers:
@@ -263,7 +269,7 @@ async def hand_over(
     key = _leaver_key(person, left_on)
     code: str | None = None
     queued = await session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
+        select(OutboxMessage.id).where(OutboxMessage.idempotency_key.in_((key, f"{key}:mail")))
     )
     if queued is None:
         days = max(settings.invites.default_expiry_days, (left_on - now.date()).days + 30)
@@ -279,21 +285,31 @@ async def hand_over(
             lines.append(
                 t("bridge.invitation_workspace", link=settings.alumni_workspace_invite_url)
             )
-        await enqueue(
-            session,
-            person_id=person.id,
-            reply=Reply("\n\n".join(lines), private_only=True),
-            key=key,
-            kind=OutboxKind.OFFBOARDING,
-            now=now,
-            urgent=True,  # the company account may close soon: do not hold for quiet hours
-        )
+        if by_chat or not by_mail:  # queued even when nothing reaches them yet: it waits
+            await enqueue(
+                session,
+                person_id=person.id,
+                reply=Reply("\n\n".join(lines), private_only=True),
+                key=key,
+                kind=OutboxKind.OFFBOARDING,
+                now=now,
+                urgent=True,  # the company account may close soon: do not hold for quiet hours
+            )
+        if by_mail:
+            [contact] = (await mail.ensure_contacts(session, [person.id], now)).values()
+            link = invitations.unsubscribe_link(settings, contact.token)
+            lines += [t("invitations.data_use"), t("invitations.unsubscribe", link=link)]
+            await mail.enqueue(
+                session, person_id=person.id, key=f"{key}:mail",
+                reply=Reply("\n\n".join(lines), subject=t("invitations.offboarding_subject")),
+                kind=OutboxKind.OFFBOARDING, now=now,
+            )  # fmt: skip
     audit.record(
         session, now, by, "offboard", f"person:{person.id}",
         left_on=left_on.isoformat(), managers=told, invited=code is not None,
-        reachable=reachable,
+        reachable=reachable, mailed=by_mail,
     )  # fmt: skip
-    return HandOver(told, code is not None, code, reachable)
+    return HandOver(told, code is not None, code, reachable, by_mail)
 
 
 class OffboardError(Exception):

@@ -65,7 +65,7 @@ async def hr(app: App) -> Chat:
 
 
 def code_in(text: str) -> str:
-    found = re.search(r"code: ([A-Z0-9]{8})|コード：([A-Z0-9]{8})", text)
+    found = re.search(r"code:? ([A-Z0-9]{8})|コード：([A-Z0-9]{8})", text)
     assert found, text
     return found.group(1) or found.group(2)
 
@@ -279,3 +279,32 @@ async def test_the_funnel_counts_invited_delivered_bounced_unsubscribed_joined_c
     async with mail_app.db.transaction() as session:
         await session.execute(update(Person).values(locale="ja"))
     assert "招待 3 · 配信済み 2 · 不達 1 · 配信停止 1 · 参加 1 · 同意 1" in await me.say("stats")
+
+
+async def test_a_leaver_gets_the_invitation_by_mail_at_their_private_address(
+    mail_app: App, smtp: SmtpServer
+) -> None:
+    await company(mail_app)
+    async with mail_app.db.transaction() as session:
+        await session.execute(
+            update(Person)
+            .where(Person.email == "staff@example.com")
+            .values(private_email="still@home.example.org")
+        )
+    me = await hr(mail_app)
+    done = await me.say("offboard staff@example.com 2026-12-31")
+    code = code_in(done)
+    assert "on its way" in done  # mail reaches them: HR need not hand the code over
+    assert "offboard" in await me.say("offboard staff@example.com 2026-12-31")  # again: no-op
+    await drain(mail_app)
+    [got] = smtp.mailbox.received
+    assert got["To"] == "still@home.example.org"  # never the company address, closing now
+    assert code_in(part(got, "plain")) == code
+    assert got["List-Unsubscribe"].startswith("<https://alumni.example.com/unsubscribe/")
+    # Neither a chat nor a private address reaches Aiko: HR is given the code to hand over.
+    async with mail_app.db.transaction() as session:
+        await session.execute(
+            update(Person).where(Person.email == "aiko@example.com").values(left_on=None)
+        )
+    alone = await me.say("offboard aiko@example.com 2026-12-31")
+    assert "hand them this invite code yourself" in alone
