@@ -35,8 +35,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-async def mail_app(sqlite_url: str, clock: FixedClock, smtp: SmtpServer) -> AsyncIterator[App]:
-    app = App.build(make_settings(sqlite_url, smtp_url=smtp.url, **MAIL_SETTINGS), clock)
+async def mail_app(database_url: str, clock: FixedClock, smtp: SmtpServer) -> AsyncIterator[App]:
+    app = App.build(make_settings(database_url, smtp_url=smtp.url, **MAIL_SETTINGS), clock)
     yield app
     await app.close()
 
