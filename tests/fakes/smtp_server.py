@@ -5,6 +5,7 @@ again on the same port (the server down, then back)."""
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -25,6 +26,7 @@ class Mailbox:
     received: list[EmailMessage] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address → reply ("550 no such user")
     refused: list[str] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.monotonic() of each mail (bench)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -40,6 +42,7 @@ class Mailbox:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.received.append(parsed)
+        self.arrived.append(time.monotonic())
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:
