@@ -296,8 +296,8 @@ async def hand_over(
                 urgent=True,  # the company account may close soon: do not hold for quiet hours
             )
         if by_mail:
-            [contact] = (await mail.ensure_contacts(session, [person.id], now)).values()
-            link = invitations.unsubscribe_link(settings, contact.token)
+            [token] = (await mail.ensure_tokens(session, [person.id], now)).values()
+            link = invitations.unsubscribe_link(settings, token)
             lines += [t("invitations.data_use"), t("invitations.unsubscribe", link=link)]
             await mail.enqueue(
                 session, person_id=person.id, key=f"{key}:mail",

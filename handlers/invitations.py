@@ -82,14 +82,12 @@ async def queue(
     chunk = settings.delivery.enqueue_batch_size
     remind_after = timedelta(days=settings.mail.reminder_days)
     days = max(settings.invites.default_expiry_days, settings.mail.reminder_days + 14)
-    after, total = 0, 0
-    while True:
-        people = await campaigns.invitees(session, segment, now, after, chunk)
-        if not people:
-            break
-        after = people[-1].person_id
-        ids = [p.person_id for p in people]
-        contacts = await mail.ensure_contacts(session, ids, now)
+    everyone = await campaigns.eligible(session, segment, now)
+    total = 0
+    for start in range(0, len(everyone), chunk):
+        ids = everyone[start : start + chunk]
+        people = await campaigns.invitees(session, ids)
+        tokens = await mail.ensure_tokens(session, ids, now)
         codes = await campaigns.add_invitations(
             session, campaign, people, now=now, days=days, remind_after=remind_after
         )
@@ -99,7 +97,7 @@ async def queue(
             t = catalogs.for_person(p.locale, settings.default_locale)
             reply = invitation(
                 t, settings, name=p.name, code=codes[p.person_id], expires=expires,
-                unsubscribe=unsubscribe_link(settings, contacts[p.person_id].token),
+                unsubscribe=unsubscribe_link(settings, tokens[p.person_id]),
             )  # fmt: skip
             messages.append((p.person_id, f"invite:{p.person_id}", reply.to_dict()))
         await mail.enqueue_many(session, messages, kind=OutboxKind.INVITATION, now=now)

@@ -39,6 +39,7 @@ from storage.models import (
     OutboxMessage,
     Person,
 )
+from storage.outbox import insert_ignore
 from storage.segments import Segment, segment_clause
 
 SKIPS = ("no_email", "joined", "unsubscribed", "invited")  # why someone is not invited, in order
@@ -101,16 +102,21 @@ async def preview(session: AsyncSession, segment: Segment, now: datetime) -> dic
     return counts
 
 
-async def invitees(
-    session: AsyncSession, segment: Segment, now: datetime, after: int, limit: int
-) -> list[Invitee]:
-    """The next `limit` people to invite, by id after `after` (chunks of a big campaign)."""
+async def eligible(session: AsyncSession, segment: Segment, now: datetime) -> list[int]:
+    """The ids of everyone to invite, in one query. Asked once, before a campaign writes
+    anything: asked again page by page, each page would be planned against the tables the
+    campaign itself is filling (on PostgreSQL, with statistics of empty tables: scans)."""
     dialect = session.get_bind().dialect.name
+    query = select(Person.id).where(*_in(segment, dialect), _reason(now) == "eligible")
+    return list(await session.scalars(query.order_by(Person.id)))
+
+
+async def invitees(session: AsyncSession, ids: Sequence[int]) -> list[Invitee]:
+    """Who these people are, for their invitations (a page of `eligible`)."""
     rows = await session.execute(
         select(Person.id, Person.name, Person.private_email, Person.email, Person.locale)
-        .where(*_in(segment, dialect), _reason(now) == "eligible", Person.id > after)
+        .where(Person.id.in_(ids))
         .order_by(Person.id)
-        .limit(limit)
     )
     return [
         Invitee(pid, name, private or email or "", locale)
@@ -118,16 +124,11 @@ async def invitees(
     ]
 
 
-async def new_codes(session: AsyncSession, count: int) -> list[str]:
-    """`count` invite codes, distinct from each other and from every code already stored."""
-    codes: set[str] = set()
-    while len(codes) < count:
-        wanted = count - len(codes)
-        fresh = {"".join(secrets.choice(ALPHABET) for _ in range(8)) for _ in range(wanted)}
-        fresh -= codes
-        taken = set(await session.scalars(select(Invite.code).where(Invite.code.in_(fresh))))
-        codes |= fresh - taken
-    return sorted(codes)
+def _codes(count: int) -> list[str]:
+    fresh: set[str] = set()
+    while len(fresh) < count:
+        fresh.add("".join(secrets.choice(ALPHABET) for _ in range(8)))
+    return list(fresh)
 
 
 async def add_invitations(
@@ -139,26 +140,25 @@ async def add_invitations(
     days: int,
     remind_after: timedelta,
 ) -> dict[int, str]:
-    """One single-use invite code per person, and their campaign invitation: {person id: code}."""
-    codes = dict(
-        zip((p.person_id for p in people), await new_codes(session, len(people)), strict=True)
-    )
+    """One single-use invite code per person, and their campaign invitation: {person id: code}.
+    A code already taken (a one in ~10^12 chance each) is skipped by the INSERT and drawn
+    again; nothing is read to check, so the cost does not grow with the codes stored."""
     expires = now + timedelta(days=days)
-    await session.execute(
-        insert(Invite),
-        [
+    codes: dict[int, str] = {}
+    ids: dict[str, int] = {}
+    pending = [p.person_id for p in people]
+    while pending:
+        statement = insert_ignore(session, Invite.__table__).returning(
+            Invite.person_id, Invite.code, Invite.id
+        )
+        rows = [
             {"code": code, "person_id": pid, "max_uses": 1, "uses": 0, "expires_at": expires,
              "created_by": campaign.author_id, "created_at": now, "revoked": False}
-            for pid, code in codes.items()
-        ],
-    )  # fmt: skip
-    ids = dict(
-        (
-            await session.execute(
-                select(Invite.code, Invite.id).where(Invite.code.in_(codes.values()))
-            )
-        ).all()
-    )
+            for pid, code in zip(pending, _codes(len(pending)), strict=True)
+        ]  # fmt: skip
+        for pid, code, invite_id in (await session.execute(statement, rows)).all():
+            codes[pid], ids[code] = code, invite_id
+        pending = [pid for pid in pending if pid not in codes]
     remind_at = now + remind_after
     await session.execute(
         insert(CampaignInvitation),

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.platforms import MAIL
 from bot.core.types import Reply
-from storage import audit
+from storage import audit, outbox
 from storage.models import MailContact, OutboxMessage, OutboxState, Person
 from storage.outbox import insert_ignore, queue
 
@@ -38,18 +38,26 @@ async def contacts(session: AsyncSession, person_ids: Iterable[int]) -> dict[int
     return found
 
 
-async def ensure_contacts(
+async def ensure_tokens(
     session: AsyncSession, person_ids: Sequence[int], now: datetime
-) -> dict[int, MailContact]:
-    """Every person's contact row, created (with a fresh token) where there is none."""
-    rows = [
-        {"person_id": pid, "token": secrets.token_urlsafe(24), "created_at": now}
-        for pid in person_ids
-    ]
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        await session.execute(insert_ignore(session, MailContact.__table__), chunk)
-    return await contacts(session, person_ids)
+) -> dict[int, str]:
+    """Every person's unsubscribe token, their contact row created where there is none. New
+    rows come back from the INSERT; only people who had one already are read."""
+    found: dict[int, str] = {}
+    for start in range(0, len(person_ids), CHUNK):
+        chunk = person_ids[start : start + CHUNK]
+        rows = [
+            {"person_id": pid, "token": secrets.token_urlsafe(24), "created_at": now}
+            for pid in chunk
+        ]
+        statement = insert_ignore(session, MailContact.__table__).returning(
+            MailContact.person_id, MailContact.token
+        )
+        made = await session.execute(statement, rows)
+        found.update((pid, token) for pid, token in made.all())
+        had = await contacts(session, [pid for pid in chunk if pid not in found])
+        found.update((pid, c.token) for pid, c in had.items())
+    return found
 
 
 async def by_token(session: AsyncSession, token: str) -> MailContact | None:
@@ -120,16 +128,4 @@ async def enqueue_many(
 ) -> None:
     """Queue many mails at once: (person id, idempotency key, `Reply.to_dict()`) each; keys
     already queued are skipped. Callers pass bounded chunks."""
-    if not messages:
-        return
-    await session.execute(
-        insert_ignore(session, OutboxMessage.__table__),
-        [
-            {
-                "idempotency_key": key, "person_id": person_id, "payload": payload, "kind": kind,
-                "channel": MAIL, "urgent": False, "state": OutboxState.QUEUED, "attempts": 0,
-                "not_before": now, "created_at": now,
-            }
-            for person_id, key, payload in messages
-        ],
-    )  # fmt: skip
+    await outbox.enqueue_many(session, messages, kind=kind, now=now, channel=MAIL)

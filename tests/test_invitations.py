@@ -16,8 +16,8 @@ from bot.cli import main
 from bot.core.clock import FixedClock
 from bot.runtime.app import App
 from handlers import invitations
-from storage import importer, invites, mail, people
-from storage.models import AuditEntry, Campaign, MailContact, Person, Role
+from storage import campaigns, importer, invites, mail, people
+from storage.models import AuditEntry, Campaign, Invite, MailContact, Person, Role
 from tests.conftest import chat, make_settings
 from tests.fakes.smtp_server import SmtpServer
 from tests.support.dialog import Chat
@@ -54,8 +54,10 @@ async def company(app: App) -> None:
         assert hr and coded and unsub
         await people.grant(session, hr, Role.HR, None, now)
         await invites.create(session, person=coded, created_by=None, now=now, days=30)
-        [contact] = (await mail.ensure_contacts(session, [unsub.id], now)).values()
-        contact.unsubscribed_at = now
+        await mail.ensure_tokens(session, [unsub.id], now)
+        await session.execute(
+            update(MailContact).where(MailContact.person_id == unsub.id).values(unsubscribed_at=now)
+        )
     await join_directly(app, "hr@example.com")
     await join_directly(app, "joined@example.com")
 
@@ -308,3 +310,20 @@ async def test_a_leaver_gets_the_invitation_by_mail_at_their_private_address(
         )
     alone = await me.say("offboard aiko@example.com 2026-12-31")
     assert "hand them this invite code yourself" in alone
+
+
+async def test_a_code_already_taken_is_drawn_again(
+    mail_app: App, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await company(mail_app)
+    async with mail_app.db.sessions() as session:
+        taken = await session.scalar(select(Invite.code))
+    assert taken is not None
+    draws = iter([[taken, "ZZZZ2222"], ["YYYY3333"]])
+    monkeypatch.setattr(campaigns, "_codes", lambda count: next(draws)[:count])
+    me = await hr(mail_app)
+    await me.say("invite all")
+    assert "2 invitation mails queued" in await me.press_action("invitations.confirm")
+    async with mail_app.db.sessions() as session:
+        codes = set(await session.scalars(select(Invite.code)))
+    assert {"ZZZZ2222", "YYYY3333"} <= codes

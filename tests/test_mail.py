@@ -47,7 +47,7 @@ async def add_person(app: App, email: str, **fields: object) -> int:
 async def queue_mail(app: App, person_id: int, text: str = "Hello there") -> None:
     now = app.clock.now()
     async with app.db.transaction() as session:
-        await mail.ensure_contacts(session, [person_id], now)
+        await mail.ensure_tokens(session, [person_id], now)
         await mail.enqueue(
             session,
             person_id=person_id,
