@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.normalize import distinct_items, tidy
 from bot.core.platforms import ID_COLUMNS, PLATFORMS, platform
+from storage import mail
 from storage.models import Identity, JoinRoute, Person, Relation
 
 PEOPLE_COLUMNS = (
@@ -218,6 +219,7 @@ async def import_people(
         raise ImportFailed(sorted(errors, key=lambda e: e.line))
 
     result = ImportResult()
+    readdressed: list[int] = []  # a new address: a bounce from the old one no longer holds
     for done, (_line, values, ids) in enumerate(parsed, start=1):
         person = existing.get(values["email"])
         if person is None:
@@ -227,10 +229,13 @@ async def import_people(
         elif any(getattr(person, k) != v for k, v in values.items()):
             if person.left_on is None and values["left_on"] is not None:
                 result.newly_left.append(person.id)  # the offboarding hand-over starts
+            before = mail.address_of(person)
             for key, value in values.items():
                 setattr(person, key, value)
             person.updated_at = now
             result.updated += 1
+            if mail.address_of(person) != before:
+                readdressed.append(person.id)
         else:
             result.unchanged += 1
         await session.flush()
@@ -248,6 +253,7 @@ async def import_people(
                 identities[(channel, uid)] = identity
         if progress:
             progress(done)
+    await mail.forget_bounces(session, readdressed)
     return result
 
 

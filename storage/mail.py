@@ -101,6 +101,16 @@ async def record_bounces(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
         )
 
 
+async def forget_bounces(session: AsyncSession, person_ids: Sequence[int]) -> None:
+    """These people's address changed: mail may be tried again (an unsubscribe still holds)."""
+    for start in range(0, len(person_ids), CHUNK):
+        await session.execute(
+            update(MailContact)
+            .where(MailContact.person_id.in_(person_ids[start : start + CHUNK]))
+            .values(bounced_at=None, bounce_reason=None)
+        )
+
+
 async def enqueue(
     session: AsyncSession,
     *,

@@ -327,3 +327,24 @@ async def test_a_code_already_taken_is_drawn_again(
     async with mail_app.db.sessions() as session:
         codes = set(await session.scalars(select(Invite.code)))
     assert {"ZZZZ2222", "YYYY3333"} <= codes
+
+
+async def test_a_new_address_at_import_lifts_a_bounce_but_never_an_unsubscribe(
+    mail_app: App,
+) -> None:
+    await company(mail_app)
+    now = mail_app.clock.now()
+    async with mail_app.db.transaction() as session:
+        aiko = await people.person_by_email(session, "aiko@example.com")
+        unsub = await people.person_by_email(session, "unsub@example.com")
+        assert aiko and unsub
+        await mail.ensure_tokens(session, [aiko.id], now)
+        await mail.record_bounces(session, [{"person_id": aiko.id, "reason": "550", "at": now}])
+    rows = [ROWS[0] + "aiko@new.example.org", ROWS[3] + "unsub@new.example.org"]
+    async with mail_app.db.transaction() as session:
+        await importer.import_people(session, "\n".join([HEADER, *rows]).encode(), now)
+    async with mail_app.db.sessions() as session:
+        bounced = await session.get(MailContact, aiko.id)
+        still = await session.get(MailContact, unsub.id)
+        assert bounced is not None and bounced.bounced_at is None
+        assert still is not None and still.unsubscribed_at is not None
