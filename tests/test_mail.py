@@ -4,6 +4,8 @@ Time is a FixedClock moved by VirtualSleep; nothing here sleeps."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.smtp.channel import MailChannel
+from bot.cli import main
 from bot.core.clock import FixedClock
 from bot.core.markup import bold
 from bot.core.settings import (
@@ -23,11 +26,12 @@ from bot.core.settings import (
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.web import build_web_app
-from storage import mail
-from storage.models import AuditEntry, MailContact, OutboxKind, OutboxMessage, Person
-from tests.conftest import make_settings
+from storage import mail, people
+from storage.models import AuditEntry, MailContact, OutboxKind, OutboxMessage, Person, Role
+from tests.conftest import chat, make_settings
 from tests.fakes.smtp_server import SmtpServer
 from tests.support.mail import MAIL_SETTINGS, drain, mail_app, part, smtp
+from tests.test_onboarding import join_directly
 
 __all__ = ["mail_app", "smtp"]  # fixtures
 
@@ -214,3 +218,26 @@ async def test_a_5xx_bounce_marks_the_person_unreachable_and_a_4xx_is_retried(
         assert found[2][0] == "dead" and "bounced" in (found[2][1] or "")
     finally:
         await app.close()
+
+
+def test_the_worker_refuses_to_start_on_a_bad_smtp_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    monkeypatch.setenv("SMTP_URL", "smtp//mail.example.com")
+    monkeypatch.setenv("MAIL_FROM", "alumni@example.com")
+    assert main(["worker", "--drain"]) == 2
+    said = capsys.readouterr().err.strip()
+    assert "SMTP_URL" in said and len(said.splitlines()) == 1
+
+
+async def test_hr_sees_the_preview_in_japanese(mail_app: App) -> None:
+    pid = await add_person(mail_app, "hr@example.com", locale="ja", left_on=None)
+    await add_person(mail_app, "alum@example.com", left_on=date(2024, 3, 31))
+    async with mail_app.db.transaction() as session:
+        hr = await session.get(Person, pid)
+        assert hr is not None
+        await people.grant(session, hr, Role.HR, None, mail_app.clock.now())
+    await join_directly(mail_app, "hr@example.com", locale="ja")
+    preview = await chat(mail_app, "hr@example.com").say("invite all")
+    assert "1 人を招待します" in preview and "アルムナイネットワークへのご招待" in preview
