@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.channels.smtp.channel import MailChannel
 from bot.cli import main
+from bot.core.channel import RateLimited, Recipient
 from bot.core.clock import FixedClock
 from bot.core.markup import bold
 from bot.core.settings import (
@@ -241,3 +242,21 @@ async def test_hr_sees_the_preview_in_japanese(mail_app: App) -> None:
     await join_directly(mail_app, "hr@example.com", locale="ja")
     preview = await chat(mail_app, "hr@example.com").say("invite all")
     assert "1 人を招待します" in preview and "アルムナイネットワークへのご招待" in preview
+
+
+async def test_a_connection_the_server_dropped_while_idle_is_opened_again_at_once(
+    mail_app: App, smtp: SmtpServer
+) -> None:
+    channel = MailChannel(mail_app)
+    to = Recipient("smtp", "", "aiko@example.com")
+    try:
+        await channel.send(to, Reply("one", subject="1"))
+        smtp.stop()  # the server restarts (or closes an idle connection) between two mails
+        smtp.start()
+        await channel.send(to, Reply("two", subject="2"))  # no wait: not "the server is down"
+        smtp.stop()
+        with pytest.raises(RateLimited):  # really down: every mail waits
+            await channel.send(to, Reply("three", subject="3"))
+    finally:
+        await channel.stop()
+    assert [m["Subject"] for m in smtp.mailbox.received] == ["1", "2"]

@@ -78,28 +78,42 @@ class MailChannel:
             reply, sender=self.sender, to=to.user_id, unsubscribe_url=to.unsubscribe_url
         )
         async with self.lock:
-            try:
-                client = await self._connected()
-                # Flattened here, with the long lines SMTP allows (aiosmtplib's own flattening
-                # folds at 78, and some readers then see the unsubscribe link with a space).
-                await client.sendmail(self.address, [to.user_id], message.as_bytes())
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                first = exc.recipients[0]
-                raise self._refused(first.code, first.message) from None
-            except (aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPSenderRefused) as exc:
-                await self._close()
-                log.error("the SMTP server refuses us (%s %s): mail waits", exc.code, exc.message)
-                raise RateLimited(self.cfg.down_retry_seconds) from None
-            except aiosmtplib.SMTPResponseException as exc:
-                if exc.code >= 500:
-                    raise Unreachable(f"{exc.code} {exc.message}") from None
-                await self._close()
-                raise TransientError(f"{exc.code} {exc.message}") from None
-            except (OSError, aiosmtplib.SMTPException) as exc:  # down, disconnected, timed out
-                await self._close()
-                log.warning("SMTP server %s:%d unreachable: %s", self.host, self.port, exc)
-                raise RateLimited(self.cfg.down_retry_seconds) from None
+            for attempt in (1, 2):
+                reused = self.client is not None and self.client.is_connected
+                client = await self._connect()
+                try:
+                    # Flattened here, with the long lines SMTP allows (aiosmtplib's own
+                    # flattening folds at 78, and some readers then see the link with a space).
+                    await client.sendmail(self.address, [to.user_id], message.as_bytes())
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    first = exc.recipients[0]
+                    raise self._refused(first.code, first.message) from None
+                except aiosmtplib.SMTPSenderRefused as exc:  # our From: the operator's to fix
+                    await self._close()
+                    log.error("the SMTP server refuses MAIL_FROM (%s %s): mail waits", exc.code,
+                              exc.message)  # fmt: skip
+                    raise RateLimited(self.cfg.down_retry_seconds) from None
+                except aiosmtplib.SMTPResponseException as exc:  # DATA refused, and the like
+                    await self._close()
+                    raise self._refused(exc.code, exc.message) from None
+                except (OSError, aiosmtplib.SMTPException) as exc:  # dropped, timed out
+                    await self._close()
+                    if reused and attempt == 1:  # an idle connection the server closed
+                        continue
+                    log.warning("SMTP server %s:%d failed: %s", self.host, self.port, exc)
+                    raise RateLimited(self.cfg.down_retry_seconds) from None
+                return None
         return None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        """The open connection, or a new one; a server that cannot be reached, greets us with
+        an error or refuses our login makes all mail wait (`RateLimited`)."""
+        try:
+            return await self._connected()
+        except (OSError, aiosmtplib.SMTPException) as exc:
+            await self._close()
+            log.warning("SMTP server %s:%d unreachable: %s", self.host, self.port, exc)
+            raise RateLimited(self.cfg.down_retry_seconds) from None
 
     def _refused(self, code: int, text: str) -> Exception:
         if code >= 500:
