@@ -22,9 +22,10 @@ from bot.core.types import Attachment, Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from handlers import report_charts as charts
 from handlers import report_tables as tables
-from storage import auditlog, campaigns, people
+from storage import auditlog, people
 from storage.models import AuditEntry
 from storage.reports import exports
+from storage.reports import invitations as invitation_funnel
 from storage.reports.filter import BadFilter, Filter, make_filter, parse_date
 from storage.reports.stats import Stats
 from storage.reports.stats import stats as compute_stats
@@ -103,7 +104,7 @@ def stats_text(ctx: Context, s: Stats) -> str:
 
 async def stats(ctx: Context, msg: Incoming) -> Reply:
     s = await compute_stats(ctx.session, ctx.now, ctx.timezone)
-    latest = await campaigns.funnels(ctx.session, limit=STATS_CAMPAIGNS)
+    latest = await invitation_funnel.funnels(ctx.session, limit=STATS_CAMPAIGNS)
     ctx.audit("stats_view")
     buttons = (
         Button(ctx.t("admin.chart_button", section=ctx.t("admin.section.activity")),

@@ -31,10 +31,11 @@ from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingE
 from bot.dispatch.context import Context
 from handlers import invitations
 from handlers import report_tables as tables
-from storage import audit, campaigns, identities, invites, mail, people
+from storage import audit, identities, invites, mail, people
 from storage.engagement import REACHABLE
 from storage.models import Identity, OutboxKind, OutboxMessage, Person, Relation
 from storage.outbox import enqueue
+from storage.reports import invitations as invitation_funnel
 
 MAX_REPLY_CHARS = 1000
 REACH_LIMIT = 50
@@ -389,7 +390,7 @@ async def reach(ctx: Context, msg: Incoming) -> Reply:
     """Who no chat reaches, and how the invitation campaigns by mail are doing."""
     total, found = await identities.reachable_nowhere(ctx.session, REACH_LIMIT)
     t = ctx.t
-    sent = await campaigns.funnels(ctx.session, limit=REACH_CAMPAIGNS)
+    sent = await invitation_funnel.funnels(ctx.session, limit=REACH_CAMPAIGNS)
     funnel = ["", tables.as_text(tables.invitations_table(t, sent))] if sent else []
     if not total:
         return Reply("\n".join([t("bridge.reach_everyone"), *funnel]), private_only=True)

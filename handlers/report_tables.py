@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.i18n import Translator
 from bot.core.markup import bold
 from bot.core.spreadsheet import safe_row
-from storage import campaigns
 from storage.reports import facts as report_facts
 from storage.reports import funnels as outcomes
+from storage.reports import invitations as invitation_funnel
 from storage.reports import sections as reports
 from storage.reports.filter import Filter
 
@@ -72,7 +72,7 @@ async def build(
     if "broadcasts" in sections:
         out += _broadcasts(t, await outcomes.reach(session, f))
     if "invitations" in sections:
-        found = await campaigns.funnels(session, since=f.since, until=f.until)
+        found = await invitation_funnel.funnels(session, since=f.since, until=f.until)
         out += [invitations_table(t, found)]
     return out
 
@@ -229,7 +229,7 @@ def _broadcasts(t: Translator, r: outcomes.Reach) -> list[Table]:
     return [Table("broadcasts", t("admin.table.broadcasts"), columns, rows, (2, 4), note)]
 
 
-def invitations_table(t: Translator, found: list[campaigns.Funnel]) -> Table:
+def invitations_table(t: Translator, found: list[invitation_funnel.Funnel]) -> Table:
     """The invitation campaigns' funnels (also in `stats` and `reach`)."""
     rows = tuple(
         (f"#{c.id} {c.created_at:%Y-%m-%d} ({c.segment})", c.invited, c.delivered, c.bounced,

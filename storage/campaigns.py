@@ -14,14 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    String,
     and_,
     case,
-    cast,
     exists,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -33,10 +30,8 @@ from storage.invites import ALPHABET
 from storage.models import (
     Campaign,
     CampaignInvitation,
-    Identity,
     Invite,
     MailContact,
-    OutboxMessage,
     Person,
 )
 from storage.outbox import insert_ignore
@@ -53,7 +48,8 @@ class Invitee:
     locale: str | None
 
 
-def _joined() -> Any:
+def joined() -> Any:
+    """A condition on `people`: they joined (consented, or used a code of theirs)."""
     used = exists().where(Invite.person_id == Person.id, Invite.uses > 0)
     return or_(Person.consent_at.is_not(None), used)
 
@@ -79,7 +75,7 @@ def _invited(now: datetime) -> Any:
 def _reason(now: datetime) -> Any:
     return case(
         (and_(Person.email.is_(None), Person.private_email.is_(None)), "no_email"),
-        (_joined(), "joined"),
+        (joined(), "joined"),
         (_unmailable(), "unsubscribed"),
         (_invited(now), "invited"),
         else_="eligible",
@@ -206,7 +202,7 @@ async def due_reminders(
         .join(Person, Person.id == CampaignInvitation.person_id)
         .join(code, code.id == CampaignInvitation.invite_id)
         .where(
-            CampaignInvitation.id.in_(ids), Person.forgotten_at.is_(None), ~_joined(),
+            CampaignInvitation.id.in_(ids), Person.forgotten_at.is_(None), ~joined(),
             ~_unmailable(), code.revoked.is_(False), code.uses < code.max_uses,
             code.expires_at > now,
         )
@@ -227,79 +223,3 @@ async def due_reminders(
             .execution_options(synchronize_session=False)
         )
     return len(ids), found
-
-
-# -- the funnel -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Funnel:
-    """One campaign: invited → mail delivered (or bounced, or unsubscribed) → joined → consented."""
-
-    id: int
-    segment: str
-    created_at: datetime
-    invited: int
-    delivered: int
-    bounced: int
-    unsubscribed: int
-    joined: int
-    consented: int
-    where: dict[str, int]  # joined people by the places they are in now
-
-
-def _count(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-async def funnels(
-    session: AsyncSession,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int | None = None,
-) -> list[Funnel]:
-    """The campaigns sent (newest first), created in [since, until) when given."""
-    query = select(Campaign).where(Campaign.status == "queued").order_by(Campaign.id.desc())
-    if since is not None:
-        query = query.where(Campaign.created_at >= since)
-    if until is not None:
-        query = query.where(Campaign.created_at < until)
-    found = list(await session.scalars(query.limit(limit)))
-    if not found:
-        return []
-    ids = [c.id for c in found]
-    ci = CampaignInvitation
-    key = literal("invite:") + cast(ci.person_id, String)
-    delivered = exists().where(OutboxMessage.idempotency_key == key, OutboxMessage.state == "sent")
-    rows = await session.execute(
-        select(
-            ci.campaign_id, func.count(), _count(delivered),
-            _count(MailContact.bounced_at.is_not(None)),
-            _count(MailContact.unsubscribed_at.is_not(None)), _count(_joined()),
-            _count(Person.consent_at.is_not(None)),
-        )
-        .join(Person, Person.id == ci.person_id)
-        .outerjoin(MailContact, MailContact.person_id == ci.person_id)
-        .where(ci.campaign_id.in_(ids))
-        .group_by(ci.campaign_id)
-    )  # fmt: skip
-    counts = {row[0]: [int(n) for n in row[1:]] for row in rows.all()}
-    places = await session.execute(
-        select(ci.campaign_id, Identity.channel, func.count(func.distinct(ci.person_id)))
-        .join(Person, Person.id == ci.person_id)
-        .join(Identity, Identity.person_id == ci.person_id)
-        .where(ci.campaign_id.in_(ids), _joined())
-        .group_by(ci.campaign_id, Identity.channel)
-    )
-    where: dict[int, dict[str, int]] = {}
-    for campaign_id, channel, n in places.all():
-        where.setdefault(campaign_id, {})[channel] = int(n)
-    result = []
-    for c in found:
-        invited, sent, bounced, unsubscribed, joined, consented = counts.get(c.id, [0] * 6)
-        result.append(
-            Funnel(c.id, c.segment, c.created_at, invited, sent, bounced, unsubscribed, joined,
-                   consented, where.get(c.id, {}))
-        )  # fmt: skip
-    return result
