@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +21,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,22 +141,41 @@ async def add_invitations(
     A code already taken (a one in ~10^12 chance each) is skipped by the INSERT and drawn
     again; nothing is read to check, so the cost does not grow with the codes stored."""
     expires = now + timedelta(days=days)
+    postgres = session.get_bind().dialect.name == "postgresql"
     codes: dict[int, str] = {}
     ids: dict[str, int] = {}
     pending = [p.person_id for p in people]
     while pending:
-        statement = insert_ignore(session, Invite.__table__).returning(
-            Invite.person_id, Invite.code, Invite.id
-        )
-        rows = [
-            {"code": code, "person_id": pid, "max_uses": 1, "uses": 0, "expires_at": expires,
-             "created_by": campaign.author_id, "created_at": now, "revoked": False}
-            for pid, code in zip(pending, _codes(len(pending)), strict=True)
-        ]  # fmt: skip
-        for pid, code, invite_id in (await session.execute(statement, rows)).all():
+        drawn = _codes(len(pending))
+        if postgres:  # one statement, not a row each (100,000 people queue in seconds)
+            made = await session.execute(
+                INVITES_UNNEST,
+                {"codes": drawn, "people": pending, "expires": _stored(expires),
+                 "by": campaign.author_id, "now": _stored(now)},
+            )  # fmt: skip
+        else:
+            statement = insert_ignore(session, Invite.__table__).returning(
+                Invite.person_id, Invite.code, Invite.id
+            )
+            rows = [
+                {"code": code, "person_id": pid, "max_uses": 1, "uses": 0, "expires_at": expires,
+                 "created_by": campaign.author_id, "created_at": now, "revoked": False}
+                for pid, code in zip(pending, drawn, strict=True)
+            ]  # fmt: skip
+            made = await session.execute(statement, rows)
+        for pid, code, invite_id in made.all():
             codes[pid], ids[code] = code, invite_id
         pending = [pid for pid in pending if pid not in codes]
     remind_at = now + remind_after
+    if postgres:
+        await session.execute(
+            INVITATIONS_UNNEST,
+            {"campaign": campaign.id, "people": [p.person_id for p in people],
+             "invites": [ids[codes[p.person_id]] for p in people],
+             "addresses": [p.address for p in people], "remind": _stored(remind_at),
+             "now": _stored(now)},
+        )  # fmt: skip
+        return codes
     await session.execute(
         insert(CampaignInvitation),
         [
@@ -165,6 +185,25 @@ async def add_invitations(
         ],
     )  # fmt: skip
     return codes
+
+
+def _stored(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(tzinfo=None)  # UTCDateTime's storage form
+
+
+INVITES_UNNEST = text(
+    "INSERT INTO invites (code, person_id, max_uses, uses, expires_at, created_by, created_at,"
+    " revoked)"
+    " SELECT c, p, 1, 0, :expires, CAST(:by AS integer), :now, false"
+    " FROM unnest(CAST(:codes AS varchar[]), CAST(:people AS integer[])) AS v(c, p)"
+    " ON CONFLICT DO NOTHING RETURNING person_id, code, id"
+)
+INVITATIONS_UNNEST = text(
+    "INSERT INTO campaign_invitations (campaign_id, person_id, invite_id, address, remind_at,"
+    " created_at)"
+    " SELECT :campaign, p, i, a, :remind, :now FROM unnest(CAST(:people AS integer[]),"
+    " CAST(:invites AS integer[]), CAST(:addresses AS varchar[])) AS v(p, i, a)"
+)
 
 
 @dataclass(frozen=True)
