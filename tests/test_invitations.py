@@ -162,7 +162,7 @@ async def test_one_reminder_after_the_set_days_to_whoever_has_not_joined(
     assert len(smtp.mailbox.received) == 3
 
 
-async def test_invite_all_refuses_bad_segments_and_mail_being_off(app: App) -> None:
+async def test_invite_all_says_when_mail_is_off(app: App) -> None:
     await company(app)
     me = await hr(app)
     assert "SMTP_URL" in await me.say("invite all")
