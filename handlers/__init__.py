@@ -20,6 +20,7 @@ from handlers import (
     home,
     housekeeping,
     interactions,
+    invitations,
     jobs,
     jobs_hr,
     onboarding,
@@ -99,6 +100,8 @@ ROUTES: list[Route] = [
     Route(onboarding.invite, command="invite", roles=HR),
     Route(access.revoke, command="revoke", roles=HR),
     Route(access.grant, command="grant", roles=ADMIN),
+    Route(invitations.confirm, action="invitations.confirm", roles=HR),
+    Route(invitations.cancel, action="invitations.cancel", roles=HR),
     Route(bridge.offboard, command="offboard", roles=HR),
     Route(bridge.reach, command="reach", roles=HR),
     Route(perks.post, command="postperk", roles=HR),
@@ -152,6 +155,7 @@ TICKS: list[Tick] = [
     Tick("jobs.digest", timedelta(hours=1), jobs.digest),
     Tick("events.reminders", timedelta(minutes=1), events.remind),
     Tick("perks.announce", timedelta(minutes=15), perks.announce),
+    Tick("invitations.reminders", timedelta(hours=1), invitations.tick_reminders),
 ]
 
 

@@ -25,11 +25,13 @@ from handlers import report_tables as tables
 from storage import auditlog, people
 from storage.models import AuditEntry, Role
 from storage.reports import exports
+from storage.reports import invitations as invitation_funnel
 from storage.reports.filter import BadFilter, Filter, make_filter, parse_date
 from storage.reports.stats import Stats
 from storage.reports.stats import stats as compute_stats
 
 VIEW = "report_view"
+STATS_CAMPAIGNS = 3  # the latest invitation campaigns' funnels in `stats`
 PNG, CSV = "image/png", "text/csv"
 
 
@@ -107,13 +109,17 @@ def stats_text(ctx: Context, s: Stats) -> str:
 
 async def stats(ctx: Context, msg: Incoming) -> Reply:
     s = await compute_stats(ctx.session, ctx.now, ctx.timezone)
+    latest = await invitation_funnel.funnels(ctx.session, limit=STATS_CAMPAIGNS)
     ctx.audit("stats_view")
     buttons = (
         Button(ctx.t("admin.chart_button", section=ctx.t("admin.section.activity")),
                "report.chart", "activity"),
         Button(ctx.t("admin.report_button"), "report.open"),
     )  # fmt: skip
-    return Reply(stats_text(ctx, s), buttons=(buttons,), private_only=True)
+    text = stats_text(ctx, s)
+    if latest:
+        text += "\n\n" + tables.as_text(tables.invitations_table(ctx.t, latest))
+    return Reply(text, buttons=(buttons,), private_only=True)
 
 
 async def home_section(ctx: Context) -> list[Reply]:

@@ -25,17 +25,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.forms import EMAIL
 from bot.core.i18n import Catalogs, Translator
-from bot.core.platforms import DELIVERABLE, invite_links, platform
+from bot.core.platforms import DELIVERABLE, invite_links, mail_configured, platform
 from bot.core.settings import Settings
 from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
-from storage import audit, identities, invites, people
+from handlers import invitations
+from handlers import report_tables as tables
+from storage import audit, identities, invites, mail, people
 from storage.engagement import REACHABLE
 from storage.models import Identity, OutboxKind, OutboxMessage, Person, Relation
 from storage.outbox import enqueue
+from storage.reports import invitations as invitation_funnel
 
 MAX_REPLY_CHARS = 1000
 REACH_LIMIT = 50
+REACH_CAMPAIGNS = 5  # the latest invitation campaigns' funnels in `reach`
 
 # -- where the bot writes to you ------------------------------------------------------------
 
@@ -212,7 +216,8 @@ class HandOver:
     managers: int  # exit-conversation guides queued
     invited: bool  # the leaver's invitation queued (False: it already was)
     code: str | None
-    reachable: bool = True  # False: no chat reaches the leaver, so HR must hand the code over
+    reachable: bool = True  # False: neither chat nor mail reaches them: HR hands the code over
+    mailed: bool = False  # the invitation also goes by mail, to their private address
 
 
 def _leaver_key(person: Person, left_on: date) -> str:
@@ -244,7 +249,11 @@ async def hand_over(
         )
     )
     found = await session.scalars(select(Identity).where(Identity.person_id == person.id))
-    reachable = any(i.reachable and i.channel in DELIVERABLE for i in found)
+    by_chat = any(i.reachable and i.channel in DELIVERABLE for i in found)
+    # The company address closes with the account: mail goes only to a private one.
+    contact = (await mail.contacts(session, [person.id])).get(person.id)
+    by_mail = bool(person.private_email and mail_configured(settings) and mail.mailable(contact))
+    reachable = by_chat or by_mail
     guide = "bridge.exit_guide" if reachable else "bridge.exit_guide_unreachable"
     told = 0
     for manager in managers:
@@ -261,7 +270,7 @@ async def hand_over(
     key = _leaver_key(person, left_on)
     code: str | None = None
     queued = await session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
+        select(OutboxMessage.id).where(OutboxMessage.idempotency_key.in_((key, f"{key}:mail")))
     )
     if queued is None:
         days = max(settings.invites.default_expiry_days, (left_on - now.date()).days + 30)
@@ -277,21 +286,31 @@ async def hand_over(
             lines.append(
                 t("bridge.invitation_workspace", link=settings.alumni_workspace_invite_url)
             )
-        await enqueue(
-            session,
-            person_id=person.id,
-            reply=Reply("\n\n".join(lines), private_only=True),
-            key=key,
-            kind=OutboxKind.OFFBOARDING,
-            now=now,
-            urgent=True,  # the company account may close soon: do not hold for quiet hours
-        )
+        if by_chat or not by_mail:  # queued even when nothing reaches them yet: it waits
+            await enqueue(
+                session,
+                person_id=person.id,
+                reply=Reply("\n\n".join(lines), private_only=True),
+                key=key,
+                kind=OutboxKind.OFFBOARDING,
+                now=now,
+                urgent=True,  # the company account may close soon: do not hold for quiet hours
+            )
+        if by_mail:
+            [token] = (await mail.ensure_tokens(session, [person.id], now)).values()
+            link = invitations.unsubscribe_link(settings, token)
+            lines += [t("invitations.data_use"), t("invitations.unsubscribe", link=link)]
+            await mail.enqueue(
+                session, person_id=person.id, key=f"{key}:mail",
+                reply=Reply("\n\n".join(lines), subject=t("invitations.offboarding_subject")),
+                kind=OutboxKind.OFFBOARDING, now=now,
+            )  # fmt: skip
     audit.record(
         session, now, by, "offboard", f"person:{person.id}",
         left_on=left_on.isoformat(), managers=told, invited=code is not None,
-        reachable=reachable,
+        reachable=reachable, mailed=by_mail,
     )  # fmt: skip
-    return HandOver(told, code is not None, code, reachable)
+    return HandOver(told, code is not None, code, reachable, by_mail)
 
 
 class OffboardError(Exception):
@@ -368,10 +387,13 @@ async def after_import(
 
 
 async def reach(ctx: Context, msg: Incoming) -> Reply:
+    """Who no chat reaches, and how the invitation campaigns by mail are doing."""
     total, found = await identities.reachable_nowhere(ctx.session, REACH_LIMIT)
     t = ctx.t
+    sent = await invitation_funnel.funnels(ctx.session, limit=REACH_CAMPAIGNS)
+    funnel = ["", tables.as_text(tables.invitations_table(t, sent))] if sent else []
     if not total:
-        return Reply(t("bridge.reach_everyone"), private_only=True)
+        return Reply("\n".join([t("bridge.reach_everyone"), *funnel]), private_only=True)
     lines = [t("bridge.reach_title", count=total)]
     for person in found:
         await ctx.session.refresh(person, ["identities"])
@@ -380,4 +402,4 @@ async def reach(ctx: Context, msg: Incoming) -> Reply:
         lines.append(f"• {person.name} <{person.email or '-'}> — {detail}")
     if total > len(found):
         lines.append(t("bridge.reach_more", count=total - len(found)))
-    return Reply("\n".join(lines), private_only=True)
+    return Reply("\n".join([*lines, *funnel]), private_only=True)

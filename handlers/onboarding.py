@@ -14,6 +14,7 @@ from bot.core.types import (
     UserFacingError,
 )
 from bot.dispatch.context import Context
+from handlers import invitations
 from storage import invites, people
 from storage.models import Person
 
@@ -174,7 +175,10 @@ def valid_timezone(name: str) -> str:
 
 
 async def invite(ctx: Context, msg: Incoming) -> Reply:
-    """`invite EMAIL` (one person, one use) or `invite uses=N [days=N]` (a shared code)."""
+    """`invite EMAIL` (one person, one use), `invite uses=N [days=N]` (a shared code) or
+    `invite all [SEG]` (a mail to everyone in the segment not yet in: handlers/invitations.py)."""
+    if msg.args and msg.args[0].lower() in ("all", "全員"):
+        return await invitations.invite_all(ctx, msg)
     email = next((a for a in msg.args if "@" in a), None)
     options = dict(a.split("=", 1) for a in msg.args if "=" in a and "@" not in a)
     try:

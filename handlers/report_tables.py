@@ -21,11 +21,13 @@ from handlers.report_cells import cell as cell
 from handlers.report_cells import pct as pct
 from storage.reports import facts as report_facts
 from storage.reports import funnels as outcomes
+from storage.reports import invitations as invitation_funnel
 from storage.reports import roi as report_roi
 from storage.reports import sections as reports
 from storage.reports.filter import Filter
 
-SECTIONS = ("activity", "consciousness", "index", "funnel", "events", "perks", "broadcasts", "roi")
+SECTIONS = ("activity", "consciousness", "index", "funnel", "events", "perks", "broadcasts",
+            "invitations", "roi")  # fmt: skip
 PEOPLE_SECTIONS = frozenset({"activity", "consciousness", "index", "roi"})
 
 
@@ -62,6 +64,9 @@ async def build(
         out += _broadcasts(t, await outcomes.reach(session, f))
     if "roi" in sections:
         out += roi_found
+    if "invitations" in sections:
+        campaigns = await invitation_funnel.funnels(session, since=f.since, until=f.until)
+        out += [invitations_table(t, campaigns)]
     return out
 
 
@@ -215,6 +220,26 @@ def _broadcasts(t: Translator, r: outcomes.Reach) -> list[Table]:
         t("admin.col.clicked"),
     )
     return [Table("broadcasts", t("admin.table.broadcasts"), columns, rows, (2, 4), note)]
+
+
+def invitations_table(t: Translator, found: list[invitation_funnel.Funnel]) -> Table:
+    """The invitation campaigns' funnels (also in `stats` and `reach`)."""
+    rows = tuple(
+        (f"#{c.id} {c.created_at:%Y-%m-%d} ({c.segment})", c.invited, c.delivered, c.bounced,
+         c.unsubscribed, c.joined, c.consented)
+        for c in found
+    )  # fmt: skip
+    columns = ("", *(t(f"invitations.col.{k}") for k in FUNNEL_COLUMNS))
+    places = [
+        t("invitations.joined_where", id=c.id,
+          places=" · ".join(f"{name} {n}" for name, n in sorted(c.where.items())))
+        for c in found
+        if c.where
+    ]  # fmt: skip
+    return Table("invitations", t("invitations.table"), columns, rows, (1, 2, 5), "\n".join(places))
+
+
+FUNNEL_COLUMNS = ("invited", "delivered", "bounced", "unsubscribed", "joined", "consented")
 
 
 # -- renderings ---------------------------------------------------------------------------------

@@ -19,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.normalize import distinct_items, tidy
 from bot.core.platforms import ID_COLUMNS, PLATFORMS, platform
+from storage import mail
 from storage.models import Identity, JoinRoute, Person, Relation
 
 PEOPLE_COLUMNS = (
     "email", "name", "name_kana", "department", "title", "joined_on", "left_on", "join_route",
     "leave_reason", "skills", "location", "locale", "timezone", *ID_COLUMNS.values(),
+    "private_email",
 )  # fmt: skip
+OPTIONAL_COLUMNS = ("name_kana", "private_email")  # absent: what is stored is kept
 RELATION_COLUMNS = ("email", "other_email", "kind")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Progress = Callable[[int], None]
@@ -129,6 +132,9 @@ def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     email = row.get("email", "").lower()
     if not EMAIL.match(email) or len(email) > 320:
         errors.append(f"email {row.get('email', '')!r} is not a valid address")
+    private = row.get("private_email", "").lower()
+    if private and (not EMAIL.match(private) or len(private) > 320):
+        errors.append(f"private_email {row.get('private_email', '')!r} is not a valid address")
     if not row.get("name"):
         errors.append("name is empty")
     joined = _date(row.get("joined_on", ""), "joined_on", errors)
@@ -161,6 +167,7 @@ def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
         errors.append("more than 50 skills")
     values = {
         "email": email,
+        "private_email": private or None,
         "name": row.get("name", ""),
         "name_kana": row.get("name_kana") or None,
         "department": tidy(row.get("department", "")) or None,
@@ -182,15 +189,16 @@ async def import_people(
 ) -> ImportResult:
     # Every column but the optional reading: a missing column would blank that field for
     # everyone on re-import. Without a name_kana column, existing readings are kept.
-    rows = read_rows(data, PEOPLE_COLUMNS, [c for c in PEOPLE_COLUMNS if c != "name_kana"])
-    has_kana = b"name_kana" in data.split(b"\n", 1)[0]
+    rows = read_rows(data, PEOPLE_COLUMNS, [c for c in PEOPLE_COLUMNS if c not in OPTIONAL_COLUMNS])
+    header = data.split(b"\n", 1)[0]
+    absent = [c for c in OPTIONAL_COLUMNS if c.encode() not in header]
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     parsed: list[tuple[int, dict[str, Any], dict[str, str]]] = []
     for line, row in rows:
         values, problems = validate_person(row)
-        if not has_kana:
-            del values["name_kana"]
+        for column in absent:
+            del values[column]
         email = values["email"]
         if email in seen:
             problems.append(f"email {email} already appears on line {seen[email]}")
@@ -211,6 +219,7 @@ async def import_people(
         raise ImportFailed(sorted(errors, key=lambda e: e.line))
 
     result = ImportResult()
+    readdressed: list[int] = []  # a new address: a bounce from the old one no longer holds
     for done, (_line, values, ids) in enumerate(parsed, start=1):
         person = existing.get(values["email"])
         if person is None:
@@ -220,10 +229,13 @@ async def import_people(
         elif any(getattr(person, k) != v for k, v in values.items()):
             if person.left_on is None and values["left_on"] is not None:
                 result.newly_left.append(person.id)  # the offboarding hand-over starts
+            before = mail.address_of(person)
             for key, value in values.items():
                 setattr(person, key, value)
             person.updated_at = now
             result.updated += 1
+            if mail.address_of(person) != before:
+                readdressed.append(person.id)
         else:
             result.unchanged += 1
         await session.flush()
@@ -241,6 +253,7 @@ async def import_people(
                 identities[(channel, uid)] = identity
         if progress:
             progress(done)
+    await mail.forget_bounces(session, readdressed)
     return result
 
 

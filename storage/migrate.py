@@ -59,7 +59,8 @@ async def is_current(db: Database) -> bool:
 def _revision(connection: Connection, cfg: Config, message: str) -> Path | None:
     cfg.attributes["connection"] = connection
     script = ScriptDirectory.from_config(cfg)
-    # The next number after the highest (not the count: merged branches may leave a gap).
+    # After the highest number, not the count: a branch's migration may skip a number that
+    # another branch takes (they are re-chained when merged).
     numbers = [int(r.revision) for r in script.walk_revisions() if r.revision.isdigit()]
     number = max(numbers, default=0) + 1
     empty: list[bool] = []

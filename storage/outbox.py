@@ -39,13 +39,13 @@ async def enqueue(
     broadcast_id: int | None = None,
 ) -> bool:
     """Queue `reply` for the person; False when a message with this key was already queued."""
-    return await _queue(
+    return await queue(
         session, key=key, reply=reply, kind=kind, now=now, not_before=not_before,
         person_id=person_id, urgent=urgent, broadcast_id=broadcast_id,
     )  # fmt: skip
 
 
-async def _queue(
+async def queue(
     session: AsyncSession,
     *,
     key: str,
@@ -95,7 +95,7 @@ async def enqueue_answer(
         )
         if identity is None:
             return False
-        return await _queue(
+        return await queue(
             session, key=key, reply=reply, kind=OutboxKind.ANSWER, now=now,
             not_before=not_before, person_id=identity.person_id, identity_id=identity.id,
             channel=channel, workspace=workspace, recipient=chat_id, urgent=True,
@@ -110,9 +110,11 @@ async def enqueue_many(
     now: datetime,
     urgent: bool = False,
     broadcast_id: int | None = None,
+    channel: str | None = None,
 ) -> None:
     """Queue many messages at once: (person id, idempotency key, `Reply.to_dict()`) each. Keys
-    already queued are skipped, as in `enqueue`. Callers pass bounded chunks.
+    already queued are skipped, as in `enqueue`. Callers pass bounded chunks. `channel` is set
+    for mail only (storage/mail.py): the worker picks a chat place itself.
 
     On PostgreSQL one INSERT … SELECT FROM unnest(arrays): a single statement, several times
     faster than an executemany of row inserts (100,000 due check-ins must queue in seconds)."""
@@ -128,6 +130,7 @@ async def enqueue_many(
                 "kind": kind,
                 "urgent": urgent,
                 "broadcast_id": broadcast_id,
+                "channel": channel,
                 "now": now.astimezone(UTC).replace(tzinfo=None),  # UTCDateTime's storage form
             },
         )
@@ -142,6 +145,7 @@ async def enqueue_many(
                 "kind": kind,
                 "urgent": urgent,
                 "broadcast_id": broadcast_id,
+                "channel": channel,
                 "state": OutboxState.QUEUED,
                 "attempts": 0,
                 "not_before": now,
@@ -153,9 +157,10 @@ async def enqueue_many(
 
 
 UNNEST_INSERT = text(
-    "INSERT INTO outbox (idempotency_key, person_id, payload, kind, urgent, broadcast_id, state,"
-    " attempts, not_before, created_at)"
-    " SELECT k, p, CAST(j AS json), :kind, :urgent, :broadcast_id, 'queued', 0, :now, :now"
+    "INSERT INTO outbox (idempotency_key, person_id, payload, kind, urgent, broadcast_id, channel,"
+    " state, attempts, not_before, created_at)"
+    " SELECT k, p, CAST(j AS json), :kind, :urgent, :broadcast_id, CAST(:channel AS varchar),"
+    " 'queued', 0, :now, :now"
     " FROM unnest(CAST(:keys AS varchar[]), CAST(:people AS integer[]), CAST(:payloads AS text[]))"
     " AS v(k, p, j) ON CONFLICT DO NOTHING"
 )

@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import inbox
 from storage.models import (
     BroadcastClick,
+    CampaignInvitation,
     Identity,
     Interaction,
     Invite,
+    MailContact,
     Match,
     OutboxMessage,
     OutboxState,
@@ -71,6 +73,9 @@ TABLES = {
     "perks": "not theirs: the company's perks, owned by HR",
     "perk_codes": "not theirs: the partner's codes; a claimed code is the claim",
     "broadcasts": "not theirs: the company's announcements",
+    "mail_contacts": "exported; deleted (her address is cleared with her row: no mail can go)",
+    "campaign_invitations": "exported; address cleared, kept anonymous for the funnel's counts",
+    "campaigns": "not theirs: HR's invitation campaigns",
 }
 
 
@@ -103,6 +108,10 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
     claims = await session.scalars(select(PerkClaim).where(PerkClaim.person_id == pid))
     results = await session.scalars(
         select(Outcome).where(Outcome.person_id == pid).order_by(Outcome.id)
+    )
+    contact = await session.get(MailContact, pid)
+    invited = await session.scalars(
+        select(CampaignInvitation).where(CampaignInvitation.person_id == pid)
     )
     return {
         "person": _row(person, *PERSON_FIELDS),
@@ -141,6 +150,12 @@ async def export(session: AsyncSession, person: Person) -> dict[str, Any]:
                 "created_at",
             )
             for o in results
+        ],
+        "mail": _row(contact, "unsubscribed_at", "bounced_at", "bounce_reason")
+        if contact
+        else None,
+        "mail_invitations": [
+            _row(i, "campaign_id", "address", "created_at", "reminded_at") for i in invited
         ],
     }
 
@@ -215,6 +230,12 @@ async def forget(session: AsyncSession, person: Person, now: datetime) -> None:
     await session.execute(delete(Invite).where(Invite.person_id == pid))
     await session.execute(delete(OutboxMessage).where(OutboxMessage.person_id == pid))
     await session.execute(delete(Match).where(Match.person_id == pid))
+    await session.execute(delete(MailContact).where(MailContact.person_id == pid))
+    await session.execute(
+        update(CampaignInvitation)
+        .where(CampaignInvitation.person_id == pid)
+        .values(address="—", remind_at=None)
+    )
     await session.execute(delete(BroadcastClick).where(BroadcastClick.person_id == pid))
     await session.execute(delete(RoleGrant).where(RoleGrant.person_id == pid))
     await session.execute(

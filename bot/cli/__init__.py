@@ -19,6 +19,8 @@ from bot.cli import outcomes as outcomes_cli
 from bot.cli import report as report_cli
 from bot.cli import schedule as schedule_cli
 from bot.cli.common import CommandFailed, err, out, with_app
+from bot.cli.delivery import SEGMENT_HELP
+from bot.cli.invitations import invite_all
 from bot.core.platforms import invite_links, nothing_configured
 from bot.core.settings import SettingsError, load_settings
 from bot.runtime.app import App
@@ -124,6 +126,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
+    if args.all:
+        return invite_all(args)
+    if args.segment or args.yes:
+        raise CommandFailed("--segment and --yes go with --all", 2)
+
     async def work(app: App) -> int:
         async with app.db.transaction() as session:
             person = await people.person_by_email(session, args.email)
@@ -240,9 +247,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.csv")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("invite", help="print a new invite code")
-    p.add_argument("--email", required=True)
-    p.add_argument("--days", type=int, help="days until it expires")
+    p = sub.add_parser("invite", help="print a new invite code, or invite a segment by mail")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="one person: print their code")
+    who.add_argument(
+        "--all", action="store_true",
+        help="queue an invitation mail for everyone in the segment not yet in",
+    )  # fmt: skip
+    p.add_argument("--days", type=int, help="days until it expires (--email)")
+    p.add_argument(
+        "--segment", metavar="SEG", help="with --all: " + SEGMENT_HELP + "; default alumni"
+    )
+    p.add_argument("--yes", action="store_true", help="with --all: do not ask for confirmation")
     p.set_defaults(func=cmd_invite)
 
     access_cli.add_parsers(sub)

@@ -22,6 +22,7 @@ class Recipient:
     workspace: str
     user_id: str
     chat_id: str | None = None  # a known DM channel / private chat id
+    unsubscribe_url: str | None = None  # a mail's one-click unsubscribe link (RFC 8058)
 
 
 class DeliveryError(Exception):
@@ -38,11 +39,12 @@ class RateLimited(DeliveryError):
 
 
 class Unreachable(DeliveryError):
-    """Permanent for this identity (blocked the bot, deactivated, chat not found)."""
+    """Permanent for this identity (blocked the bot, deactivated, chat not found; a mail
+    server's 5xx for the address)."""
 
 
 class TransientError(DeliveryError):
-    """Network errors and 5xx: retry later with backoff."""
+    """Network errors and 5xx (a mail server's 4xx): retry later with backoff."""
 
 
 class Channel(Protocol):

@@ -33,6 +33,10 @@ class Platform:
     # there; nothing rings, so quiet hours do not hold its messages; and it is used only for
     # someone the bot can reach nowhere else.
     local: str | None = None
+    # People chat there: commands come in, identities live there, segments name it. False: a
+    # mail channel, whose outbox messages carry their address (`outbox.recipient`) from the
+    # start; it needs no identity and nothing comes in by it.
+    chat: bool = True
 
 
 PLATFORMS: tuple[Platform, ...] = (
@@ -63,12 +67,20 @@ PLATFORMS: tuple[Platform, ...] = (
             else None
         ),
     ),
+    Platform(
+        "smtp", deliverable=True, command_prefix="", chat=False,
+        adapter="bot.channels.smtp.channel:MailChannel",
+        configured=lambda s: bool(s.smtp_url), credentials="SMTP_URL and MAIL_FROM",
+    ),
 )  # fmt: skip
 
 BY_NAME = {p.name: p for p in PLATFORMS}
-DELIVERABLE: tuple[str, ...] = tuple(p.name for p in PLATFORMS if p.deliverable)
+# The chat places proactive messages can go to (through a person's identity there).
+DELIVERABLE: tuple[str, ...] = tuple(p.name for p in PLATFORMS if p.deliverable and p.chat)
 LOCAL: tuple[str, ...] = tuple(p.name for p in PLATFORMS if p.local)
 ELSEWHERE: tuple[str, ...] = tuple(p for p in DELIVERABLE if p not in LOCAL)  # notify people
+# The mail channel: invitations to people the bot has not met in chat (None: there is none).
+MAIL: str | None = next((p.name for p in PLATFORMS if p.deliverable and not p.chat), None)
 ID_COLUMNS: dict[str, str] = {p.name: p.id_column for p in PLATFORMS if p.id_column}
 
 
@@ -78,8 +90,23 @@ def platform(name: str) -> Platform:
 
 def nothing_configured() -> str:
     """What to say when no platform is configured: the settings that would turn one on."""
-    wanted = " or ".join(p.credentials for p in PLATFORMS if p.credentials)
+    wanted = " or ".join(p.credentials for p in PLATFORMS if p.credentials and p.chat)
     return f"no channel configured: set {wanted}"
+
+
+def is_mail(name: str | None) -> bool:
+    found = BY_NAME.get(name or "")
+    return found is not None and not found.chat
+
+
+def mail_configured(settings: Settings) -> bool:
+    return MAIL is not None and BY_NAME[MAIL].configured(settings)
+
+
+def mail_off() -> str:
+    """What to say when mail is not configured: the settings that turn it on."""
+    wanted = BY_NAME[MAIL].credentials if MAIL else "a mail channel"
+    return f"mail is off: set {wanted}"
 
 
 def invite_links(settings: Settings, code: str) -> list[tuple[str, str]]:

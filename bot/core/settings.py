@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 from datetime import date, time
+from email.utils import parseaddr
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -92,6 +94,7 @@ class DeliverySettings(BaseModel):
             "telegram": ChannelLimit(per_second=30, chat_per_second=1, group_per_minute=20),
             "slack": ChannelLimit(per_second=10, per_workspace=True, chat_per_second=1),
             "console": ChannelLimit(per_second=1000, chat_per_second=1000),  # a table insert
+            "smtp": ChannelLimit(per_second=5, chat_per_second=1),
         }
     )
 
@@ -110,6 +113,33 @@ class DeliverySettings(BaseModel):
                 f" + send_timeout_seconds ({needed:g}), or messages are sent twice"
             )
         return self
+
+
+class MailSettings(BaseModel):
+    """Mail (bot/channels/smtp/, handlers/invitations.py): invitation reminders, and how long all
+    mail waits when the SMTP server cannot be reached (nothing is lost, no attempt is used)."""
+
+    reminder_days: int = Field(14, ge=1, le=365)  # one reminder this long after an invitation
+    down_retry_seconds: float = Field(30, gt=0, le=3600)
+    timeout_seconds: float = Field(20, gt=0, le=300)  # connecting and each SMTP command
+
+
+def smtp_parts(url: str) -> tuple[str, str, int, str | None, str | None]:
+    """(scheme, host, port, user, password) of an `smtp://` or `smtps://` URL; ValueError when
+    it is not one (the message never repeats the URL, which may hold a password)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError("must be smtp://[user:pass@]host:port or smtps://…")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError("names no host: smtp://[user:pass@]host:port")
+    default = 465 if parts.scheme == "smtps" else 587
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return parts.scheme, parts.hostname, port or default, user, password
 
 
 class MatchingSettings(BaseModel):
@@ -196,7 +226,7 @@ class Settings(BaseSettings):
     )
     default_locale: str = "ja"
     default_timezone: str = "Asia/Tokyo"
-    public_url: str = ""
+    public_url: str = Field("", validation_alias=AliasChoices("PUBLIC_URL", "public_url"))
     port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "port"))
     # `worker` serves /metrics on 0.0.0.0:WORKER_METRICS_PORT; none: no metrics server.
     worker_metrics_port: int | None = Field(
@@ -238,7 +268,12 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = Field(None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_bot_username: str = ""
 
+    # Mail (bot/channels/smtp/): off without SMTP_URL; MAIL_FROM is then required.
+    smtp_url: str | None = Field(None, validation_alias=AliasChoices("SMTP_URL", "smtp_url"))
+    mail_from: str | None = Field(None, validation_alias=AliasChoices("MAIL_FROM", "mail_from"))
+
     privacy: PrivacySettings = PrivacySettings()
+    mail: MailSettings = MailSettings()
     invites: InviteSettings = InviteSettings()
     limits: LimitSettings = LimitSettings()
     delivery: DeliverySettings = DeliverySettings()
@@ -254,6 +289,35 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [team.strip() for team in value.split(",") if team.strip()]
         return value
+
+    @field_validator("smtp_url", "mail_from", mode="before")
+    @classmethod
+    def _unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            smtp_parts(value)
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in parseaddr(value)[1]:
+            raise ValueError("must be an address like 'Alumni <alumni@example.com>'")
+        return value
+
+    @model_validator(mode="after")
+    def _mail_needs_a_sender(self) -> Settings:
+        if self.smtp_url and not self.mail_from:
+            raise ValueError("MAIL_FROM must be set when SMTP_URL is")
+        return self
+
+    def base_url(self) -> str:
+        """Where `serve` is reached from outside (links in mails): PUBLIC_URL, else this host."""
+        return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @field_validator("worker_metrics_port", mode="before")
     @classmethod

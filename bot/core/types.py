@@ -155,6 +155,7 @@ class Reply:
     # A command the dispatcher runs next, as the same person, after this reply (one typed
     # before consenting, carried through onboarding). Never queued.
     then: str = ""
+    subject: str = ""  # a mail's subject line; chat places show none
 
     def all_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]
@@ -163,10 +164,13 @@ class Reply:
         """For the outbox: a reply rendered later by the channel that delivers it."""
         if self.attachment is not None or self.form is not None:
             raise ValueError("only text and buttons can be queued")  # files are sent live
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "buttons": [[[b.label, b.action, b.payload] for b in row] for row in self.buttons],
         }
+        if self.subject:
+            data["subject"] = self.subject
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
@@ -176,6 +180,7 @@ class Reply:
                 tuple(Button(label, action, payload) for label, action, payload in row)
                 for row in data.get("buttons", [])
             ),
+            subject=data.get("subject", ""),
         )
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.metrics import DELIVERIES
-from bot.core.platforms import DELIVERABLE, LOCAL
+from bot.core.platforms import DELIVERABLE, LOCAL, is_mail
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery_rules import (
@@ -55,7 +55,8 @@ from bot.runtime.delivery_rules import (
 from bot.runtime.outcomes import WRITE_ERRORS, Outcomes
 from handlers import ON_BROADCAST_DELIVERED
 from storage import delivery as store
-from storage.models import Identity, OutboxKind, OutboxMessage, OutboxState, Person
+from storage import mail
+from storage.models import Identity, MailContact, OutboxKind, OutboxMessage, OutboxState, Person
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Stats:
 @dataclass
 class Planned:
     message: OutboxMessage
-    identity: Identity
+    identity: Identity | None  # None: a mail, addressed to the person, not to an identity
     recipient: Recipient
     buckets: list[store.Bucket]
     slot: datetime | None = None
@@ -279,6 +280,14 @@ class Worker:
                 session, (c.message.person_id for c in claimed if c.message.person_id)
             )
             self.recent = await store.recent_sends(session, people, CAP_COUNTS, now - WEEK)
+            contacts = await mail.contacts(
+                session,
+                (
+                    c.message.person_id
+                    for c in claimed
+                    if c.message.person_id and is_mail(c.message.channel)
+                ),
+            )
             writers = await store.identities_by_id(
                 session,
                 (
@@ -309,6 +318,10 @@ class Worker:
                 if message.kind == OutboxKind.ANSWER:
                     writer = writers.get(message.identity_id or 0)
                     planned, row = self.plan_answer(message, writer, now)
+                elif is_mail(message.channel):
+                    person = people.get(message.person_id) if message.person_id else None
+                    contact = contacts.get(message.person_id or 0)
+                    planned, row = self.plan_mail(message, person, contact, now)
                 else:
                     person = people.get(message.person_id) if message.person_id else None
                     planned, row = self.plan(message, person, now)
@@ -338,6 +351,32 @@ class Worker:
         recipient = Recipient(writer.channel, writer.workspace, writer.user_id, message.recipient)
         buckets = buckets_for(self.cfg, recipient)
         return Planned(message, writer, recipient, buckets, addressed=True), None
+
+    def plan_mail(
+        self,
+        message: OutboxMessage,
+        person: Person | None,
+        contact: MailContact | None,
+        now: datetime,
+    ) -> tuple[Planned | None, dict[str, Any] | None]:
+        """A mail goes to the person's address (private first) unless they unsubscribed or it
+        bounced; no quiet hours (a mail waits in the inbox, it does not ring)."""
+        if person is None or person.is_forgotten:
+            return None, self.dead(message, "forgotten: the person is gone")
+        address = mail.address_of(person)
+        if contact is None or address is None:
+            return None, self.dead(message, "no mail contact or address")
+        if contact.unsubscribed_at is not None:
+            return None, self.dead(message, "unsubscribed")
+        if contact.bounced_at is not None:
+            return None, self.dead(message, f"unreachable: bounced: {contact.bounce_reason}")
+        channel = message.channel or ""
+        if channel not in self.channels:
+            later = now + timedelta(seconds=NO_CHANNEL_RECHECK)
+            return None, self.requeue(message, later, f"no channel configured for {channel}")
+        link = f"{self.app.settings.base_url()}/unsubscribe/{contact.token}"
+        recipient = Recipient(channel, "", address, None, unsubscribe_url=link)
+        return Planned(message, None, recipient, buckets_for(self.cfg, recipient)), None
 
     def plan(
         self, message: OutboxMessage, person: Person | None, now: datetime
@@ -512,6 +551,13 @@ class Worker:
         except Unreachable as exc:
             DELIVERIES.labels(p.recipient.channel, "unreachable").inc()
             reason = str(exc)[:200] or "unreachable"
+            if p.identity is None:  # a mail bounced (5xx): no more mail to that address
+                self.stats.unreachable += 1
+                if message.person_id is not None:
+                    self.outcomes.bounces.append(
+                        {"person_id": message.person_id, "reason": reason, "at": self.now}
+                    )
+                return self.dead(message, f"unreachable: bounced: {reason}")
             if p.addressed:  # that chat is gone (a group that removed the bot): not the person
                 return self.dead(message, f"unreachable: {reason}")
             self.stats.unreachable += 1
@@ -530,6 +576,11 @@ class Worker:
             return self.retry(message, f"{type(exc).__name__}: {exc}")
         self.stats.sent += 1
         DELIVERIES.labels(p.recipient.channel, "sent").inc()
+        if p.identity is None:  # a mail: the address it went to
+            return store.outcome(
+                message, state="sent", sent_at=self.now, lease_until=None, last_error=None,
+                channel=p.recipient.channel, recipient=p.recipient.user_id[:128],
+            )  # fmt: skip
         if chat_id and chat_id != p.identity.chat_id and not p.addressed:
             p.identity.chat_id = chat_id
             identities.append({"id": p.identity.id, "chat_id": chat_id})

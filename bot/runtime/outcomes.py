@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage import delivery as store
+from storage import mail
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,13 @@ class Outcomes:
         self.worker = worker
         self.rows: dict[int, dict[str, Any]] = {}  # outbox id → the row to write (latest wins)
         self.identities: list[dict[str, Any]] = []
+        self.bounces: list[dict[str, Any]] = []  # mails refused for good (storage/mail.py)
         self.failures = 0  # failed attempts, for Stats
         self.failing = False  # the last write gave up: do not try again before the next one
         self._lock = asyncio.Lock()
 
     def __len__(self) -> int:
-        return len(self.rows) + len(self.identities)
+        return len(self.rows) + len(self.identities) + len(self.bounces)
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows[row["id"]] = row
@@ -56,11 +58,13 @@ class Outcomes:
         async with self._lock:
             for attempt in range(1, ATTEMPTS + 1):
                 rows, identities = list(self.rows.values()), list(self.identities)
-                if not rows and not identities:
+                bounces = list(self.bounces)
+                if not rows and not identities and not bounces:
                     return True
                 try:
                     async with self.db.transaction() as session:
                         await store.update_identities(session, identities)
+                        await mail.record_bounces(session, bounces)
                         await store.write_outcomes(session, rows)
                 except WRITE_ERRORS as exc:
                     self.failures += 1
@@ -75,6 +79,7 @@ class Outcomes:
                     continue
                 self.forget(rows)  # a newer outcome of the same message added meanwhile stays
                 del self.identities[: len(identities)]
+                del self.bounces[: len(bounces)]
                 self.failing = False
                 return True
             self.failing = True

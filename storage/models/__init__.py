@@ -25,6 +25,7 @@ from storage.models.engagement import (
     Interaction,
     SurveyResponse,
 )
+from storage.models.mail import Campaign, CampaignInvitation, MailContact
 from storage.models.offers import (
     Event,
     Match,
@@ -64,6 +65,8 @@ __all__ = [
     "BroadcastClick",
     "ButtonToken",
     "Cadence",
+    "Campaign",
+    "CampaignInvitation",
     "Comeback",
     "Event",
     "FormState",
@@ -74,6 +77,7 @@ __all__ = [
     "InteractionKind",
     "Invite",
     "JoinRoute",
+    "MailContact",
     "Match",
     "Opening",
     "OutboxKind",

@@ -65,6 +65,7 @@ class OutboxKind(StrEnum):
     EVENT_UPDATE = "event_update"
     EVENT_REMINDER = "event_reminder"
     PERK = "perk"
+    INVITATION = "invitation"  # a campaign's invitation mail, and its one reminder
     # An answer to someone who wrote, whose send failed (timeout, 5xx, 429): retried by the
     # worker to the very chat it was for (`recipient`), not to the person's preferred place.
     ANSWER = "answer"

@@ -6,7 +6,7 @@ bot/channels/console/tables.py), which `alumni-bot chat --as EMAIL` prints when 
 marks read. Rows belong to an identity and go with it (forgetting someone deletes them).
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-04 20:12:54.059063
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
