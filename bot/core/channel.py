@@ -22,6 +22,9 @@ class Recipient:
     workspace: str
     user_id: str
     chat_id: str | None = None  # a known DM channel / private chat id
+    # The same for every attempt at one message (the outbox row's key): a platform that
+    # de-duplicates retried sends (LINE's X-Line-Retry-Key) derives its key from it.
+    message_key: str | None = None
 
 
 class DeliveryError(Exception):

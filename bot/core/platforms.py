@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from bot.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A platform that counts proactive messages a month (LINE's plans): past
+    `low_priority_share` of `limit`, low-priority kinds go elsewhere or wait."""
+
+    limit: int
+    low_priority_share: float
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Platform:
     credentials: str = ""  # what an operator sets to turn it on, for error messages
     group_chat: Callable[[str], bool] = lambda _chat: False  # a chat id is a group's
     tables: str | None = None  # module declaring the tables its SDK keeps, for Alembic
+    quota: Callable[[Settings], Quota | None] = lambda _settings: None  # pushes a month
 
 
 PLATFORMS: tuple[Platform, ...] = (
@@ -51,6 +62,23 @@ PLATFORMS: tuple[Platform, ...] = (
         invite_link=lambda s, code: (
             f"https://t.me/{s.telegram_bot_username}?start={code}"
             if s.telegram_bot_username
+            else None
+        ),
+    ),
+    Platform(
+        "line", deliverable=True, command_prefix="",
+        adapter="bot.channels.line.channel:LineChannel",
+        configured=lambda s: bool(s.line_channel_access_token and s.line_channel_secret),
+        user_is_chat=True, credentials="LINE_CHANNEL_ACCESS_TOKEN and LINE_CHANNEL_SECRET",
+        group_chat=lambda chat: chat.startswith(("C", "R")),
+        invite_link=lambda s, code: (
+            f"https://line.me/R/oaMessage/{quote(s.line_basic_id, safe='@')}/?join%20{code}"
+            if s.line_basic_id
+            else None
+        ),
+        quota=lambda s: (
+            Quota(s.line_monthly_push_limit, s.line_low_priority_share)
+            if s.line_monthly_push_limit
             else None
         ),
     ),

@@ -87,6 +87,8 @@ class DeliverySettings(BaseModel):
         default_factory=lambda: {
             "telegram": ChannelLimit(per_second=30, chat_per_second=1, group_per_minute=20),
             "slack": ChannelLimit(per_second=10, per_workspace=True, chat_per_second=1),
+            # The Messaging API allows 2,000 push requests a second; far below that, politely.
+            "line": ChannelLimit(per_second=100, chat_per_second=1),
         }
     )
 
@@ -195,6 +197,22 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = Field(None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_bot_username: str = ""
 
+    line_channel_secret: str | None = Field(None, validation_alias="LINE_CHANNEL_SECRET")
+    line_channel_access_token: str | None = Field(
+        None, validation_alias="LINE_CHANNEL_ACCESS_TOKEN"
+    )
+    line_api_url: str = Field("https://api.line.me", validation_alias="LINE_API_URL")
+    # Pushes a month the plan allows (200 / 5,000 / 30,000); none: unlimited. Replies are free.
+    line_monthly_push_limit: int | None = Field(
+        None, ge=1, le=100_000_000, validation_alias="LINE_MONTHLY_PUSH_LIMIT"
+    )
+    # The official account's basic id (`@123abcde`) for invite links; read from /v2/bot/info
+    # when the channel starts, or set here for processes that do not start it (`invite`).
+    line_basic_id: str = ""
+    # Share of the monthly limit after which low-priority pushes (digests, job notices) go to
+    # the person's other identities or wait for next month.
+    line_low_priority_share: float = Field(0.8, gt=0, le=1)
+
     privacy: PrivacySettings = PrivacySettings()
     invites: InviteSettings = InviteSettings()
     limits: LimitSettings = LimitSettings()
@@ -210,7 +228,7 @@ class Settings(BaseSettings):
             return [team.strip() for team in value.split(",") if team.strip()]
         return value
 
-    @field_validator("worker_metrics_port", mode="before")
+    @field_validator("worker_metrics_port", "line_monthly_push_limit", mode="before")
     @classmethod
     def _no_port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -33,7 +33,7 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -473,7 +473,8 @@ class Worker:
         channel = self.channels[p.recipient.channel]
         try:
             async with asyncio.timeout(self.cfg.send_timeout_seconds):
-                chat_id = await channel.send(p.recipient, Reply.from_dict(message.payload))
+                to = replace(p.recipient, message_key=message.idempotency_key)
+                chat_id = await channel.send(to, Reply.from_dict(message.payload))
         except RateLimited as exc:
             self.stats.rate_limited += 1
             DELIVERIES.labels(p.recipient.channel, "rate_limited").inc()

@@ -1,0 +1,295 @@
+"""LINE end to end: the real `serve` app's webhook, signed like LINE signs it, against a fake
+Messaging API on 127.0.0.1 that line-bot-sdk's async client talks to and that enforces LINE's
+limits. Japanese first; English where the person's LINE is in English."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.channels import configured_channels
+from bot.channels.line import render
+from bot.channels.line.channel import LineChannel
+from bot.core.clock import FixedClock
+from bot.core.settings import Settings
+from bot.core.types import Button, Reply
+from bot.runtime.app import App
+from bot.runtime.web import build_web_app
+from storage import invites, people
+from tests.conftest import make_settings
+from tests.fakes.line_api import BASIC_ID, SECRET, TOKEN, FakeLineAPI, LineUser, check_message
+from tests.support.people import load_company
+
+HANAKO = LineUser("U" + "1" * 32, "花子", "ja")
+EMMA = LineUser("U" + "2" * 32, "Emma", "en")
+SUZUKI = LineUser("U" + "3" * 32, "鈴木", "ja")  # HR
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeLineAPI]:
+    api = FakeLineAPI()
+    await api.start()
+    for user in (HANAKO, EMMA, SUZUKI):
+        api.add_user(user)
+    yield api
+    await api.close()
+
+
+def line_settings(database_url: str, fake: FakeLineAPI, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "line_channel_secret": SECRET,
+        "line_channel_access_token": TOKEN,
+        "line_api_url": fake.api_url,
+        **overrides,
+    }
+    return make_settings(database_url, **values)
+
+
+@dataclass
+class Served:
+    app: App
+    fake: FakeLineAPI
+    client: httpx.AsyncClient
+    channel: LineChannel
+
+    @property
+    def now_ms(self) -> int:
+        return int(self.app.clock.now().timestamp() * 1000)
+
+    async def post(self, *events: dict[str, Any], signature: str | None = "") -> httpx.Response:
+        """POST the webhook (signed unless told otherwise), then wait until it is handled."""
+        body = self.fake.body(*events)
+        return await self.post_raw(body, self.fake.signed(body) if signature == "" else signature)
+
+    async def post_raw(self, body: bytes, signature: str | None) -> httpx.Response:
+        headers = {"X-Line-Signature": signature} if signature is not None else {}
+        response = await self.client.post("/line/webhook", content=body, headers=headers)
+        await self.app.inbox.idle()
+        return response
+
+    async def deliver(self, user: LineUser, *events: dict[str, Any]) -> str:
+        before = len(self.fake.texts(user.user_id))
+        response = await self.post(*events)
+        assert response.status_code == 200, response.text
+        return "\n".join(self.fake.texts(user.user_id)[before:])
+
+    async def say(self, user: LineUser, text: str) -> str:
+        return await self.deliver(user, self.fake.event_text(user, text, self.now_ms))
+
+    async def press(self, user: LineUser, label: str) -> str:
+        data = next(d for lab, d in reversed(self.fake.postbacks(user.user_id)) if label in lab)
+        return await self.deliver(user, self.fake.event_postback(user, data, self.now_ms))
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, clock: FixedClock, fake: FakeLineAPI
+) -> AsyncIterator[Served]:
+    app = App.build(settings, clock)
+    channels = configured_channels(app)
+    assert [c.name for c in channels] == ["line"]
+    channel = channels[0]
+    assert isinstance(channel, LineChannel)
+    web = build_web_app(app, channels)
+    try:
+        async with web.router.lifespan_context(web):
+            transport = httpx.ASGITransport(app=web)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as client:
+                yield Served(app, fake, client, channel)
+    finally:
+        await app.close()
+
+
+@pytest.fixture
+async def served(sqlite_url: str, clock: FixedClock, fake: FakeLineAPI) -> AsyncIterator[Served]:
+    async with serving(line_settings(sqlite_url, fake), clock, fake) as s:
+        await load_company(s.app)
+        yield s
+
+
+async def code_for(app: App, email: str) -> str:
+    async with app.db.transaction() as session:
+        person = await people.person_by_email(session, email)
+        assert person is not None
+        invite = await invites.create(
+            session, person=person, created_by=None, now=app.clock.now(), days=7
+        )
+        return invite.code
+
+
+async def join(s: Served, user: LineUser, email: str) -> None:
+    """Join from LINE as the invite's link does: `join CODE`, typed without a slash."""
+    code = await code_for(s.app, email)
+    ja = user.language == "ja"
+    assert ("同意" if ja else "agree") in await s.say(user, f"join {code}")
+    await s.press(user, "同意する" if ja else "I agree")
+    await s.press(user, "日本語" if ja else "English")
+    done = await s.press(user, "Asia/Tokyo")
+    assert ("設定が完了しました" if ja else "All set") in done
+
+
+# -- the webhook --------------------------------------------------------------------------------
+
+
+async def test_a_signed_text_is_answered_with_the_free_reply_token(served: Served) -> None:
+    s, fake = served, served.fake
+    assert fake.calls[0].path == "/v2/bot/info"  # the token is checked at start-up
+    answer = await s.say(HANAKO, "help")
+    assert "招待コード" in answer  # not joined yet: how to join, in her LINE's language
+    assert fake.messages_to(HANAKO.user_id, "reply") and not fake.pushes()
+    assert "invite code" in await s.say(EMMA, "ヘルプ")  # Japanese command words, English LINE
+
+
+@pytest.mark.parametrize("signature", [None, "", "bm9wZQ==", "wrong"])
+async def test_an_unsigned_or_tampered_webhook_is_refused_and_processes_nothing(
+    served: Served, signature: str | None
+) -> None:
+    s, fake = served, served.fake
+    event = fake.event_text(HANAKO, "help", s.now_ms)
+    response = await s.post(event, signature=signature if signature != "" else None)
+    assert response.status_code == 401
+    body = fake.body(event)
+    forged = body.replace(b"help", b"stat")  # signed, then changed on the way
+    assert (await s.post_raw(forged, fake.signed(body))).status_code == 401
+    assert (await s.post_raw(body, fake.signed(body, "another secret"))).status_code == 401
+    assert not fake.delivered
+    # Nothing was recorded: the genuine delivery of that event is answered.
+    assert "招待コード" in await s.deliver(HANAKO, event)
+
+
+async def test_a_redelivered_event_is_handled_once(served: Served) -> None:
+    s, fake = served, served.fake
+    event = fake.event_text(HANAKO, "help", s.now_ms)
+    assert (await s.post(event)).status_code == 200
+    again = {**event, "deliveryContext": {"isRedelivery": True}}
+    responses = await asyncio.gather(*(s.post(again) for _ in range(4)))
+    assert {r.status_code for r in responses} == {200}
+    assert len(fake.messages_to(HANAKO.user_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{not json", 400),
+        (b"", 400),
+        (b"[1, 2]", 400),
+        (b'{"destination": "U"}', 400),
+        (b'{"events": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", 400),
+        (b'{"events": []}', 200),  # the console's "Verify"
+        (b'{"events": [1, "x", null]}', 200),
+        (b'{"events": [{"type": "message"}]}', 200),
+        (b'{"events": [{"type": "message", "source": {"type": "user", "userId": 5}}]}', 200),
+        (b'{"events": [{"type": "beacon", "source": {"type": "user", "userId": "U1"}}]}', 200),
+        (b'{"events": [{"type": "message", "source": {"type": "group", "groupId": "C1"}}]}', 200),
+        (b'{"events": [{"type": "postback", "source": {"type": "user", "userId": "U1"}}]}', 200),
+    ],
+)
+async def test_bad_events_are_never_a_server_error(
+    served: Served, body: bytes, status: int
+) -> None:
+    response = await served.post_raw(body, served.fake.signed(body))
+    assert response.status_code == status
+
+
+async def test_a_10000_character_text_and_a_sticker_get_one_clear_answer(served: Served) -> None:
+    s, fake = served, served.fake
+    assert "長すぎます" in await s.say(HANAKO, "あ" * 10_000)
+    sticker = fake.event_text(HANAKO, "", s.now_ms)
+    sticker["message"] = {"id": "9", "type": "sticker", "packageId": "1", "stickerId": "1"}
+    assert "テキストのみ" in await s.deliver(HANAKO, sticker)
+
+
+# -- rendering within LINE's limits ------------------------------------------------------------
+
+
+def test_rendering_keeps_every_limit() -> None:
+    def tokens(reply: Reply) -> dict[tuple[str, str], str]:
+        return {k: f"t{n:0>15}" for n, k in enumerate(render.button_keys(reply))}
+
+    long_label = "とても長いボタンのラベルでございます二十文字を超える"
+    cases = [
+        Reply("あ" * 12_000),
+        Reply("短い", ((Button(long_label, "a", "1"), Button("いいえ", "a", "2")),)),
+        Reply("い" * 400, ((Button("はい", "a", "1"),),)),
+        Reply("", tuple((Button(f"選択肢{n}", "a", str(n)),) for n in range(9))),
+        Reply("多い", tuple((Button(f"b{n}", "a", str(n)),) for n in range(30))),
+    ]
+    for reply in cases:
+        messages = render.render(reply, tokens(reply))
+        for n, message in enumerate(messages):
+            check_message(message, n)  # the fake's rules: what LINE refuses
+        assert all(len(b) <= render.MAX_MESSAGES for b in render.batches(messages))
+        shown = [a for m in messages for a in m.get("template", {}).get("actions", [])]
+        shown += [i["action"] for m in messages for i in m.get("quickReply", {}).get("items", [])]
+        assert len(shown) == len(reply.all_buttons())  # no button is lost
+    assert "".join(m["text"] for m in render.render(cases[0], {})) == "あ" * 12_000
+
+
+async def test_long_answers_are_split_and_the_overflow_is_pushed(served: Served) -> None:
+    s, fake = served, served.fake
+    replies = [Reply("あ" * 6000)] * 4  # 8 text messages: 5 by reply, 3 by push
+    event = fake.event_text(HANAKO, "x", s.now_ms)
+    await s.channel.answer(HANAKO.user_id, await s.channel._actor(HANAKO.user_id), replies, event)
+    assert len(fake.messages_to(HANAKO.user_id, "reply")) == 4
+    assert len(fake.messages_to(HANAKO.user_id, "push")) == 4
+    assert "".join(fake.texts(HANAKO.user_id)) == "あ" * 24_000
+
+
+# -- joining and every feature in LINE --------------------------------------------------------
+
+
+async def test_alumna_joins_by_invite_and_uses_the_features_in_japanese(served: Served) -> None:
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    assert "profile" in await s.say(HANAKO, "help")
+    profile = await s.say(HANAKO, "プロフィール")
+    assert "営業" in profile and "LINE" in profile
+
+    # The profile form, one field a message, with cancel half way.
+    assert "(1/4)" in await s.press(HANAKO, "プロフィールを編集")
+    assert "(2/4)" in await s.say(HANAKO, "Python; SQL")
+    assert "キャンセルしました" in await s.say(HANAKO, "cancel")
+    await s.press(HANAKO, "プロフィールを編集")
+    await s.say(HANAKO, "Python; SQL")
+    await s.say(HANAKO, "マネージャー")
+    assert "(4/4)" in await s.say(HANAKO, "大阪")
+    saved = await s.press(HANAKO, "関心あり")
+    assert "保存しました" in saved and "大阪" in saved
+
+    for command, expected in [
+        ("checkin", "交流"),
+        ("jobs", "求人"),
+        ("perks", "特典"),
+        ("events", "イベント"),
+        ("settings", "設定"),
+        ("survey", "1"),
+    ]:
+        assert expected in await s.say(HANAKO, command), command
+    # Every button anyone was shown carried an opaque token, never the action or payload.
+    assert all(len(data) <= 24 for _, data in fake.postbacks(HANAKO.user_id))
+
+
+async def test_a_stale_or_forged_postback_has_expired(served: Served) -> None:
+    s, fake = served, served.fake
+    for data in ("forged", "x" * 300, "日本語"):
+        event = fake.event_postback(HANAKO, data, s.now_ms)
+        assert "有効期限" in await s.deliver(HANAKO, event)
+
+
+async def test_an_english_line_user_joins_in_english(served: Served) -> None:
+    await join(served, EMMA, "emma@example.com")
+    assert "Engineering" in await served.say(EMMA, "profile")
+
+
+def test_a_webhook_body_is_json_the_sdk_reads() -> None:
+    fake = FakeLineAPI()
+    body = json.loads(fake.body(fake.event_text(HANAKO, "hi", 0)))
+    assert body["events"][0]["source"]["userId"] == HANAKO.user_id
+    assert BASIC_ID.startswith("@")
