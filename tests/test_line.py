@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,17 +14,22 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from bot.channels import configured_channels
 from bot.channels.line import render
 from bot.channels.line.channel import LineChannel
+from bot.core.channel import RateLimited, Recipient, TransientError, Unreachable
 from bot.core.clock import FixedClock
 from bot.core.settings import Settings
 from bot.core.types import Button, Reply
 from bot.runtime.app import App
+from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
-from storage import invites, people
+from storage import invites, outbox, people
+from storage.models import OutboxKind, OutboxMessage
 from tests.conftest import make_settings
+from tests.fakes.fake_channel import VirtualSleep
 from tests.fakes.line_api import BASIC_ID, SECRET, TOKEN, FakeLineAPI, LineUser, check_message
 from tests.support.people import load_company
 
@@ -293,3 +299,100 @@ def test_a_webhook_body_is_json_the_sdk_reads() -> None:
     body = json.loads(fake.body(fake.event_text(HANAKO, "hi", 0)))
     assert body["events"][0]["source"]["userId"] == HANAKO.user_id
     assert BASIC_ID.startswith("@")
+
+
+# -- pushes: retry keys, 429, the outbox ------------------------------------------------------
+
+
+async def queue_for(s: Served, email: str, text: str, kind: str, key: str) -> None:
+    async with s.app.db.transaction() as session:
+        person = await people.person_by_email(session, email)
+        assert person is not None
+        await outbox.enqueue(
+            session, person_id=person.id, reply=Reply(text, ((Button("はい", "a", "1"),),)),
+            key=key, kind=kind, now=s.app.clock.now(), urgent=True,
+        )  # fmt: skip
+
+
+def worker(s: Served, clock: FixedClock) -> Worker:
+    return Worker(s.app, {"line": s.channel}, sleep=VirtualSleep(clock))
+
+
+async def test_a_push_carries_a_retry_key_and_a_retried_push_is_delivered_once(
+    served: Served, clock: FixedClock
+) -> None:
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    await queue_for(s, "hanako@example.com", "お元気ですか", OutboxKind.CHECKIN, "c1")
+    assert (await worker(s, clock).run(drain=True)).sent == 1
+    [push] = fake.calls_to("/v2/bot/message/push")
+    key = push.headers["X-Line-Retry-Key"]
+    assert str(uuid.UUID(key)) == key
+    assert fake.pushes(HANAKO.user_id)[-1].messages[0]["template"]["text"] == "お元気ですか"
+
+    # The worker died after LINE accepted the push, before it wrote "sent": the row is sent
+    # again with the same key, LINE answers 409, and she has it once.
+    to = Recipient("line", "", HANAKO.user_id, message_key="c1")
+    assert await s.channel.send(to, Reply("お元気ですか", ((Button("はい", "a", "1"),),)))
+    assert fake.calls_to("/v2/bot/message/push")[-1].headers["X-Line-Retry-Key"] == key
+    assert len(fake.pushes(HANAKO.user_id)) == 1
+
+
+async def test_a_push_under_429_backs_off_and_arrives(served: Served, clock: FixedClock) -> None:
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    fake.fail_next("/v2/bot/message/push", 429)
+    with pytest.raises(RateLimited) as limited:
+        await s.channel.send(Recipient("line", "", HANAKO.user_id, message_key="k"), Reply("x"))
+    assert limited.value.retry_after > 0 and limited.value.scope == "channel"
+
+    fake.push_per_second = 2  # beyond the fake's rate: 429, and the worker waits it out
+    fake.now = lambda: clock.now().timestamp()
+    for n in range(6):
+        await queue_for(s, "hanako@example.com", f"お知らせ{n}", OutboxKind.CHECKIN, f"n{n}")
+    stats = await worker(s, clock).run(drain=True)
+    assert stats.sent == 6
+    texts = [m["template"]["text"] for d in fake.pushes(HANAKO.user_id) for m in d.messages]
+    assert sorted(texts) == [f"お知らせ{n}" for n in range(6)]
+
+
+async def test_send_maps_line_failures_for_the_delivery_worker(served: Served) -> None:
+    channel, fake = served.channel, served.fake
+    with pytest.raises(Unreachable):
+        await channel.send(Recipient("line", "", "not-a-line-id"), Reply("x"))
+    fake.fail_next("/v2/bot/message/push", 500, "Internal Server Error")
+    with pytest.raises(TransientError):
+        await channel.send(Recipient("line", "", HANAKO.user_id), Reply("x"))
+    fake.fail_next("/v2/bot/message/push", 429, "You have reached your monthly limit.")
+    with pytest.raises(RateLimited) as limited:
+        await channel.send(Recipient("line", "", HANAKO.user_id), Reply("x"))
+    assert limited.value.retry_after >= 3600
+
+
+async def test_an_event_handled_after_its_reply_token_expired_is_answered_by_push(
+    served: Served, clock: FixedClock
+) -> None:
+    s, fake = served, served.fake
+    # Five minutes old (a crashed `serve`; another process handles it later). Not by moving
+    # the clock: the inbox may be claiming at that moment, and its lease would start in the past.
+    event = fake.event_text(HANAKO, "help", s.now_ms - 5 * 60_000)
+    assert "招待コード" in await s.deliver(HANAKO, event)
+    assert not fake.messages_to(HANAKO.user_id, "reply")
+    assert fake.pushes(HANAKO.user_id)
+
+
+async def test_an_answer_whose_push_fails_goes_to_the_outbox_and_arrives(
+    served: Served, clock: FixedClock
+) -> None:
+    s, fake = served, served.fake
+    # Five minutes old (a crashed `serve`; another process handles it later). Not by moving
+    # the clock: the inbox may be claiming at that moment, and its lease would start in the past.
+    event = fake.event_text(HANAKO, "help", s.now_ms - 5 * 60_000)
+    fake.fail_next("/v2/bot/message/push", 429)
+    assert await s.deliver(HANAKO, event) == ""
+    async with s.app.db.transaction() as session:
+        queued = (await session.scalars(select(OutboxMessage))).one()
+    assert (queued.kind, queued.recipient) == ("answer", HANAKO.user_id)
+    clock.advance(seconds=2)
+    assert (await worker(s, clock).run(drain=True)).sent == 1
+    assert "招待コード" in "\n".join(fake.texts(HANAKO.user_id))

@@ -123,6 +123,7 @@ class FakeLineAPI:
         self.users: dict[str, LineUser] = {}
         self.blocked: set[str] = set()  # unfollowed: pushes are accepted and go nowhere
         self.push_per_second = 1000.0
+        self.now: Callable[[], float] = time.monotonic  # tests pass their clock: no real waits
         self.quota: int | None = None  # pushes a month; None: unlimited
         self.pushed_this_month = 0
         self.rich_menus: dict[str, dict[str, Any]] = {}
@@ -352,7 +353,7 @@ class FakeLineAPI:
             if retry_key in self._retry_keys:
                 accepted = {"x-line-accepted-request-id": self._retry_keys[retry_key]}
                 raise ApiError(409, "The retry key is already accepted", **accepted)
-        now = time.monotonic()
+        now = self.now()
         self._push_times = [t for t in self._push_times if now - t < 1.0]
         if len(self._push_times) >= self.push_per_second:
             raise ApiError(429, "Too Many Requests")
