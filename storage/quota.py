@@ -6,6 +6,8 @@ count; `stats` shows it and delivery reads it to decide what waits (bot/runtime/
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -13,6 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.models import MonthlySends
+
+# The plans' months are Japan's (LINE counts from the 1st, Japan time).
+QUOTA_ZONE = ZoneInfo("Asia/Tokyo")
+
+
+def month_of(now: datetime) -> str:
+    return now.astimezone(QUOTA_ZONE).strftime("%Y-%m")
+
+
+def next_month(now: datetime) -> datetime:
+    """When the count starts again: the 1st of next month, 00:00 Japan time."""
+    local = now.astimezone(QUOTA_ZONE)
+    first = (local.replace(day=1) + timedelta(days=32)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    return first.astimezone(ZoneInfo("UTC"))
 
 
 async def add(db: Database, channel: str, month: str, n: int = 1) -> None:
@@ -39,5 +57,5 @@ async def used(session: AsyncSession, channels: Iterable[str], month: str) -> di
                 MonthlySends.channel.in_(wanted), MonthlySends.month == month
             )
         )
-        found.update({channel: count for channel, count in rows.tuples()})
+        found.update({str(row[0]): int(row[1]) for row in rows})
     return found

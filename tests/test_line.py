@@ -19,17 +19,17 @@ from sqlalchemy import select
 from bot.channels import configured_channels
 from bot.channels.line import render
 from bot.channels.line.channel import LineChannel
-from bot.core.channel import RateLimited, Recipient, TransientError, Unreachable
+from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.clock import FixedClock
 from bot.core.settings import Settings
 from bot.core.types import Button, Reply
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
-from storage import invites, outbox, people
-from storage.models import OutboxKind, OutboxMessage
+from storage import invites, outbox, people, quota, segments
+from storage.models import Identity, OutboxKind, OutboxMessage
 from tests.conftest import make_settings
-from tests.fakes.fake_channel import VirtualSleep
+from tests.fakes.fake_channel import FakeChannel, VirtualSleep
 from tests.fakes.line_api import BASIC_ID, SECRET, TOKEN, FakeLineAPI, LineUser, check_message
 from tests.support.people import load_company
 
@@ -304,13 +304,15 @@ def test_a_webhook_body_is_json_the_sdk_reads() -> None:
 # -- pushes: retry keys, 429, the outbox ------------------------------------------------------
 
 
-async def queue_for(s: Served, email: str, text: str, kind: str, key: str) -> None:
+async def queue_for(
+    s: Served, email: str, text: str, kind: str, key: str, urgent: bool = True
+) -> None:
     async with s.app.db.transaction() as session:
         person = await people.person_by_email(session, email)
         assert person is not None
         await outbox.enqueue(
             session, person_id=person.id, reply=Reply(text, ((Button("はい", "a", "1"),),)),
-            key=key, kind=kind, now=s.app.clock.now(), urgent=True,
+            key=key, kind=kind, now=s.app.clock.now(), urgent=urgent,
         )  # fmt: skip
 
 
@@ -396,3 +398,151 @@ async def test_an_answer_whose_push_fails_goes_to_the_outbox_and_arrives(
     clock.advance(seconds=2)
     assert (await worker(s, clock).run(drain=True)).sent == 1
     assert "招待コード" in "\n".join(fake.texts(HANAKO.user_id))
+
+
+# -- the monthly push limit, unfollow and routing ---------------------------------------------
+
+
+async def second_identity(s: Served, email: str, channel: str, user_id: str) -> None:
+    """The person also has an identity elsewhere, behind LINE in their order."""
+    async with s.app.db.transaction() as session:
+        person = await people.person_by_email(session, email)
+        assert person is not None
+        session.add(Identity(person_id=person.id, channel=channel, user_id=user_id,
+                             chat_id=user_id, priority=1000))  # fmt: skip
+
+
+async def pushed_texts(fake: FakeLineAPI, user: LineUser) -> list[str]:
+    return [
+        m.get("text") or m["template"]["text"]
+        for d in fake.pushes(user.user_id)
+        for m in d.messages
+    ]
+
+
+async def test_near_the_monthly_limit_low_priority_pushes_go_elsewhere_or_wait(
+    sqlite_url: str, clock: FixedClock, fake: FakeLineAPI
+) -> None:
+    settings = line_settings(sqlite_url, fake, line_monthly_push_limit=10)
+    async with serving(settings, clock, fake) as s:
+        await load_company(s.app)
+        await join(s, HANAKO, "hanako@example.com")
+        await join(s, SUZUKI, "hr@example.com")
+        await second_identity(s, "hanako@example.com", "telegram", "5001")
+        elsewhere = FakeChannel(clock, name="telegram")
+        channels: dict[str, Channel] = {"line": s.channel, "telegram": elsewhere}
+        await quota.add(s.app.db, "line", quota.month_of(clock.now()), 7)
+
+        # 7 of 10 used: everything still goes by LINE, the 8th push included.
+        await queue_for(
+            s, "hanako@example.com", "求人のお知らせ1", OutboxKind.JOB, "j1", urgent=False
+        )
+        assert (await Worker(s.app, channels, sleep=VirtualSleep(clock)).run(drain=True)).sent
+        assert await pushed_texts(fake, HANAKO) == ["求人のお知らせ1"]
+
+        # 8 of 10: a job digest goes to her other identity; a check-in still comes by LINE.
+        await queue_for(
+            s, "hanako@example.com", "求人のお知らせ2", OutboxKind.JOB, "j2", urgent=False
+        )
+        await queue_for(
+            s, "hanako@example.com", "お元気ですか", OutboxKind.CHECKIN, "c1", urgent=False
+        )
+        await queue_for(s, "hr@example.com", "求人のお知らせ3", OutboxKind.JOB, "j3", urgent=False)
+        stats = await Worker(s.app, channels, sleep=VirtualSleep(clock)).run(drain=True)
+        assert stats.sent == 2 and stats.held == 1
+        assert await pushed_texts(fake, HANAKO) == ["求人のお知らせ1", "お元気ですか"]
+        assert [x.reply.text for x in elsewhere.sent] == ["求人のお知らせ2"]
+        # Suzuki has only LINE: his digest waits for next month (Japan's), not lost.
+        async with s.app.db.transaction() as session:
+            waiting = (
+                await session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.idempotency_key == "j3")
+                )
+            ).one()
+        assert waiting.state == "queued" and "monthly limit" in (waiting.last_error or "")
+        assert waiting.not_before == quota.next_month(clock.now())
+        assert quota.next_month(clock.now()).isoformat() == "2026-11-30T15:00:00+00:00"
+
+        # `stats` shows the month's usage, in Japanese.
+        assert "LINE プッシュ送信: 9 / 10 件（90%）" in await s.say(SUZUKI, "stats")
+
+        # Used up: a check-in too goes elsewhere, or waits.
+        await quota.add(s.app.db, "line", quota.month_of(clock.now()), 1)
+        await queue_for(
+            s, "hanako@example.com", "お元気ですか2", OutboxKind.CHECKIN, "c2", urgent=False
+        )
+        await queue_for(
+            s, "hr@example.com", "お元気ですか3", OutboxKind.CHECKIN, "c3", urgent=False
+        )
+        stats = await Worker(s.app, channels, sleep=VirtualSleep(clock)).run(drain=True)
+        assert stats.sent == 1 and stats.held == 1
+        assert [x.reply.text for x in elsewhere.sent] == ["求人のお知らせ2", "お元気ですか2"]
+        # Answers to what people ask are replies: free, and never held back.
+        assert "LINE" in await s.say(SUZUKI, "プロフィール")
+
+
+async def test_pushes_are_counted_in_the_database(served: Served, clock: FixedClock) -> None:
+    s = served
+    await join(s, HANAKO, "hanako@example.com")
+    await queue_for(s, "hanako@example.com", "お元気ですか", OutboxKind.CHECKIN, "c1")
+    await worker(s, clock).run(drain=True)
+    async with s.app.db.transaction() as session:
+        used = await quota.used(session, ["line"], quota.month_of(clock.now()))
+    assert used == {"line": 1} and s.fake.pushed_this_month == 1
+
+
+async def test_after_unfollow_messages_go_to_another_identity(
+    served: Served, clock: FixedClock
+) -> None:
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    await second_identity(s, "hanako@example.com", "telegram", "5001")
+    assert (await s.post(fake.event_unfollow(HANAKO, s.now_ms))).status_code == 200
+    async with s.app.db.transaction() as session:
+        line_id = (await session.scalars(select(Identity).where(Identity.channel == "line"))).one()
+    assert not line_id.reachable and line_id.unreachable_reason == "unfollowed on LINE"
+
+    elsewhere = FakeChannel(clock, name="telegram")
+    await queue_for(s, "hanako@example.com", "お元気ですか", OutboxKind.CHECKIN, "c1")
+    channels: dict[str, Channel] = {"line": s.channel, "telegram": elsewhere}
+    assert (await Worker(s.app, channels, sleep=VirtualSleep(clock)).run(drain=True)).sent == 1
+    assert [x.reply.text for x in elsewhere.sent] == ["お元気ですか"] and not fake.pushes()
+
+    # She adds the bot again: greeted, reachable on LINE again, and LINE is first again.
+    greeting = await s.deliver(HANAKO, fake.event_follow(HANAKO, s.now_ms))
+    assert "友だち追加ありがとうございます" in greeting
+    async with s.app.db.transaction() as session:
+        assert (await session.get(Identity, line_id.id)).reachable  # type: ignore[union-attr]
+
+
+async def test_following_greets_and_explains_joining_and_consent(served: Served) -> None:
+    s, fake = served, served.fake
+    greeting = await s.deliver(HANAKO, fake.event_follow(HANAKO, s.now_ms))
+    assert "友だち追加" in greeting and "join" in greeting and "同意" in greeting
+    assert "招待コード" in greeting  # and help, as for anyone who has not joined
+    english = LineUser("U" + "4" * 32, "Ann", "en")
+    assert "invite code" in await s.deliver(english, fake.event_follow(english, s.now_ms))
+
+
+async def test_hr_invites_from_line_with_the_line_link(served: Served) -> None:
+    s = served
+    assert s.app.settings.line_basic_id == BASIC_ID  # from /v2/bot/info at start-up
+    await join(s, SUZUKI, "hr@example.com")
+    answer = await s.say(SUZUKI, "invite emma@example.com")
+    link = f"https://line.me/R/oaMessage/{BASIC_ID}/?join%20"
+    assert link in answer
+    code = answer.rsplit("join%20", 1)[1].split()[0]
+    # Opening the link fills the chat with "join CODE": sending it joins.
+    assert "agree" in await s.say(EMMA, f"join {code}")
+
+
+async def test_a_segment_of_people_on_line(served: Served) -> None:
+    s = served
+    await join(s, HANAKO, "hanako@example.com")
+    segment = segments.parse_segment("channel:LINE")
+    async with s.app.db.transaction() as session:
+        query = segments.people_in(segment, "sqlite")
+        assert query is not None
+        found = list(await session.scalars(query))
+        hanako = await people.person_by_email(session, "hanako@example.com")
+    assert hanako is not None and found == [hanako.id]

@@ -39,13 +39,20 @@ from typing import Any
 
 from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.metrics import DELIVERIES
-from bot.core.platforms import DELIVERABLE
+from bot.core.platforms import DELIVERABLE, platform
 from bot.core.types import Reply
 from bot.runtime.app import App
-from bot.runtime.delivery_rules import backoff, buckets_for, pick_identity, quiet_until
+from bot.runtime.delivery_rules import (
+    backoff,
+    buckets_for,
+    closed_by_quota,
+    pick_identity,
+    quiet_until,
+)
 from bot.runtime.outcomes import WRITE_ERRORS, Outcomes
 from handlers import ON_BROADCAST_DELIVERED
 from storage import delivery as store
+from storage import quota
 from storage.models import Identity, OutboxKind, OutboxMessage, OutboxState, Person
 
 log = logging.getLogger(__name__)
@@ -113,6 +120,10 @@ class Worker:
         self._napping: set[asyncio.Task[Any]] = set()
         self.outcomes = Outcomes(app.db, sleep, self.name)
         self._broadcasts: set[int] = set()  # to close once their outcomes are written
+        # Platforms with a monthly plan (LINE): their sends this month, read at each claim and
+        # counted up as messages are planned, so one batch does not overshoot the plan.
+        self.metered = [n for n in self.channels if platform(n).quota(app.settings)]
+        self.used: dict[str, int] = {}
 
     @property
     def now(self) -> datetime:
@@ -262,6 +273,8 @@ class Worker:
             if not claimed:
                 return batch
             batch.claimed = len(claimed)
+            if self.metered:
+                self.used = await quota.used(session, self.metered, quota.month_of(now))
             self.stats.claimed += len(claimed)
             people = await store.people_with_identities(
                 session, (c.message.person_id for c in claimed if c.message.person_id)
@@ -340,7 +353,13 @@ class Worker:
             if until is not None:
                 self.stats.held += 1
                 return None, self.requeue(message, until, "quiet hours")
-        identity = pick_identity(person, self.channels)
+        closed = closed_by_quota(self.app.settings, self.used, message.kind, message.urgent)
+        identity = pick_identity(person, self.channels, closed)
+        if identity is None and closed and pick_identity(person, self.channels) is not None:
+            # Only a platform whose month is (nearly) used up reaches them: wait for the next.
+            self.stats.held += 1
+            names = ", ".join(sorted(closed))
+            return None, self.requeue(message, quota.next_month(now), f"monthly limit: {names}")
         if identity is None:
             others = sorted(
                 {i.channel for i in person.identities if i.reachable and i.channel in DELIVERABLE}
@@ -351,6 +370,8 @@ class Worker:
             last = message.last_error or ""
             why = last if last.startswith("unreachable") else "unreachable: no reachable identity"
             return None, self.dead(message, why)
+        if identity.channel in self.used:
+            self.used[identity.channel] += 1
         recipient = Recipient(
             identity.channel, identity.workspace, identity.user_id, identity.chat_id
         )

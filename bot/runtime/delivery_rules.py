@@ -13,7 +13,7 @@ from bot.core.channel import Channel, Recipient
 from bot.core.platforms import DELIVERABLE, platform
 from bot.core.settings import DeliverySettings, Settings
 from storage import delivery as store
-from storage.models import Identity, Person
+from storage.models import Identity, OutboxKind, Person
 
 
 def quiet_until(person: Person, settings: Settings, now: datetime) -> datetime | None:
@@ -61,10 +61,31 @@ def backoff(cfg: DeliverySettings, attempts: int, rng: random.Random) -> float:
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def pick_identity(person: Person, channels: Mapping[str, Channel]) -> Identity | None:
+def closed_by_quota(
+    settings: Settings, used: Mapping[str, int], kind: str, urgent: bool
+) -> frozenset[str]:
+    """Platforms this message may not use now because of their monthly plans: all kinds once
+    the month's sends are used up; low-priority kinds once `low_priority_share` of them are."""
+    low = OutboxKind.low_priority(kind) and not urgent
+    closed: set[str] = set()
+    for name, count in used.items():
+        q = platform(name).quota(settings)
+        if q is not None and (
+            count >= q.limit or (low and count >= q.limit * q.low_priority_share)
+        ):
+            closed.add(name)
+    return frozenset(closed)
+
+
+def pick_identity(
+    person: Person, channels: Mapping[str, Channel], closed: frozenset[str] = frozenset()
+) -> Identity | None:
     usable = [
         i
         for i in person.identities
-        if i.reachable and i.channel in DELIVERABLE and i.channel in channels
+        if i.reachable
+        and i.channel in DELIVERABLE
+        and i.channel in channels
+        and i.channel not in closed
     ]
     return min(usable, key=lambda i: (i.priority, i.id), default=None)

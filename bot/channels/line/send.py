@@ -12,7 +12,6 @@ import logging
 import uuid
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from linebot.v3.messaging import (
     ApiException,
@@ -32,11 +31,6 @@ NAME = "line"
 RETRY_NAMESPACE = uuid.UUID("6f1c3f0e-5a55-4e8b-9d5e-3c1a2b7d9e10")
 RATE_LIMIT_WAIT_S = 1.0  # LINE's 429 carries no Retry-After
 QUOTA_WAIT_S = 3600.0  # the month's pushes are used up: LINE refuses until the month turns
-LINE_ZONE = ZoneInfo("Asia/Tokyo")  # the plans' months are Japan's
-
-
-def month_of(now: datetime) -> str:
-    return now.astimezone(LINE_ZONE).strftime("%Y-%m")
 
 
 def retry_key(*parts: object) -> str:
@@ -97,4 +91,4 @@ async def push(
             log.info("LINE push %s to %s was accepted before", key, to)
             return
         raise
-    await quota.add(db, NAME, month_of(now), 1)
+    await quota.add(db, NAME, quota.month_of(now), 1)
