@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from bot.channels import configured_channels
 from bot.channels.line import render
-from bot.channels.line.channel import LineChannel
+from bot.channels.line.channel import LineChannel, setup_command
+from bot.cli import build_parser, cmd_platform_setup
 from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.clock import FixedClock
 from bot.core.settings import Settings
@@ -546,3 +547,27 @@ async def test_a_segment_of_people_on_line(served: Served) -> None:
         found = list(await session.scalars(query))
         hanako = await people.person_by_email(session, "hanako@example.com")
     assert hanako is not None and found == [hanako.id]
+
+
+# -- the rich menu ----------------------------------------------------------------------------
+
+
+async def test_serve_sets_up_the_rich_menu_of_the_main_commands(served: Served) -> None:
+    fake = served.fake
+    [menu_id] = fake.rich_menus
+    assert fake.default_rich_menu == menu_id
+    assert fake.rich_menu_images[menu_id].startswith(b"\x89PNG")
+    texts = [a["action"]["text"] for a in fake.rich_menus[menu_id]["areas"]]
+    assert texts == ["help", "profile", "checkin", "jobs", "events", "settings"]
+    assert "招待コード" in await served.say(HANAKO, texts[0])  # a tile is a typed command
+
+
+async def test_line_setup_replaces_the_menu(served: Served) -> None:
+    fake = served.fake
+    [first] = fake.rich_menus
+    answer = await setup_command(served.app)
+    [second] = fake.rich_menus
+    assert second != first and fake.default_rich_menu == second
+    assert second in answer and BASIC_ID in answer
+    args = build_parser().parse_args(["line", "setup"])
+    assert args.func is cmd_platform_setup and args.platform.name == "line"

@@ -39,6 +39,7 @@ class Platform:
     group_chat: Callable[[str], bool] = lambda _chat: False  # a chat id is a group's
     tables: str | None = None  # module declaring the tables its SDK keeps, for Alembic
     quota: Callable[[Settings], Quota | None] = lambda _settings: None  # pushes a month
+    setup: str | None = None  # "module:function" run by `alumni-bot NAME setup`: async (App) -> str
 
 
 PLATFORMS: tuple[Platform, ...] = (
@@ -68,6 +69,7 @@ PLATFORMS: tuple[Platform, ...] = (
     Platform(
         "line", deliverable=True, command_prefix="",
         adapter="bot.channels.line.channel:LineChannel",
+        setup="bot.channels.line.channel:setup_command",
         configured=lambda s: bool(s.line_channel_access_token and s.line_channel_secret),
         user_is_chat=True, credentials="LINE_CHANNEL_ACCESS_TOKEN and LINE_CHANNEL_SECRET",
         group_chat=lambda chat: chat.startswith(("C", "R")),

@@ -19,14 +19,20 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from linebot.v3.messaging import ApiException, AsyncApiClient, AsyncMessagingApi, Configuration
+from linebot.v3.messaging import (
+    ApiException,
+    AsyncApiClient,
+    AsyncMessagingApi,
+    AsyncMessagingApiBlob,
+    Configuration,
+)
 from prometheus_client import Counter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.line import render, send
+from bot.channels.line import menu, render, send
 from bot.core.channel import DeliveryError, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.i18n import pick_locale
 from bot.core.types import Actor, Incoming, Reply
@@ -76,9 +82,16 @@ class LineChannel:
                 host=self.app.settings.line_api_url.rstrip("/"), access_token=self.token
             )
             config.connection_pool_maxsize = 64
-            self._client = AsyncApiClient(config)
+            url = self.app.settings.line_api_url
+            self._client = menu.DataHost(config, menu.data_host(url))
             self._api = AsyncMessagingApi(self._client)
         return self._api
+
+    async def setup(self) -> str:
+        """The rich menu of the main commands, made everyone's default (`alumni-bot line
+        setup`); returns its id."""
+        api = self.api
+        return await menu.setup(api, AsyncMessagingApiBlob(self._client), self.app.catalogs)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -87,6 +100,12 @@ class LineChannel:
         if info.basic_id and not self.app.settings.line_basic_id:
             self.app.settings.line_basic_id = info.basic_id  # for invite links
         self.app.inbox.register(NAME, self.handle)
+        if webhooks:
+            try:
+                if not await menu.current(self.api):
+                    await self.setup()
+            except Exception:  # a convenience: serving goes on without it
+                log.exception("LINE rich menu not set up (try `alumni-bot line setup`)")
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -315,3 +334,14 @@ class LineChannel:
         except (TimeoutError, OSError) as exc:
             raise TransientError(str(exc) or type(exc).__name__) from exc
         return user_id
+
+
+async def setup_command(app: App) -> str:
+    """`alumni-bot line setup`: the rich menu, and the basic id for invite links."""
+    channel = LineChannel(app)
+    try:
+        info = await channel.api.get_bot_info()
+        menu_id = await channel.setup()
+    finally:
+        await channel.stop()
+    return f"rich menu {menu_id} is everyone's default; basic id {info.basic_id}"
