@@ -6,8 +6,8 @@ refuses: more than 5 messages a request, text over 5,000 characters, more than 1
 items or labels over 20 characters, postback data over 300 characters, a buttons template with
 more than 4 actions, a title over 40 or a text over 160 characters, a reply token used twice or
 never issued (400). A push carrying an `X-Line-Retry-Key` already accepted answers 409 and
-delivers nothing again. Pushes beyond `push_per_second` answer 429, and so do pushes beyond the
-month's `quota`. Tests build signed webhook bodies with `event_*` and `signed`."""
+delivers nothing again. Pushes beyond `push_per_second` (a token bucket) answer 429, and so do
+pushes beyond the month's `quota`. Tests build signed webhook bodies with `event_*` and `signed`."""
 
 from __future__ import annotations
 
@@ -131,7 +131,8 @@ class FakeLineAPI:
         self.default_rich_menu: str | None = None
         self._reply_tokens: dict[str, str] = {}  # issued, unused → user id
         self._retry_keys: dict[str, str] = {}  # accepted retry key → request id
-        self._push_times: list[float] = []
+        self._tokens: float | None = None  # a token bucket of push_per_second, refilled in time
+        self._refilled = 0.0
         self._ids = itertools.count(1)
         self._failures: dict[str, list[ApiError]] = {}
         self._changed = asyncio.Condition()
@@ -354,13 +355,18 @@ class FakeLineAPI:
                 accepted = {"x-line-accepted-request-id": self._retry_keys[retry_key]}
                 raise ApiError(409, "The retry key is already accepted", **accepted)
         now = self.now()
-        self._push_times = [t for t in self._push_times if now - t < 1.0]
-        if len(self._push_times) >= self.push_per_second:
+        if self._tokens is None:
+            self._tokens = self.push_per_second
+        else:
+            refill = (now - self._refilled) * self.push_per_second
+            self._tokens = min(self.push_per_second, self._tokens + refill)
+        self._refilled = now
+        if self._tokens < 1:
             raise ApiError(429, "Too Many Requests")
         if self.quota is not None and self.pushed_this_month + len(messages) > self.quota:
             raise ApiError(429, "You have reached your monthly limit.")
-        self._push_times.append(now)
-        self.pushed_this_month += len(messages)
+        self._tokens -= 1
+        self.pushed_this_month += 1  # LINE counts a push to one person once, whatever it holds
         request_id = uuid.uuid4().hex
         if retry_key is not None:
             self._retry_keys[retry_key] = request_id
