@@ -23,12 +23,12 @@ from bot.cli import build_parser, cmd_platform_setup
 from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.clock import FixedClock
 from bot.core.settings import Settings
-from bot.core.types import Button, Reply
+from bot.core.types import Attachment, Button, Reply
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
 from storage import invites, outbox, people, quota, segments
-from storage.models import Identity, OutboxKind, OutboxMessage
+from storage.models import Identity, OutboxKind, OutboxMessage, Role
 from tests.conftest import make_settings
 from tests.fakes.fake_channel import FakeChannel, VirtualSleep
 from tests.fakes.line_api import BASIC_ID, SECRET, TOKEN, FakeLineAPI, LineUser, check_message
@@ -571,3 +571,31 @@ async def test_line_setup_replaces_the_menu(served: Served) -> None:
     assert second in answer and BASIC_ID in answer
     args = build_parser().parse_args(["line", "setup"])
     assert args.func is cmd_platform_setup and args.platform.name == "line"
+
+
+async def test_every_command_answers_in_line_without_an_apology(served: Served) -> None:
+    s = served
+    await join(s, SUZUKI, "hr@example.com")
+    async with s.app.db.transaction() as session:
+        suzuki = await people.person_by_email(session, "hr@example.com")
+        assert suzuki is not None
+        await people.grant(session, suzuki, Role.ADMIN, None, s.app.clock.now())
+    commands = [r.command for r in s.app.dispatcher.router.routes if r.command and r.listed]
+    assert len(commands) > 15
+    for command in commands:
+        answer = await s.say(SUZUKI, command)
+        if "キャンセル" in answer or "(1/" in answer:  # a form began: leave it
+            await s.say(SUZUKI, "cancel")
+        assert answer and "申し訳" not in answer, command
+    for _, data in s.fake.postbacks(SUZUKI.user_id):
+        assert len(data) <= render.MAX_DATA
+
+
+async def test_mydata_arrives_as_text_and_a_chart_says_where_to_get_it(served: Served) -> None:
+    s = served
+    await join(s, HANAKO, "hanako@example.com")
+    answer = await s.say(HANAKO, "mydata")
+    assert "mydata-" in answer and "山田 花子" in answer and '"email"' in answer
+    reply = Reply("グラフ", attachment=Attachment("chart.png", b"\x89PNG", "image/png", True))
+    [message] = render.render(reply, {}, "（LINE ではファイルを送れません）")
+    assert message["text"] == "グラフ\n\n（LINE ではファイルを送れません）"

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bot.core import markup
-from bot.core.types import Button, Reply
+from bot.core.types import Attachment, Button, Reply
 
 MAX_MESSAGES = 5  # message objects in one reply or push request
 MAX_TEXT = 5000
@@ -25,6 +25,10 @@ MAX_TEMPLATE_TEXT = 160  # a buttons template's text without a title or image
 MAX_ALT_TEXT = 400
 MAX_DISPLAY_TEXT = 300
 EMPTY_TEXT = "…"
+# A text file (`mydata`'s JSON, a CSV, an .ics) this long or shorter is sent as text messages:
+# LINE takes no uploads, and a person who is only on LINE still gets their data.
+MAX_FILE_TEXT = 4 * MAX_TEXT
+TEXT_TYPES = ("application/json", "text/")
 
 Message = dict[str, Any]
 
@@ -87,13 +91,29 @@ def _template(text: str, actions: list[dict[str, Any]]) -> Message:
     }
 
 
+def file_text(attachment: Attachment) -> str | None:
+    """A small text file's content, to send as messages; None for images and large files."""
+    if attachment.is_image or not attachment.mime_type.startswith(TEXT_TYPES):
+        return None
+    try:
+        content = attachment.content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    return content if len(content) <= MAX_FILE_TEXT else None
+
+
 def render(
     reply: Reply, tokens: Mapping[tuple[str, str], str], file_note: str = ""
 ) -> list[Message]:
     """The message objects for one reply, in order (any number: the sender batches them by
-    MAX_MESSAGES). A file cannot be uploaded to LINE: `file_note` says where it went instead."""
+    MAX_MESSAGES). LINE takes no uploads: a small text file follows the text as messages; for
+    anything else `file_note` says where to get it."""
     text = markup.plain(reply.text)
-    if reply.attachment is not None and file_note:
+    attachment = reply.attachment
+    content = file_text(attachment) if attachment is not None else None
+    if content is not None and attachment is not None:
+        text = f"{text}\n\n{attachment.filename}\n{content}" if text.strip() else content
+    elif attachment is not None and file_note:
         text = f"{text}\n\n{file_note}" if text.strip() else file_note
     buttons = reply.all_buttons()
     actions = [_action(b, tokens) for b in buttons]
