@@ -422,9 +422,9 @@ async def pushed_texts(fake: FakeLineAPI, user: LineUser) -> list[str]:
 
 
 async def test_near_the_monthly_limit_low_priority_pushes_go_elsewhere_or_wait(
-    sqlite_url: str, clock: FixedClock, fake: FakeLineAPI
+    database_url: str, clock: FixedClock, fake: FakeLineAPI
 ) -> None:
-    settings = line_settings(sqlite_url, fake, line_monthly_push_limit=10)
+    settings = line_settings(database_url, fake, line_monthly_push_limit=10)
     async with serving(settings, clock, fake) as s:
         await load_company(s.app)
         await join(s, HANAKO, "hanako@example.com")
