@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -599,3 +600,71 @@ async def test_mydata_arrives_as_text_and_a_chart_says_where_to_get_it(served: S
     reply = Reply("グラフ", attachment=Attachment("chart.png", b"\x89PNG", "image/png", True))
     [message] = render.render(reply, {}, "（LINE ではファイルを送れません）")
     assert message["text"] == "グラフ\n\n（LINE ではファイルを送れません）"
+
+
+async def test_routing_prefers_line_once_the_person_chooses_it(
+    served: Served, clock: FixedClock
+) -> None:
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    async with s.app.db.transaction() as session:
+        person = await people.person_by_email(session, "hanako@example.com")
+        assert person is not None
+        session.add(Identity(person_id=person.id, channel="telegram", user_id="5001",
+                             chat_id="5001", priority=-1))  # fmt: skip
+    elsewhere = FakeChannel(clock, name="telegram")
+    channels: dict[str, Channel] = {"line": s.channel, "telegram": elsewhere}
+    await queue_for(s, "hanako@example.com", "お元気ですか1", OutboxKind.CHECKIN, "c1")
+    await Worker(s.app, channels, sleep=VirtualSleep(clock)).run(drain=True)
+    assert [x.reply.text for x in elsewhere.sent] == ["お元気ですか1"]
+
+    profile = await s.say(HANAKO, "profile")
+    assert "LINE" in profile and "Telegram" in profile
+    assert "今後はまず LINE に連絡します" in await s.press(HANAKO, "LINE に連絡してほしい")
+    await queue_for(s, "hanako@example.com", "お元気ですか2", OutboxKind.CHECKIN, "c2")
+    await Worker(s.app, channels, sleep=VirtualSleep(clock)).run(drain=True)
+    assert await pushed_texts(fake, HANAKO) == ["お元気ですか2"]
+    assert len(elsewhere.sent) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_run_serves_the_webhook_on_port_for_development(
+    sqlite_url: str, clock: FixedClock, fake: FakeLineAPI
+) -> None:
+    port = free_port()
+    settings = line_settings(sqlite_url, fake, port=port)
+    app = App.build(settings, clock)
+    await app.prepare()
+    [channel] = configured_channels(app)
+    assert isinstance(channel, LineChannel)
+    await channel.start()  # as `run` does: no rich menu, no webhook registration
+    handling = asyncio.create_task(app.inbox.run())
+    polling = asyncio.create_task(channel.poll())
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            body = fake.body(fake.event_text(HANAKO, "ヘルプ", int(clock.now().timestamp() * 1000)))
+            for _ in range(200):  # until uvicorn listens
+                try:
+                    response = await http.post(
+                        "/line/webhook",
+                        content=body,
+                        headers={"X-Line-Signature": fake.signed(body)},
+                    )
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.02)
+            assert response.status_code == 200
+        await app.inbox.idle()
+        assert "招待コード" in "\n".join(fake.texts(HANAKO.user_id))
+        assert not fake.rich_menus
+    finally:
+        await channel.stop()
+        await polling
+        await app.inbox.stop()
+        await handling
+        await app.close()

@@ -74,6 +74,7 @@ class LineChannel:
         self._client: AsyncApiClient | None = None
         self._api: AsyncMessagingApi | None = None
         self.languages: dict[str, tuple[str | None, str | None]] = {}  # user → (name, lang)
+        self.serving: Any = None  # `run`'s own web server (uvicorn), while poll() runs
 
     @property
     def api(self) -> AsyncMessagingApi:
@@ -108,6 +109,8 @@ class LineChannel:
                 log.exception("LINE rich menu not set up (try `alumni-bot line setup`)")
 
     async def stop(self) -> None:
+        if self.serving is not None:
+            self.serving.should_exit = True  # `run`'s webhook server finishes its requests
         if self._client is not None:
             await self._client.close()
         self._client = self._api = None
@@ -122,7 +125,11 @@ class LineChannel:
         # `run` handles the signals; uvicorn's own handlers would swallow them.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         log.info("LINE webhook on port %d%s", self.app.settings.port, WEBHOOK_PATH)
-        await server.serve()
+        self.serving = server
+        try:
+            await server.serve()
+        finally:
+            self.serving = None
 
     # -- webhook (serve) -----------------------------------------------------------------------
 
