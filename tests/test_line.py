@@ -668,3 +668,16 @@ async def test_run_serves_the_webhook_on_port_for_development(
         await app.inbox.stop()
         await handling
         await app.close()
+
+
+async def test_when_line_cannot_be_reached_answers_wait_in_the_outbox(served: Served) -> None:
+    s, fake = served, served.fake
+    await fake.close()  # LINE is down: connections are refused
+    with pytest.raises(TransientError):
+        await s.channel.send(Recipient("line", "", HANAKO.user_id), Reply("x"))
+    old = fake.event_text(HANAKO, "help", s.now_ms - 5 * 60_000)
+    response = await s.post(old)
+    assert response.status_code == 200
+    async with s.app.db.transaction() as session:
+        queued = (await session.scalars(select(OutboxMessage))).one()
+    assert (queued.kind, queued.recipient, queued.state) == ("answer", HANAKO.user_id, "queued")

@@ -19,6 +19,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from linebot.v3.messaging import (
     ApiException,
     AsyncApiClient,
@@ -59,6 +60,19 @@ def _part(event: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 KINDS = ("message", "postback", "follow", "unfollow")
+MAX_PROFILES = 10_000  # display names and languages kept in memory
+# What a call to LINE can fail with: its answer (ApiException), or no answer at all.
+NETWORK_ERRORS = (ApiException, aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _status(exc: BaseException) -> str:
+    return str(exc.status) if isinstance(exc, ApiException) else type(exc).__name__
+
+
+def _error(exc: BaseException, to: str) -> DeliveryError:
+    if isinstance(exc, ApiException):
+        return send.delivery_error(exc, to)
+    return TransientError(str(exc) or type(exc).__name__)
 
 
 class LineChannel:
@@ -195,9 +209,7 @@ class LineChannel:
             EVENTS.labels("not_private").inc()  # groups and rooms: not served yet
             return
         key = str(event.get("webhookEventId") or "")
-        EVENTS.labels(
-            kind if kind in ("message", "postback", "follow", "unfollow") else "other"
-        ).inc()
+        EVENTS.labels(kind if kind in KINDS else "other").inc()
         if kind == "unfollow":
             self.languages.pop(user_id, None)
             await identities.mark_unreachable(self.app.db, NAME, "", user_id, "unfollowed on LINE")
@@ -243,9 +255,11 @@ class LineChannel:
             try:
                 profile = await self.api.get_profile(user_id)
                 self.languages[user_id] = (profile.display_name, profile.language)
-            except ApiException as exc:  # not a friend any more, or LINE is slow: no hint
-                log.info("LINE profile of %s not read: %s", user_id, exc.status)
+            except NETWORK_ERRORS as exc:  # not a friend any more, or LINE is slow: no hint
+                log.info("LINE profile of %s not read: %s", user_id, _status(exc))
                 self.languages.setdefault(user_id, (None, None))
+            if len(self.languages) > MAX_PROFILES:  # a cache, not a copy of every friend
+                self.languages = {user_id: self.languages[user_id]}
         name, language = self.languages[user_id]
         return Actor(NAME, user_id, "", name, language)
 
@@ -294,14 +308,14 @@ class LineChannel:
                 except send.InvalidReplyToken as exc:
                     log.info("LINE reply token of %s not usable (%s): pushing", key, exc)
                     first = 0
-                except ApiException as exc:
-                    log.warning("LINE reply to %s failed: %s", user_id, exc.status)
+                except NETWORK_ERRORS as exc:  # the pushes below take over
+                    log.warning("LINE reply to %s failed: %s", user_id, _status(exc))
                     first = 0
         for n in range(first, len(replies)):
             try:
                 await self._push(user_id, rendered[n], ("answer", key, n))
-            except ApiException as exc:
-                error = send.delivery_error(exc, user_id)
+            except NETWORK_ERRORS as exc:
+                error = _error(exc, user_id)
                 if isinstance(error, Unreachable):
                     log.warning("LINE answer to %s failed: %s", user_id, error)
                     return
@@ -336,10 +350,8 @@ class LineChannel:
         try:
             key = to.message_key or uuid.uuid4().hex  # no key: nothing to de-duplicate against
             await self._push(user_id, messages, ("outbox", key, user_id))
-        except ApiException as exc:
-            raise send.delivery_error(exc, user_id) from exc
-        except (TimeoutError, OSError) as exc:
-            raise TransientError(str(exc) or type(exc).__name__) from exc
+        except NETWORK_ERRORS as exc:
+            raise _error(exc, user_id) from exc
         return user_id
 
 
