@@ -15,12 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.channels import configured_channels
 from bot.channels.line import render
 from bot.channels.line.channel import LineChannel, setup_command
 from bot.cli import build_parser, cmd_platform_setup
+from bot.core import markup
 from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.clock import FixedClock
 from bot.core.settings import Settings
@@ -681,3 +684,24 @@ async def test_when_line_cannot_be_reached_answers_wait_in_the_outbox(served: Se
     async with s.app.db.transaction() as session:
         queued = (await session.scalars(select(OutboxMessage))).one()
     assert (queued.kind, queued.recipient, queued.state) == ("answer", HANAKO.user_id, "queued")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(st.characters(codec="utf-8"), max_size=12_000)
+    | st.sampled_from(["😀" * 5001, "あ\n" * 4000, "a " * 6000]),
+    labels=st.lists(st.text(min_size=1, max_size=40), max_size=30),
+)
+def test_any_reply_renders_within_lines_limits(text: str, labels: list[str]) -> None:
+    reply = Reply(text, tuple((Button(label, "a", str(n)),) for n, label in enumerate(labels)))
+    tokens = {k: f"t{n:0>15}" for n, k in enumerate(render.button_keys(reply))}
+    messages = render.render(reply, tokens)
+    for n, message in enumerate(messages):
+        check_message(message, n)
+    actions = [a for m in messages for a in m.get("template", {}).get("actions", [])]
+    actions += [i["action"] for m in messages for i in m.get("quickReply", {}).get("items", [])]
+    assert len(actions) == len(labels)
+    texts = [m["text"] for m in messages if m["type"] == "text"]
+    shown = markup.plain(text)
+    if shown.strip() and (len(labels) > render.MAX_ACTIONS or render.size(shown) > 160):
+        assert "".join("".join(texts).split()) == "".join(shown.split())  # nothing lost

@@ -40,6 +40,11 @@ MAX_TEMPLATE_TEXT = 160
 MAX_ALT_TEXT = 400
 
 
+def size(text: str) -> int:
+    """LINE's limits are taken as UTF-16 code units here (an emoji counts 2): the strict view."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, **headers: str) -> None:
         super().__init__(message)
@@ -76,9 +81,9 @@ def _check_action(action: dict[str, Any], where: str) -> None:
         data = str(action.get("data", ""))
         if not data or len(data) > MAX_DATA:
             raise ApiError(400, f"{where}.data: must be 1 to {MAX_DATA} characters")
-        if len(str(action.get("displayText", ""))) > 300:
+        if size(str(action.get("displayText", ""))) > 300:
             raise ApiError(400, f"{where}.displayText: over 300 characters")
-    if len(label) > MAX_LABEL:
+    if size(label) > MAX_LABEL:
         raise ApiError(400, f"{where}.label: must be at most {MAX_LABEL} characters")
 
 
@@ -87,21 +92,21 @@ def check_message(message: dict[str, Any], n: int) -> None:
     kind = message.get("type")
     if kind == "text":
         text = str(message.get("text", ""))
-        if not text or len(text) > MAX_TEXT:
+        if not text or size(text) > MAX_TEXT:
             raise ApiError(400, f"{where}.text: must be 1 to {MAX_TEXT} characters")
     elif kind == "template":
         template = message.get("template") or {}
-        if not 1 <= len(str(message.get("altText", ""))) <= MAX_ALT_TEXT:
+        if not 1 <= size(str(message.get("altText", ""))) <= MAX_ALT_TEXT:
             raise ApiError(400, f"{where}.altText: must be 1 to {MAX_ALT_TEXT} characters")
         if template.get("type") != "buttons":
             raise ApiError(400, f"{where}.template.type: only buttons in this fake")
         actions = template.get("actions") or []
         if not 1 <= len(actions) <= MAX_ACTIONS:
             raise ApiError(400, f"{where}.template.actions: 1 to {MAX_ACTIONS} actions")
-        if len(str(template.get("title") or "")) > MAX_TITLE:
+        if size(str(template.get("title") or "")) > MAX_TITLE:
             raise ApiError(400, f"{where}.template.title: over {MAX_TITLE} characters")
         text = str(template.get("text", ""))
-        if not text or len(text) > MAX_TEMPLATE_TEXT:
+        if not text or size(text) > MAX_TEMPLATE_TEXT:
             raise ApiError(400, f"{where}.template.text: 1 to {MAX_TEMPLATE_TEXT} characters")
         for i, action in enumerate(actions):
             _check_action(action, f"{where}.template.actions[{i}]")

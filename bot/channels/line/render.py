@@ -33,17 +33,30 @@ TEXT_TYPES = ("application/json", "text/")
 Message = dict[str, Any]
 
 
+def size(text: str) -> int:
+    """Length as LINE may count it: UTF-16 code units (an emoji counts 2), never under len()."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def cut(text: str, limit: int) -> str:
     one_line = " ".join(text.split())
-    if len(one_line) > limit:
-        one_line = one_line[: limit - 1] + "…"
+    if size(one_line) > limit:
+        while size(one_line) > limit - 1:
+            one_line = one_line[:-1]
+        one_line += "…"
     return one_line or "·"
 
 
 def _hard_cut(line: str, limit: int) -> Iterator[str]:
-    while len(line) > limit:
-        space = line.rfind(" ", 0, limit)
-        end = space + 1 if space > limit // 2 else limit
+    while size(line) > limit:
+        fits, units = 0, 0
+        for i, ch in enumerate(line):
+            units += 2 if ord(ch) > 0xFFFF else 1
+            if units > limit:
+                fits = i
+                break
+        space = line.rfind(" ", 0, fits)
+        end = space + 1 if space > fits // 2 else fits
         yield line[:end]
         line = line[end:]
     if line:
@@ -52,16 +65,18 @@ def _hard_cut(line: str, limit: int) -> Iterator[str]:
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """Pieces within `limit`, split at line breaks where possible; blank pieces dropped."""
-    if len(text) <= limit:
+    if size(text) <= limit:
         return [text] if text.strip() else []
     chunks: list[str] = []
-    current = ""
+    current, current_size = "", 0
     for line in text.splitlines(keepends=True):
         for piece in _hard_cut(line, limit):
-            if current and len(current) + len(piece) > limit:
+            piece_size = size(piece)
+            if current and current_size + piece_size > limit:
                 chunks.append(current)
-                current = ""
+                current, current_size = "", 0
             current += piece
+            current_size += piece_size
     if current:
         chunks.append(current)
     return [c.rstrip("\n") for c in chunks if c.strip()]
@@ -99,7 +114,7 @@ def file_text(attachment: Attachment) -> str | None:
         content = attachment.content.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
-    return content if len(content) <= MAX_FILE_TEXT else None
+    return content if size(content) <= MAX_FILE_TEXT else None
 
 
 def render(
@@ -122,7 +137,7 @@ def render(
         return [{"type": "text", "text": p} for p in pieces]
     if len(actions) <= MAX_ACTIONS and len(pieces) <= 1:
         body = pieces[0] if pieces else EMPTY_TEXT
-        if len(body) <= MAX_TEMPLATE_TEXT:
+        if size(body) <= MAX_TEMPLATE_TEXT:
             return [_template(body, actions)]
     messages: list[Message] = [{"type": "text", "text": p} for p in pieces]
     if len(actions) <= MAX_QUICK_REPLY:
