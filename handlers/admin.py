@@ -110,11 +110,11 @@ async def monthly_sends(ctx: Context) -> list[str]:
     for p in wanted:
         q, n = p.quota(ctx.settings), used[p.name]
         place = ctx.t(f"bridge.place_{p.name}", workspace="")
-        if q is not None:
+        if q is not None and q.limit is not None:
             share = f"{100 * n / q.limit:.0f}"
             lines.append(ctx.t("admin.stats.monthly_sends", place=place, used=n, limit=q.limit,
                                share=share))  # fmt: skip
-        elif n:
+        elif q is not None or n:
             lines.append(ctx.t("admin.stats.monthly_sends_unlimited", place=place, used=n))
     return lines
 

@@ -16,10 +16,11 @@ from bot.core.settings import Settings
 
 @dataclass(frozen=True)
 class Quota:
-    """A platform that counts proactive messages a month (LINE's plans): past
-    `low_priority_share` of `limit`, low-priority kinds go elsewhere or wait."""
+    """A platform whose plans count proactive messages a month (LINE's pushes): they are counted
+    always; with a `limit` (None: none set), past `low_priority_share` of it low-priority kinds
+    go elsewhere or wait."""
 
-    limit: int
+    limit: int | None
     low_priority_share: float
 
 
@@ -38,7 +39,7 @@ class Platform:
     credentials: str = ""  # what an operator sets to turn it on, for error messages
     group_chat: Callable[[str], bool] = lambda _chat: False  # a chat id is a group's
     tables: str | None = None  # module declaring the tables its SDK keeps, for Alembic
-    quota: Callable[[Settings], Quota | None] = lambda _settings: None  # pushes a month
+    quota: Callable[[Settings], Quota | None] = lambda _settings: None  # sends counted a month
     setup: str | None = None  # "module:function" run by `alumni-bot NAME setup`: async (App) -> str
 
 
@@ -78,11 +79,7 @@ PLATFORMS: tuple[Platform, ...] = (
             if s.line_basic_id
             else None
         ),
-        quota=lambda s: (
-            Quota(s.line_monthly_push_limit, s.line_low_priority_share)
-            if s.line_monthly_push_limit
-            else None
-        ),
+        quota=lambda s: Quota(s.line_monthly_push_limit, s.line_low_priority_share),
     ),
 )  # fmt: skip
 

@@ -124,6 +124,7 @@ class Worker:
         # counted up as messages are planned, so one batch does not overshoot the plan.
         self.metered = [n for n in self.channels if platform(n).quota(app.settings)]
         self.used: dict[str, int] = {}
+        self.sends: dict[str, int] = {}  # sent on metered platforms, not yet added to the count
 
     @property
     def now(self) -> datetime:
@@ -473,6 +474,8 @@ class Worker:
         False when they are still unwritten: they stay, and nothing new is claimed."""
         written = await self.outcomes.write()
         self.stats.write_failures = self.outcomes.failures
+        if self.sends:
+            await self.count_sends()
         if written and self._broadcasts:
             ids, self._broadcasts = self._broadcasts, set()
             try:
@@ -481,6 +484,20 @@ class Worker:
                 self._broadcasts |= ids  # closed after the next write
                 log.exception("delivery worker %s: closing broadcasts %s failed", self.name, ids)
         return written
+
+    async def count_sends(self) -> None:
+        """Add what this worker sent on metered platforms to the month's count: one short write
+        a flush, not one a send (a crash before it undercounts what was in flight; the
+        platform's own refusal at its limit still holds)."""
+        sends, self.sends = self.sends, {}
+        month = quota.month_of(self.now)
+        try:
+            for channel, n in sends.items():
+                await quota.add(self.app.db, channel, month, n)
+        except WRITE_ERRORS:
+            for channel, n in sends.items():  # counted at the next flush
+                self.sends[channel] = self.sends.get(channel, 0) + n
+            log.exception("delivery worker %s: the monthly count was not written", self.name)
 
     async def finish_broadcasts(self, ids: set[int]) -> None:
         async with self.app.db.transaction() as session:
@@ -530,6 +547,8 @@ class Worker:
             log.exception("outbox %s: channel %s failed", message.id, p.recipient.channel)
             return self.retry(message, f"{type(exc).__name__}: {exc}")
         self.stats.sent += 1
+        if p.recipient.channel in self.used:
+            self.sends[p.recipient.channel] = self.sends.get(p.recipient.channel, 0) + 1
         DELIVERIES.labels(p.recipient.channel, "sent").inc()
         if chat_id and chat_id != p.identity.chat_id and not p.addressed:
             p.identity.chat_id = chat_id

@@ -70,9 +70,9 @@ def closed_by_quota(
     closed: set[str] = set()
     for name, count in used.items():
         q = platform(name).quota(settings)
-        if q is not None and (
-            count >= q.limit or (low and count >= q.limit * q.low_priority_share)
-        ):
+        if q is None or q.limit is None:
+            continue
+        if count >= q.limit or (low and count >= q.limit * q.low_priority_share):
             closed.add(name)
     return frozenset(closed)
 

@@ -323,10 +323,15 @@ class LineChannel:
                     await self._later(user_id, replies[m], f"answer:{NAME}:{key}:{m}", error)
                 return
 
-    async def _push(self, to: str, messages: list[render.Message], key: tuple[Any, ...]) -> None:
+    async def _push(
+        self, to: str, messages: list[render.Message], key: tuple[Any, ...], counted: bool = True
+    ) -> None:
         for i, batch in enumerate(render.batches(messages)):
             retry = send.retry_key(*key, to, i)
-            await send.push(self.api, self.app.db, self.app.clock.now(), to, batch, retry)
+            now = self.app.clock.now()
+            # A reply too long for one request takes several: LINE counts each.
+            here = counted or i > 0
+            await send.push(self.api, self.app.db, now, to, batch, retry, counted=here)
 
     async def _later(self, user_id: str, reply: Reply, key: str, error: DeliveryError) -> None:
         now = self.app.clock.now()
@@ -349,7 +354,8 @@ class LineChannel:
             return user_id
         try:
             key = to.message_key or uuid.uuid4().hex  # no key: nothing to de-duplicate against
-            await self._push(user_id, messages, ("outbox", key, user_id))
+            # The worker counts what it sends against the month (one write a flush).
+            await self._push(user_id, messages, ("outbox", key, user_id), counted=False)
         except NETWORK_ERRORS as exc:
             raise _error(exc, user_id) from exc
         return user_id

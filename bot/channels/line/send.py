@@ -1,7 +1,8 @@
 """Sending through the Messaging API (line-bot-sdk v3's async client), and what a failure means.
 
 A reply (with the event's reply token) is free; a push counts against the plan's monthly limit,
-so each push is counted in the database (storage/quota.py). Every push carries an
+so each push is counted in the database (storage/quota.py): here for answers, by the delivery
+worker for what it sends. Every push carries an
 `X-Line-Retry-Key`: a UUID fixed by what is being sent (the outbox row, or the event being
 answered), so a push retried after a timeout is never delivered twice; LINE answers 409 for a
 key it already accepted, which is success."""
@@ -81,8 +82,11 @@ async def push(
     to: str,
     messages: list[Message],
     key: str,
+    *,
+    counted: bool = True,
 ) -> None:
-    """One push request (up to 5 messages), counted once it is accepted. Raises ApiException."""
+    """One push request (up to 5 messages), counted once it is accepted (`counted`: here; the
+    delivery worker counts its own sends). Raises ApiException."""
     request = PushMessageRequest.from_dict({"to": to, "messages": messages})
     try:
         await api.push_message(request, x_line_retry_key=key)
@@ -91,4 +95,5 @@ async def push(
             log.info("LINE push %s to %s was accepted before", key, to)
             return
         raise
-    await quota.add(db, NAME, quota.month_of(now), 1)
+    if counted:
+        await quota.add(db, NAME, quota.month_of(now), 1)
