@@ -494,6 +494,8 @@ async def test_pushes_are_counted_in_the_database(served: Served, clock: FixedCl
     async with s.app.db.transaction() as session:
         used = await quota.used(session, ["line"], quota.month_of(clock.now()))
     assert used == {"line": 1} and s.fake.pushed_this_month == 1
+    await join(s, SUZUKI, "hr@example.com")  # no limit set: the usage is shown all the same
+    assert "LINE プッシュ送信: 1 件（月間上限の設定なし）" in await s.say(SUZUKI, "stats")
 
 
 async def test_after_unfollow_messages_go_to_another_identity(
