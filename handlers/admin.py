@@ -18,11 +18,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.core.platforms import PLATFORMS
 from bot.core.types import Attachment, Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from handlers import report_charts as charts
 from handlers import report_tables as tables
-from storage import auditlog, people
+from storage import auditlog, people, quota
 from storage.models import AuditEntry, Role
 from storage.reports import exports
 from storage.reports import invitations as invitation_funnel
@@ -107,16 +108,34 @@ def stats_text(ctx: Context, s: Stats) -> str:
     return "\n".join(lines)
 
 
+async def monthly_sends(ctx: Context) -> list[str]:
+    """This month's sends of each configured platform that is metered by a monthly plan (or
+    that counted some without a limit set)."""
+    wanted = [p for p in PLATFORMS if p.adapter and p.configured(ctx.settings)]
+    used = await quota.used(ctx.session, [p.name for p in wanted], quota.month_of(ctx.now))
+    lines: list[str] = []
+    for p in wanted:
+        q, n = p.quota(ctx.settings), used[p.name]
+        place = ctx.t(f"bridge.place_{p.name}", workspace="")
+        if q is not None and q.limit is not None:
+            share = f"{100 * n / q.limit:.0f}"
+            lines.append(ctx.t("admin.stats.monthly_sends", place=place, used=n, limit=q.limit,
+                               share=share))  # fmt: skip
+        elif q is not None or n:
+            lines.append(ctx.t("admin.stats.monthly_sends_unlimited", place=place, used=n))
+    return lines
+
+
 async def stats(ctx: Context, msg: Incoming) -> Reply:
     s = await compute_stats(ctx.session, ctx.now, ctx.timezone)
     latest = await invitation_funnel.funnels(ctx.session, limit=STATS_CAMPAIGNS)
+    text = "\n".join([stats_text(ctx, s), *await monthly_sends(ctx)])
     ctx.audit("stats_view")
     buttons = (
         Button(ctx.t("admin.chart_button", section=ctx.t("admin.section.activity")),
                "report.chart", "activity"),
         Button(ctx.t("admin.report_button"), "report.open"),
     )  # fmt: skip
-    text = stats_text(ctx, s)
     if latest:
         text += "\n\n" + tables.as_text(tables.invitations_table(ctx.t, latest))
     return Reply(text, buttons=(buttons,), private_only=True)

@@ -39,6 +39,26 @@ async def mark_workspace_unreachable(
     return int(result.rowcount)
 
 
+async def mark_unreachable(
+    db: Database, channel: str, workspace: str, user_id: str, reason: str
+) -> int:
+    """One identity the platform says cannot be written to any more (LINE's unfollow): its
+    person's other identities take over routing. Writing to the bot again undoes it."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(Identity)
+            .where(
+                Identity.channel == channel,
+                Identity.workspace == workspace,
+                Identity.user_id == user_id,
+                Identity.reachable.is_(True),
+            )
+            .values(reachable=False, unreachable_reason=reason[:200])
+        )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
 async def of(session: AsyncSession, person: Person) -> list[Identity]:
     """The person's identities, the one messages go to first."""
     rows = await session.scalars(

@@ -289,7 +289,7 @@ async def import_outcomes(
         found |= {(p.email or "").lower(): p for p in await session.scalars(query)}
     errors: list[RowError] = []
     good: list[tuple[Person, Entry]] = []
-    for line, row in rows:
+    for number, row in rows:
         try:
             person = found.get(row.get("email", "").lower())
             if person is None or person.is_forgotten:
@@ -297,7 +297,7 @@ async def import_outcomes(
             entry = validate(settings, today, kind=row.get("kind", ""), value=row.get("value"),
                              on=row.get("on"), note=row.get("note"))  # fmt: skip
         except BadOutcome as exc:
-            errors.append(RowError(line, explain(exc)))
+            errors.append(RowError(number, explain(exc)))
             continue
         good.append((person, entry))
     if errors:

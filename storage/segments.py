@@ -2,8 +2,8 @@
 
 One parser and one SQL condition for every feature that picks people: `all`, `alumni`,
 `employees`, `department:NAME`, `skill:NAME`, `join_route:new_grad|mid_career`,
-`channel:slack|telegram|console` (has an identity there), `comeback` (open to a comeback, or
-maybe) and `event:ID` (answered going, maybe, or is waiting for a seat)."""
+`channel:NAME` of any deliverable platform (has an identity there), `comeback` (open to a
+comeback, or maybe) and `event:ID` (answered going, maybe, or is waiting for a seat)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from bot.cli import schedule as schedule_cli
 from bot.cli.common import CommandFailed, err, out, with_app
 from bot.cli.delivery import SEGMENT_HELP
 from bot.cli.invitations import invite_all
-from bot.core.platforms import invite_links, nothing_configured
+from bot.core.platforms import PLATFORMS, Platform, invite_links, nothing_configured
 from bot.core.settings import SettingsError, load_settings
 from bot.runtime.app import App
 from handlers import checkins
@@ -180,6 +181,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_platform_setup(args: argparse.Namespace) -> int:
+    platform: Platform = args.platform
+
+    async def work(app: App) -> int:
+        if not platform.configured(app.settings) or not platform.setup:
+            raise CommandFailed(f"{platform.name} is not configured: set {platform.credentials}", 2)
+        module, _, name = platform.setup.partition(":")
+        out.print(await getattr(importlib.import_module(module), name)(app))
+        return 0
+
+    return asyncio.run(with_app(work))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.channels import configured_channels, local_channels
     from bot.runtime import scheduler
@@ -272,6 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     outcomes_cli.add_parsers(sub)
 
     bridge_cli.add_parsers(sub)
+
+    for platform in PLATFORMS:  # a platform's own setup step (LINE's rich menu)
+        if platform.setup:
+            p = sub.add_parser(platform.name, help=f"{platform.name}: set the bot up there")
+            p.add_argument("action", choices=["setup"])
+            p.set_defaults(func=cmd_platform_setup, platform=platform)
     return parser
 
 

@@ -33,8 +33,8 @@ def invite_all(args: argparse.Namespace) -> int:
         async with app.db.transaction() as session:
             counts = await campaigns.preview(session, segment, now)
         t = app.catalogs.translator("en")
-        for line in feature.preview_lines(t, segment, counts):
-            out.print(line)
+        for text in feature.preview_lines(t, segment, counts):
+            out.print(text)
         total = counts["eligible"]
         if total == 0:
             out.print("nobody to invite: nothing queued")

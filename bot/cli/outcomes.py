@@ -44,7 +44,7 @@ def _today(app: App) -> date:
     return app.clock.now().astimezone(ZoneInfo(app.settings.default_timezone)).date()
 
 
-def _line(app: App, key: str, o: Outcome, name: str) -> str:
+def _entry(app: App, key: str, o: Outcome, name: str) -> str:
     t = app.catalogs.translator("en")
     return t(key, id=o.id, kind=t(f"outcomes.kind.{o.kind}"), name=name,
              value=ledger.yen(o.value_yen), day=o.occurred_on.isoformat())  # fmt: skip
@@ -80,7 +80,7 @@ def cmd_outcome(args: argparse.Namespace) -> int:
                                             now=now)  # fmt: skip
                     key = "outcomes.recorded"
                 who = person or await session.get(Person, o.person_id)
-                out.print(_line(app, key, o, who.name if who else "—"))
+                out.print(_entry(app, key, o, who.name if who else "—"))
         except ledger.BadOutcome as exc:
             raise CommandFailed(app.catalogs.text("en", exc.key, **exc.params), 2) from None
         return 0

@@ -23,6 +23,9 @@ class Recipient:
     user_id: str
     chat_id: str | None = None  # a known DM channel / private chat id
     unsubscribe_url: str | None = None  # a mail's one-click unsubscribe link (RFC 8058)
+    # The same for every attempt at one message (the outbox row's key): a platform that
+    # de-duplicates retried sends (LINE's X-Line-Retry-Key) derives its key from it.
+    message_key: str | None = None
 
 
 class DeliveryError(Exception):

@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from bot.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A platform whose plans count proactive messages a month (LINE's pushes): they are counted
+    always; with a `limit` (None: none set), past `low_priority_share` of it low-priority kinds
+    go elsewhere or wait."""
+
+    limit: int | None
+    low_priority_share: float
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,8 @@ class Platform:
     # mail channel, whose outbox messages carry their address (`outbox.recipient`) from the
     # start; it needs no identity and nothing comes in by it.
     chat: bool = True
+    quota: Callable[[Settings], Quota | None] = lambda _settings: None  # sends counted a month
+    setup: str | None = None  # "module:function" run by `alumni-bot NAME setup`: async (App) -> str
 
 
 PLATFORMS: tuple[Platform, ...] = (
@@ -71,6 +84,20 @@ PLATFORMS: tuple[Platform, ...] = (
         "smtp", deliverable=True, command_prefix="", chat=False,
         adapter="bot.channels.smtp.channel:MailChannel",
         configured=lambda s: bool(s.smtp_url), credentials="SMTP_URL and MAIL_FROM",
+    ),
+    Platform(
+        "line", deliverable=True, command_prefix="",
+        adapter="bot.channels.line.channel:LineChannel",
+        setup="bot.channels.line.channel:setup_command",
+        configured=lambda s: bool(s.line_channel_access_token and s.line_channel_secret),
+        user_is_chat=True, credentials="LINE_CHANNEL_ACCESS_TOKEN and LINE_CHANNEL_SECRET",
+        group_chat=lambda chat: chat.startswith(("C", "R")),
+        invite_link=lambda s, code: (
+            f"https://line.me/R/oaMessage/{quote(s.line_basic_id, safe='@')}/?join%20{code}"
+            if s.line_basic_id
+            else None
+        ),
+        quota=lambda s: Quota(s.line_monthly_push_limit, s.line_low_priority_share),
     ),
 )  # fmt: skip
 

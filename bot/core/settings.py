@@ -95,6 +95,8 @@ class DeliverySettings(BaseModel):
             "slack": ChannelLimit(per_second=10, per_workspace=True, chat_per_second=1),
             "console": ChannelLimit(per_second=1000, chat_per_second=1000),  # a table insert
             "smtp": ChannelLimit(per_second=5, chat_per_second=1),
+            # The Messaging API allows 2,000 push requests a second; far below that, politely.
+            "line": ChannelLimit(per_second=100, chat_per_second=1),
         }
     )
 
@@ -271,6 +273,21 @@ class Settings(BaseSettings):
     # Mail (bot/channels/smtp/): off without SMTP_URL; MAIL_FROM is then required.
     smtp_url: str | None = Field(None, validation_alias=AliasChoices("SMTP_URL", "smtp_url"))
     mail_from: str | None = Field(None, validation_alias=AliasChoices("MAIL_FROM", "mail_from"))
+    line_channel_secret: str | None = Field(None, validation_alias="LINE_CHANNEL_SECRET")
+    line_channel_access_token: str | None = Field(
+        None, validation_alias="LINE_CHANNEL_ACCESS_TOKEN"
+    )
+    line_api_url: str = Field("https://api.line.me", validation_alias="LINE_API_URL")
+    # Pushes a month the plan allows (200 / 5,000 / 30,000); none: unlimited. Replies are free.
+    line_monthly_push_limit: int | None = Field(
+        None, ge=1, le=100_000_000, validation_alias="LINE_MONTHLY_PUSH_LIMIT"
+    )
+    # The official account's basic id (`@123abcde`) for invite links; read from /v2/bot/info
+    # when the channel starts, or set here for processes that do not start it (`invite`).
+    line_basic_id: str = ""
+    # Share of the monthly limit after which low-priority pushes (digests, job notices) go to
+    # the person's other identities or wait for next month.
+    line_low_priority_share: float = Field(0.8, gt=0, le=1)
 
     privacy: PrivacySettings = PrivacySettings()
     mail: MailSettings = MailSettings()
@@ -319,7 +336,7 @@ class Settings(BaseSettings):
         """Where `serve` is reached from outside (links in mails): PUBLIC_URL, else this host."""
         return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
-    @field_validator("worker_metrics_port", mode="before")
+    @field_validator("worker_metrics_port", "line_monthly_push_limit", mode="before")
     @classmethod
     def _no_port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -34,13 +34,13 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Unreachable
 from bot.core.metrics import DELIVERIES
-from bot.core.platforms import DELIVERABLE, LOCAL, is_mail
+from bot.core.platforms import DELIVERABLE, LOCAL, is_mail, platform
 from bot.core.types import Reply
 from bot.runtime.app import App
 from bot.runtime.delivery_rules import (
@@ -49,13 +49,14 @@ from bot.runtime.delivery_rules import (
     backoff,
     buckets_for,
     capped_until,
+    closed_by_quota,
     pick_identity,
     quiet_until,
 )
 from bot.runtime.outcomes import WRITE_ERRORS, Outcomes
 from handlers import ON_BROADCAST_DELIVERED
 from storage import delivery as store
-from storage import mail
+from storage import mail, quota
 from storage.models import Identity, MailContact, OutboxKind, OutboxMessage, OutboxState, Person
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,11 @@ class Worker:
         self._napping: set[asyncio.Task[Any]] = set()
         self.outcomes = Outcomes(app.db, sleep, self.name)
         self._broadcasts: set[int] = set()  # to close once their outcomes are written
+        # Platforms with a monthly plan (LINE): their sends this month, read at each claim and
+        # counted up as messages are planned, so one batch does not overshoot the plan.
+        self.metered = [n for n in self.channels if platform(n).quota(app.settings)]
+        self.used: dict[str, int] = {}
+        self.sends: dict[str, int] = {}  # sent on metered platforms, not yet added to the count
 
     @property
     def now(self) -> datetime:
@@ -275,6 +281,8 @@ class Worker:
             if not claimed:
                 return batch
             batch.claimed = len(claimed)
+            if self.metered:
+                self.used = await quota.used(session, self.metered, quota.month_of(now))
             self.stats.claimed += len(claimed)
             people = await store.people_with_identities(
                 session, (c.message.person_id for c in claimed if c.message.person_id)
@@ -392,13 +400,19 @@ class Worker:
         if capped is not None:
             self.stats.capped += 1
             return None, self.requeue(message, capped, "weekly cap")
-        identity = pick_identity(person, self.channels)
+        closed = closed_by_quota(self.app.settings, self.used, message.kind, message.urgent)
+        identity = pick_identity(person, self.channels, closed)
         rings = identity is None or identity.channel not in LOCAL  # an inbox waits silently
         if rings and not message.urgent:
             until = quiet_until(person, self.app.settings, now)
             if until is not None:
                 self.stats.held += 1
                 return None, self.requeue(message, until, "quiet hours")
+        if identity is None and closed and pick_identity(person, self.channels) is not None:
+            # Only a platform whose month is (nearly) used up reaches them: wait for the next.
+            self.stats.held += 1
+            names = ", ".join(sorted(closed))
+            return None, self.requeue(message, quota.next_month(now), f"monthly limit: {names}")
         if identity is None:
             others = sorted(
                 {i.channel for i in person.identities if i.reachable and i.channel in DELIVERABLE}
@@ -409,6 +423,8 @@ class Worker:
             last = message.last_error or ""
             why = last if last.startswith("unreachable") else "unreachable: no reachable identity"
             return None, self.dead(message, why)
+        if identity.channel in self.used:
+            self.used[identity.channel] += 1
         recipient = Recipient(
             identity.channel, identity.workspace, identity.user_id, identity.chat_id
         )
@@ -512,6 +528,8 @@ class Worker:
         False when they are still unwritten: they stay, and nothing new is claimed."""
         written = await self.outcomes.write()
         self.stats.write_failures = self.outcomes.failures
+        if self.sends:
+            await self.count_sends()
         if written and self._broadcasts:
             ids, self._broadcasts = self._broadcasts, set()
             try:
@@ -520,6 +538,20 @@ class Worker:
                 self._broadcasts |= ids  # closed after the next write
                 log.exception("delivery worker %s: closing broadcasts %s failed", self.name, ids)
         return written
+
+    async def count_sends(self) -> None:
+        """Add what this worker sent on metered platforms to the month's count: one short write
+        a flush, not one a send (a crash before it undercounts what was in flight; the
+        platform's own refusal at its limit still holds)."""
+        sends, self.sends = self.sends, {}
+        month = quota.month_of(self.now)
+        try:
+            for channel, n in sends.items():
+                await quota.add(self.app.db, channel, month, n)
+        except WRITE_ERRORS:
+            for channel, n in sends.items():  # counted at the next flush
+                self.sends[channel] = self.sends.get(channel, 0) + n
+            log.exception("delivery worker %s: the monthly count was not written", self.name)
 
     async def finish_broadcasts(self, ids: set[int]) -> None:
         async with self.app.db.transaction() as session:
@@ -533,7 +565,8 @@ class Worker:
         channel = self.channels[p.recipient.channel]
         try:
             async with asyncio.timeout(self.cfg.send_timeout_seconds):
-                chat_id = await channel.send(p.recipient, Reply.from_dict(message.payload))
+                to = replace(p.recipient, message_key=message.idempotency_key)
+                chat_id = await channel.send(to, Reply.from_dict(message.payload))
         except RateLimited as exc:
             self.stats.rate_limited += 1
             DELIVERIES.labels(p.recipient.channel, "rate_limited").inc()
@@ -575,6 +608,8 @@ class Worker:
             log.exception("outbox %s: channel %s failed", message.id, p.recipient.channel)
             return self.retry(message, f"{type(exc).__name__}: {exc}")
         self.stats.sent += 1
+        if p.recipient.channel in self.used:
+            self.sends[p.recipient.channel] = self.sends.get(p.recipient.channel, 0) + 1
         DELIVERIES.labels(p.recipient.channel, "sent").inc()
         if p.identity is None:  # a mail: the address it went to
             return store.outcome(

@@ -61,17 +61,6 @@ def backoff(cfg: DeliverySettings, attempts: int, rng: random.Random) -> float:
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def pick_identity(person: Person, channels: Mapping[str, Channel]) -> Identity | None:
-    """The reachable identity with the lowest priority among this worker's channels. A local
-    one (the console's inbox) only for someone reachable nowhere else: a worker without Slack
-    leaves a Slack person's message waiting for Slack rather than filing it in a terminal."""
-    usable = [i for i in person.identities if i.reachable and i.channel in DELIVERABLE]
-    usable = [i for i in usable if i.channel not in LOCAL] or usable
-    return min(
-        (i for i in usable if i.channel in channels), key=lambda i: (i.priority, i.id), default=None
-    )
-
-
 WEEK = timedelta(days=7)
 # What the weekly cap counts, and what it holds back: a check-in counts but always goes (it is
 # the bot's first purpose, and backs off by itself); notices, perks and announcements wait.
@@ -90,3 +79,37 @@ def capped_until(
     if len(inside) < cap:
         return None
     return inside[-cap] + WEEK
+
+
+def closed_by_quota(
+    settings: Settings, used: Mapping[str, int], kind: str, urgent: bool
+) -> frozenset[str]:
+    """Platforms this message may not use now because of their monthly plans: all kinds once
+    the month's sends are used up; low-priority kinds once `low_priority_share` of them are."""
+    low = OutboxKind.low_priority(kind) and not urgent
+    closed: set[str] = set()
+    for name, count in used.items():
+        q = platform(name).quota(settings)
+        if q is None or q.limit is None:
+            continue
+        if count >= q.limit or (low and count >= q.limit * q.low_priority_share):
+            closed.add(name)
+    return frozenset(closed)
+
+
+def pick_identity(
+    person: Person, channels: Mapping[str, Channel], closed: frozenset[str] = frozenset()
+) -> Identity | None:
+    """The reachable identity with the lowest priority among this worker's channels, leaving out
+    the platforms `closed` by their monthly plans. A local one (the console's inbox) only for
+    someone reachable nowhere else: a worker without Slack leaves a Slack person's message
+    waiting for Slack rather than filing it in a terminal."""
+    usable = [
+        i
+        for i in person.identities
+        if i.reachable and i.channel in DELIVERABLE and i.channel not in closed
+    ]
+    usable = [i for i in usable if i.channel not in LOCAL] or usable
+    return min(
+        (i for i in usable if i.channel in channels), key=lambda i: (i.priority, i.id), default=None
+    )

@@ -76,6 +76,16 @@ class OutboxKind(StrEnum):
         reminders for an event one said yes to, intros from a person and HR's own notices)."""
         return _OPT_OUT.get(kind)
 
+    @staticmethod
+    def low_priority(kind: str) -> bool:
+        """Kinds that give way when a platform's monthly sends run low (digests, notices):
+        check-ins, surveys, intros, referrals, reminders and answers go first."""
+        return kind in _LOW_PRIORITY
+
+
+_LOW_PRIORITY = frozenset({
+    OutboxKind.JOB, OutboxKind.PERK, OutboxKind.NUDGE, OutboxKind.BROADCAST, OutboxKind.EVENT,
+})  # fmt: skip
 
 _OPT_OUT: dict[str, str] = {
     OutboxKind.BROADCAST: "broadcasts",

@@ -169,3 +169,14 @@ class AuditEntry(Base):
 
 
 # -- Slack installations (several workspaces, OAuth) ---------------------------------------------
+
+
+class MonthlySends(Base):
+    """Proactive messages a platform counted against a monthly plan (LINE's pushes), per month
+    in the platform's own calendar (storage/quota.py): shared by every process."""
+
+    __tablename__ = "monthly_sends"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    count: Mapped[int] = mapped_column(Integer, default=0)

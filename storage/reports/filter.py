@@ -1,7 +1,7 @@
 """What every engagement-review query is narrowed by: a date range and a segment.
 
 The segment grammar is the broadcasts' (`all`, `department:NAME`, `skill:NAME`,
-`channel:slack|telegram|console`, also `join_route:…`, `comeback`, `event:ID`), parsed by
+`channel:NAME` of any deliverable platform, also `join_route:…`, `comeback`, `event:ID`), parsed by
 `storage.broadcasts.parse_segment`; here it becomes a SQL condition on `people`, so that every
 section is computed in the database whatever the segment."""
 

@@ -7,7 +7,7 @@ later mail); `campaign_invitations` says who was invited by mail, once ever; `pr
 is where mail reaches a leaver once the company address closes.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-04 20:14:31.024060
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""LINE: line-bot-sdk v3 (async), the webhook inside `serve`, quick replies and templates."""
