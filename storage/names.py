@@ -30,6 +30,9 @@ from storage.models import Person, Relation
 
 CUTOFF = 72.0
 SHORT = 4  # keys shorter than this are compared whole (ratio), not as parts of longer names
+# A short query is a part of many longer names ("maeda" scores 72 against "miadavis"): it must
+# score higher to be offered at all.
+SHORT_CUTOFF, SHORT_QUERY = 80.0, 6
 MAX_CANDIDATES = 3000
 MAX_CHOICES = 10  # buttons offered at most; the rest are counted ("add the given name")
 FUZZY_CHOICES = 5
@@ -147,8 +150,9 @@ def _fuzzy(queries: tuple[str, ...], entries: list[tuple[int, str, str]]) -> lis
         if len(query) < 2 or not keys:
             continue
         scorer = fuzz.WRatio if len(query) >= SHORT else fuzz.ratio
+        cutoff = SHORT_CUTOFF if len(query) < SHORT_QUERY else CUTOFF
         for _, score, position in process.extract(
-            query, keys, scorer=scorer, score_cutoff=CUTOFF, limit=50
+            query, keys, scorer=scorer, score_cutoff=cutoff, limit=50
         ):
             pid, name, _ = entries[position]
             if pid not in best or best[pid].score < score:

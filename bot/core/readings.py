@@ -49,8 +49,8 @@ def strip_honorifics(text: str) -> str:
         stem, _, suffix = word.rpartition("-")
         if stem and suffix.casefold() in LATIN_HONORIFICS:
             word = stem
-        if word.casefold() in LATIN_HONORIFICS and kept:
-            continue
+        if kept and (word.casefold() in LATIN_HONORIFICS or jaconv.kata2hira(word) in HONORIFICS):
+            continue  # "Sato san", 「佐藤 様」
         changed = True
         while changed:
             changed = False
