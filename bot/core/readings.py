@@ -28,7 +28,8 @@ HONORIFICS = sorted(
     key=len,
     reverse=True,
 )  # fmt: skip
-LATIN_HONORIFICS = {"san", "sama", "kun", "chan", "sensei", "senpai", "sempai", "dono", "shi"}
+# Not "chan" or "shi": Chan and Shi are family names.
+LATIN_HONORIFICS = {"san", "sama", "kun", "sensei", "senpai", "sempai", "dono"}
 PART_SPLIT = re.compile(r"[\s・･·]+")
 SEPARATORS = frozenset("・･·")
 LATIN = re.compile(r"[a-z]+")
