@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import func, or_, select
@@ -36,6 +36,7 @@ SHORT_CUTOFF, SHORT_QUERY = 80.0, 6
 MAX_CANDIDATES = 3000
 MAX_CHOICES = 10  # buttons offered at most; the rest are counted ("add the given name")
 FUZZY_CHOICES = 5
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,27 @@ async def _index(session: AsyncSession) -> NameIndex:
     if index is not None and index.version == version:
         return index
     columns = (Person.id, Person.name, Person.name_kana, Person.forgotten_at.is_not(None))
-    if index is None or index.version[0] is None or index.version[1] is None:
+    since, last_id = index.version if index is not None else (None, None)
+    now_at, now_id = version
+    if (
+        index is None
+        or since is None
+        or last_id is None
+        or now_at is None
+        or now_id is None
+        or now_at < since  # time went back (another clock, a restored database): start again
+        or now_id < last_id
+    ):
         index = NameIndex(version)
         rows = await session.execute(select(*columns[:3]).where(Person.forgotten_at.is_(None)))
         for pid, name, kana in rows:
             index.add(pid, name, kana)
     else:
-        since, last_id = index.version
+        # Re-read a margin before the last change too: another process's clock may lag ours.
         rows = await session.execute(
-            select(*columns).where(or_(Person.updated_at >= since, Person.id > last_id))
+            select(*columns).where(
+                or_(Person.updated_at >= since - CLOCK_SKEW, Person.id > last_id)
+            )
         )
         for pid, name, kana, gone in rows:
             index.replace(pid, name, kana, bool(gone))
