@@ -228,9 +228,9 @@ async def test_the_form_asks_which_one_and_keeps_the_note(app: App) -> None:
     await emma.say("/log")
     await emma.say("高橋")
     await emma.press("Online")
-    await emma.say("yesterday")
+    await emma.say("一昨日")  # the form's date field reads the same days as the command line
     assert "Several people match" in await emma.say("met at the station")
     assert "Logged: 髙橋 次郎" in await emma.press("髙橋 次郎")
-    assert [(n, note) for n, _, _, note in await logged(app)] == [
-        ("髙橋 次郎", "met at the station")
+    assert [(n, day, note) for n, _, day, note in await logged(app)] == [
+        ("髙橋 次郎", date(2026, 11, 22), "met at the station")
     ]

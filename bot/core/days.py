@@ -41,7 +41,7 @@ def join_phrases(text: str) -> str:
     return PHRASES.sub(lambda m: m.group(0).replace(" ", "_"), text)
 
 
-def parse_day(word: str, today: date) -> date | None:
+def parse_day(word: str, today: date, weekdays: bool = True) -> date | None:
     """The day `word` names, None when it names no day; NotADay when it is a broken date."""
     text = unicodedata.normalize("NFKC", word).strip().casefold().replace("_", " ")
     text = PARTICLES.sub("", text)
@@ -54,10 +54,11 @@ def parse_day(word: str, today: date) -> date | None:
             return _nearest(int(m[1]), int(m[2]), today)
     except ValueError:
         raise NotADay(word) from None
-    if m := JA_WEEKDAY.fullmatch(text):
+    if weekdays and (m := JA_WEEKDAY.fullmatch(text)):
         return _weekday(WEEKDAYS[m[2]], m[1] or "", today)
     # "Sun" and "Mon" are names too: alone, only a weekday's full name is one.
-    if (m := EN_WEEKDAY.fullmatch(text)) and m[2] in WEEKDAYS and (m[1] or len(m[2]) > 5):
+    m = EN_WEEKDAY.fullmatch(text) if weekdays else None
+    if m and m[2] in WEEKDAYS and (m[1] or len(m[2]) > 5):
         return _weekday(WEEKDAYS[m[2]], (m[1] or "").strip(), today)
     if LOOKS_LIKE_A_DATE.fullmatch(text):
         raise NotADay(word)
