@@ -234,3 +234,13 @@ async def test_the_form_asks_which_one_and_keeps_the_note(app: App) -> None:
     assert [(n, day, note) for n, _, day, note in await logged(app)] == [
         ("髙橋 次郎", date(2026, 11, 22), "met at the station")
     ]
+
+
+async def test_a_very_common_family_name_shows_ten_and_says_how_many_more(app: App) -> None:
+    given = "一郎 二郎 三郎 四郎 五郎 六郎 七郎 八郎 九郎 十郎 健 誠".split()
+    await company(app, *((f"佐藤 {g}", None) for g in given))
+    emma = chat(app, "102", channel="telegram")
+    reply = await emma.say("/log 佐藤 online")
+    assert "Several people match" in reply and "3 more match" in reply  # 13 佐藤 in all
+    assert len(emma.buttons) == 10
+    assert await logged(app) == []
