@@ -79,8 +79,8 @@ def parse(text: str, today: date) -> tuple[str, InteractionKind | None, date | N
             raise UserFacingError("log.bad_date", date=word) from None
         if found is not None:
             day = found
-        elif word.casefold() not in FILLERS:
-            name_words.append(word)
+        elif word.casefold() not in FILLERS and (bare := word.strip(",、，")):
+            name_words.append(bare)  # "Smith, Emma"
     return " ".join(name_words), kind, day, note.strip() or None
 
 

@@ -189,7 +189,7 @@ async def test_english_names_typed_family_first(app: App) -> None:
     await company(app, ("Emma Smith", None), ("John Smithson", None))
     hanako = chat(app, "101", channel="telegram")
     assert "記録しました: Emma Smith さん" in await hanako.say("/log Smith Emma online")
-    assert "Emma Smith" in await hanako.say("/log smith, emma 対面 昨日")
+    assert "記録しました: Emma Smith さん" in await hanako.say("/log smith, emma 対面 昨日")
 
 
 async def test_namesakes_are_told_apart_by_department_and_years(app: App) -> None:
