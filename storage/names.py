@@ -225,29 +225,12 @@ async def lookup(session: AsyncSession, text: str, caller_id: int) -> Lookup:
     if everyone:
         if len(everyone) > MAX_CHOICES:  # 「佐藤」 among 100,000: show ten, count the rest
             shown = sorted(everyone, key=lambda i: (index.name_of(i), i))[:MAX_CHOICES]
-            page = _matched(await _alive(session, index, set(shown)), index.name_of)
+            page = _matched(set(shown), index.name_of)
             return Lookup(page.found, False, len(everyone) - len(page.found))
-        return _matched(await _alive(session, index, everyone), index.name_of)
+        return _matched(everyone, index.name_of)
     entries += [
         (index.ids[p], index.names[p], index.keys[p])
         for p in index.candidates(close)
         if index.ids[p] != caller_id
     ]
-    found = _fuzzy(close, entries)[: FUZZY_CHOICES * 2]
-    alive = await _alive(session, index, {f.person_id for f in found})
-    return Lookup([f for f in found if f.person_id in alive][:FUZZY_CHOICES])
-
-
-async def _alive(session: AsyncSession, index: NameIndex, ids: set[int]) -> set[int]:
-    """The ids still in the network: a row deleted behind the index's back (a hard delete, a
-    test's TRUNCATE) leaves no trace in `updated_at`; drop it here rather than offer it."""
-    if not ids:
-        return ids
-    rows = await session.scalars(
-        select(Person.id).where(Person.id.in_(ids), Person.forgotten_at.is_(None))
-    )
-    alive = set(rows)
-    for gone in ids - alive:
-        if gone in index.people:
-            index.replace(gone, "", None, gone=True)
-    return alive
+    return Lookup(_fuzzy(close, entries)[:FUZZY_CHOICES])
