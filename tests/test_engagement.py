@@ -144,7 +144,7 @@ async def test_met_in_person_lists_relations_and_logs_once(app: App) -> None:
     [
         ("/log 佐藤 online yesterday", "Logged: 佐藤 太郎, Online"),
         ("/log さとう たろう 対面 -- lunch", "Logged: 佐藤 太郎, In person"),
-        ("/log Sato", "couldn't find"),
+        ("/log Sato", "How did you meet 佐藤 太郎"),  # romaji of the reading
         ("/log 鈴木 人事 online", "Logged: 鈴木 人事, Online"),  # not a relation: everyone
         ("/log Emma Brown online", "That's you"),
         ("/log 佐藤 online 2030-01-01", "in the future"),

@@ -25,7 +25,8 @@ SDKS = ("slack_bolt", "slack_sdk", "telegram", "linebot", "aiosmtplib")
 # Outside bot/channels/, only the registry and the settings may name a platform in code.
 NAMING_ALLOWED = ("bot.core.platforms", "bot.core.settings")
 # (module, text) pairs that are words people type, not the platform.
-WORDS = {("handlers.interactions", "slack")}  # "we talked on slack": an online conversation
+# "we talked on slack / on LINE": words for an online conversation in a `log` line
+WORDS = {("handlers.interactions", "slack"), ("handlers.interactions", "line")}
 # A line of text, not LINE: the platform's name is an ordinary word, which this check cannot tell
 # apart by spelling. Keep the list short: a new entry is a module that may be naming LINE.
 WORDS |= {

@@ -7,9 +7,10 @@ completed values may still raise `FormError`, which sends the person back to tha
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from bot.core.days import NotADay, parse_day
 from bot.core.i18n import Translator
 from bot.core.markup import bold
 from bot.core.types import Button, FieldKind, Form, FormField, Reply
@@ -31,24 +32,17 @@ class FieldError(Exception):
 
 
 def parse_date(text: str, today: date) -> date:
-    word = text.strip().lower()
-    relative = {
-        "today": 0,
-        "今日": 0,
-        "きょう": 0,
-        "yesterday": -1,
-        "昨日": -1,
-        "きのう": -1,
-        "tomorrow": 1,
-        "明日": 1,
-        "あした": 1,
-    }
-    if word in relative:
-        return today + timedelta(days=relative[word])
+    """A date field's answer: `today`, `昨日`, `一昨日`, `11/28`, `11月28日`, ISO…
+    (bot/core/days.py; a month and day is the one nearest today, so it reads right for a past
+    contact and a coming deadline alike). Weekdays are left out: in a form, 金曜 could be last
+    week's or next week's."""
     try:
-        return date.fromisoformat(word.replace("/", "-"))
-    except ValueError:
-        raise FieldError("form.bad_date") from None
+        day = parse_day(text, today, weekdays=False)
+    except NotADay:
+        day = None
+    if day is None:
+        raise FieldError("form.bad_date")
+    return day
 
 
 def parse_datetime(text: str, zone: ZoneInfo) -> datetime:

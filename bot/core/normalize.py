@@ -3,7 +3,8 @@ rapidfuzz).
 
 rapidfuzz does no preprocessing since 3.0, and Japanese needs more than lower-casing: NFKC
 (full-width → half-width, compatibility forms), case folding, katakana → hiragana, no `・`,
-spaces or middle dots, and one form of each variant kanji (髙/高, 﨑/崎, 齋/斉…), so that
+spaces or middle dots, and one form of each variant kanji (髙/高, 﨑/崎, 齋/斉…; the table and
+where it comes from are in bot/core/variants.py), so that
 「髙橋　ハナコ」, 「高橋花子」's reading and "Takahashi" meet where they should."""
 
 from __future__ import annotations
@@ -14,15 +15,8 @@ from functools import lru_cache
 
 import jaconv
 
-# Variant (itaiji) → common form, for the kanji that most often differ in personal names.
-VARIANT_KANJI = str.maketrans(
-    {
-        "髙": "高", "﨑": "崎", "嵜": "崎", "齋": "斉", "齊": "斉", "斎": "斉", "邊": "辺",
-        "邉": "辺", "濱": "浜", "濵": "浜", "澤": "沢", "廣": "広", "國": "国", "櫻": "桜",
-        "實": "実", "藏": "蔵", "壽": "寿", "德": "徳", "龍": "竜", "眞": "真", "惠": "恵",
-        "榮": "栄", "彌": "弥", "淺": "浅", "槇": "槙",
-    }
-)  # fmt: skip
+from bot.core.variants import VARIANT_KANJI
+
 DROPPED = str.maketrans({c: None for c in " \t\n・･·.-_　'’"})
 
 
