@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import time
 
+import holidays
+
 from bot.core.normalize import distinct_items, tidy
 from bot.core.types import (
     Button,
@@ -17,6 +19,7 @@ from bot.core.types import (
     Reply,
     UserFacingError,
 )
+from bot.core.workdays import country_of
 from bot.dispatch.context import Context
 from handlers import bridge, checkins, privacy
 from handlers.onboarding import valid_timezone
@@ -136,6 +139,8 @@ def settings_text(ctx: Context, p: Person) -> str:
         f"• {t('settings.cadence')}: {t(f'cadence.{p.checkin_cadence}')}"
         f" ({checkin_time(ctx, p):%H:%M})",
         f"• {t('settings.paused')}: {t('yes' if p.paused else 'no')}",
+        f"• {t('settings.notices')}: {t(f'settings.notices_{p.notices}')}",
+        f"• {t('settings.holidays')}: {checkins_country(ctx, p)}",
     ]
     lines += [
         f"• {t(f'optout.{f}')}: {t('settings.off' if f in p.opt_outs else 'settings.on')}"
@@ -230,6 +235,21 @@ async def settings_edit(ctx: Context, msg: Incoming) -> Reply:
                     max_length=5,
                 ),
                 FormField(
+                    "notices",
+                    t("settings.notices"),
+                    FieldKind.CHOICE,
+                    choices=tuple((n, t(f"settings.notices_{n}")) for n in NOTICES),
+                    initial=p.notices,
+                ),
+                FormField(
+                    "country",
+                    t("settings.country"),
+                    required=False,
+                    initial=p.country or "",
+                    hint=t("settings.country_hint", country=checkins_country(ctx, p)),
+                    max_length=10,
+                ),
+                FormField(
                     "paused_until",
                     t("settings.paused_until"),
                     FieldKind.DATE,  # Slack shows a date picker
@@ -241,6 +261,14 @@ async def settings_edit(ctx: Context, msg: Incoming) -> Reply:
             ),
         ),
     )
+
+
+NOTICES = ("fewer", "normal", "more")
+
+
+def checkins_country(ctx: Context, p: Person) -> str:
+    """Whose public holidays the bot keeps for this person: theirs, else their zone's."""
+    return p.country or country_of(ctx.timezone) or "—"
 
 
 def _paused_until(ctx: Context, p: Person) -> str:
@@ -284,6 +312,13 @@ async def settings_save(ctx: Context, msg: Incoming) -> Reply:
     ):
         p.next_checkin_at = None  # the scheduler gives the next one from the new choice
     p.checkin_cadence, p.checkin_minute, p.timezone = cadence or p.checkin_cadence, minute, timezone
+    if v.get("notices") in NOTICES:
+        p.notices = v["notices"]
+    country = v.get("country", "").strip().upper()
+    if country and country != (p.country or ""):
+        if country not in holidays.list_supported_countries():
+            raise FormError({"country": "settings.bad_country"}, value=country[:10])
+        p.country, p.next_checkin_at = country, None  # rescheduled around the new holidays
     until = v.get("paused_until", "").strip()
     if until and until != _paused_until(ctx, p):
         try:

@@ -45,6 +45,7 @@ class Due:
     paused: bool
     opt_outs: list[str]
     unanswered: int = 0  # check-ins sent since the last answer
+    country: str | None = None  # whose public holidays: their choice, else their zone's
 
     def zone(self, default: str) -> ZoneInfo:
         return ZoneInfo(self.timezone or default)
@@ -59,6 +60,7 @@ class Due:
 COLUMNS = (
     Person.id, Person.name, Person.locale, Person.timezone, Person.checkin_cadence,
     Person.checkin_minute, Person.paused, Person.opt_outs, Person.unanswered_checkins,
+    Person.country,
 )  # fmt: skip
 
 

@@ -42,6 +42,7 @@ KEPT_WHEN_FORGOTTEN = frozenset({
 })  # fmt: skip
 BLANK: dict[str, Any] = {
     "name": "—", "skills": [], "desired_roles": [], "opt_outs": [], "unanswered_checkins": 0,
+    "notices": "normal",
 }  # fmt: skip
 # Every column of a person's row and of their identities goes into `mydata`.
 PERSON_FIELDS = tuple(

@@ -57,10 +57,10 @@ def test_demo_then_chat_answers_help_in_japanese_and_english(workdir: Path) -> N
     assert ja.returncode == 0, ja.stderr
     assert "できること" in ja.stdout and "/invite" in ja.stdout
 
-    # Settings → edit → [#2] English, keep the other six answers ("-"), then help in English.
-    lines = "/settings\n#1\n＃２\n-\n-\n-\n-\n-\n-\nhelp\n"  # ＃２: full-width works too
+    # Settings → edit → [#2] English, keep the other eight answers ("-"), then help in English.
+    lines = "/settings\n#1\n＃２\n" + "-\n" * 8 + "help\n"  # ＃２: full-width works too
     en = run(["chat", "--as", "hr@example.com"], workdir, stdin=lines)
-    assert "[#1] 設定を編集" in en.stdout and "(1/7)" in en.stdout
+    assert "[#1] 設定を編集" in en.stdout and "(1/9)" in en.stdout
     assert "Settings saved" in en.stdout and "Here is what you can do" in en.stdout, en.stdout
 
 

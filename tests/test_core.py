@@ -148,17 +148,24 @@ async def test_a_bad_field_is_asked_again_with_the_reason(app: App) -> None:
     await emma.press("Edit settings")
     await emma.press("English")
     assert "not a time zone" in await emma.say("Mars/Olympus")
-    assert "(2/7)" in emma.text
+    assert "(2/9)" in emma.text
     await emma.say("Pacific/Kiritimati")
-    assert "21:00" in await emma.say("25:99") and "(3/7)" in emma.text
+    assert "21:00" in await emma.say("25:99") and "(3/9)" in emma.text
     await emma.say("22:30")
     await emma.say("07:00")
     await emma.press("weekly")
     await emma.say("07:30")
-    assert "(7/7) Pause until" in emma.text
-    await emma.say("-")  # no pause
+    assert "(7/9) Job and perk messages" in emma.text
+    await emma.press("fewer")
+    assert "(8/9) Holidays of which country" in emma.text and "now JP" in emma.text
+    await emma.say("XX")
+    assert "(9/9) Pause until" in emma.text
+    assert "not a country code" in await emma.say("-")  # checked on submit, asked again
+    await emma.say("gb")  # British holidays, wherever she lives
+    await emma.say("-")  # and still no pause
     assert "Settings saved" in emma.text and "Pacific/Kiritimati" in emma.text
     assert "22:30–07:00" in emma.text and "weekly (07:30)" in emma.text
+    assert "Job and perk messages: fewer" in emma.text and "Holidays of: GB" in emma.text
     async with app.db.transaction() as session:
         person = (
             await session.scalars(select(Person).where(Person.email == "emma@example.com"))

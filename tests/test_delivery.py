@@ -510,3 +510,16 @@ async def test_at_most_two_proactive_messages_a_week_and_check_ins_go_first(
     clock.current = first + timedelta(days=7)
     await drain(sqlite_app, fake)
     assert len(fake.sent) == 5  # one a week more: the second job has not aged out yet
+
+
+async def test_someone_who_wants_fewer_notices_gets_one_a_week(
+    sqlite_app: App, clock: FixedClock
+) -> None:
+    [fewer, normal] = await add_people(sqlite_app.db, 2, clock.now(), prefix="p")
+    async with sqlite_app.db.transaction() as session:
+        await session.execute(update(Person).where(Person.id == fewer).values(notices="fewer"))
+    for tag in ("job1", "job2"):
+        await queue(sqlite_app, [fewer, normal], tag=tag, kind="job")
+    fake = FakeChannel(clock)
+    await drain(sqlite_app, fake)
+    assert fake.per_user() == {"p0": 1, "p1": 2}

@@ -187,6 +187,8 @@ async def test_settings_modal_pause_forgetme(slack: Workspace) -> None:
         "timepicker",
         "static_select",
         "timepicker",  # the check-in time
+        "static_select",  # fewer / normal / more job and perk messages
+        "plain_text_input",  # whose holidays (optional)
         "datepicker",  # pause until (optional)
     ]
     response = await s.submit(EMMA, {"quiet_start": "25:99", "timezone": "Mars/Base"})

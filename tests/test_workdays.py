@@ -126,3 +126,16 @@ async def test_settings_show_the_next_checkins(app: App, clock: FixedClock) -> N
     )
     await hanako.say("/pause")
     assert "次回以降のチェックイン: 一時停止中" in await hanako.say("/settings")
+
+
+async def test_a_person_who_chose_another_country_keeps_its_holidays(
+    app: App, clock: FixedClock
+) -> None:
+    """Hanako lives in Tokyo but chose British holidays: Children's Day is a working day."""
+    await company(app)
+    holiday_9am = datetime(2027, 5, 5, 0, 0, tzinfo=UTC)
+    await update_person(app, "hanako@example.com", next_checkin_at=holiday_9am, country="GB")
+    await update_person(app, "emma@example.com", next_checkin_at=holiday_9am + timedelta(days=400))
+    clock.current = holiday_9am + timedelta(minutes=1)
+    await checkins.tick_checkins(app)
+    assert [email for email, _, _ in await outbox(app, "checkin")] == ["hanako@example.com"]

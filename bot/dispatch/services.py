@@ -42,10 +42,12 @@ class Addressing:
 
     def workdays_for(self, who: Addressee) -> WorkCalendar:
         """The days proactive messages may land on for this person: not their weekends, their
-        country's public holidays (from their zone) or the company's closures."""
+        country's public holidays (the one they chose, else their zone's) or the company's
+        closures."""
         calendar = self.settings.calendar
         weekend = frozenset(calendar.weekend) if calendar.weekend is not None else None
-        return WorkCalendar(country_of(self.zone_for(who).key), tuple(calendar.closures), weekend)
+        country = getattr(who, "country", None) or country_of(self.zone_for(who).key)
+        return WorkCalendar(country, tuple(calendar.closures), weekend)
 
 
 @dataclass

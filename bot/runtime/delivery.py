@@ -396,7 +396,9 @@ class Worker:
         if feature is not None and feature in person.opt_outs:
             return None, self.dead(message, f"opted out of {feature}")
         recent = self.recent.setdefault(person.id, [])
-        capped = capped_until(message.kind, message.urgent, recent, self.cfg.weekly_cap, now)
+        capped = capped_until(
+            message.kind, message.urgent, recent, self.cfg.weekly_cap, now, person.notices
+        )
         if capped is not None:
             self.stats.capped += 1
             return None, self.requeue(message, capped, "weekly cap")

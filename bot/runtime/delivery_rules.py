@@ -68,13 +68,24 @@ CAP_COUNTS = frozenset({OutboxKind.CHECKIN, OutboxKind.JOB, OutboxKind.PERK, Out
 CAP_HOLDS = frozenset({OutboxKind.JOB, OutboxKind.PERK, OutboxKind.EVENT})
 
 
+NOTICE_KINDS = frozenset({OutboxKind.JOB, OutboxKind.PERK})  # what "fewer / more" is about
+
+
 def capped_until(
-    kind: str, urgent: bool, recent: list[datetime], cap: int, now: datetime
+    kind: str,
+    urgent: bool,
+    recent: list[datetime],
+    cap: int,
+    now: datetime,
+    notices: str = "normal",
 ) -> datetime | None:
     """When a message of `kind` may go to someone sent `recent` capped messages (their send
-    times), under a cap of `cap` in any 7 days; None: now."""
+    times), under a cap of `cap` in any 7 days; None: now. A person who chose "fewer" job and
+    perk messages gets those only as the first capped message of a week, "more" two more."""
     if cap <= 0 or urgent or kind not in CAP_HOLDS:
         return None
+    if kind in NOTICE_KINDS:
+        cap = {"fewer": 1, "more": cap + 2}.get(notices, cap)
     inside = sorted(t for t in recent if t > now - WEEK)
     if len(inside) < cap:
         return None

@@ -53,6 +53,10 @@ class Person(Base):
     quiet_start: Mapped[time | None] = mapped_column(Time)
     quiet_end: Mapped[time | None] = mapped_column(Time)
     opt_outs: Mapped[list[str]] = mapped_column(default=list)
+    # The country whose public holidays nothing proactive lands on (ISO 3166, "JP"); none: the
+    # one of their time zone. And how many job and perk messages: "fewer", "normal", "more".
+    country: Mapped[str | None] = mapped_column(String(2))
+    notices: Mapped[str] = mapped_column(String(10), default="normal", server_default="normal")
     forgotten_at: Mapped[datetime | None]
 
     # Schedules live here, claimed by workers (docs/architecture.md: no scheduler job per person).
