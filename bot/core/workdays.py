@@ -20,6 +20,7 @@ MAX_SHIFT_DAYS = 62  # a closure longer than two months is a mistake, not a reas
 SAT_SUN = frozenset({5, 6})
 
 
+@lru_cache(maxsize=1024)
 def country_of(zone: str) -> str | None:
     """The ISO 3166 country of an IANA zone (CLDR), or None (UTC, Etc/GMT-9)."""
     territory = get_global("zone_territories").get(zone)
@@ -52,6 +53,7 @@ class WorkCalendar:
             return False
         return not any(first <= day <= last for first, last in self.closures)
 
+    @lru_cache(maxsize=4096)  # noqa: B019 - a few calendars, each asked about a few days
     def next_working(self, day: date) -> date:
         """`day` itself when it is a working day, else the first one after it."""
         for shift in range(MAX_SHIFT_DAYS):

@@ -6,6 +6,8 @@ the layer below them, never on the composition root."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -46,8 +48,17 @@ class Addressing:
         closures."""
         calendar = self.settings.calendar
         weekend = frozenset(calendar.weekend) if calendar.weekend is not None else None
-        country = getattr(who, "country", None) or country_of(self.zone_for(who).key)
-        return WorkCalendar(country, tuple(calendar.closures), weekend)
+        zone = who.timezone or self.settings.default_timezone
+        country = getattr(who, "country", None) or country_of(zone)
+        return _calendar(country, tuple(calendar.closures), weekend)
+
+
+@lru_cache(maxsize=256)
+def _calendar(
+    country: str | None, closures: tuple[tuple[date, date], ...], weekend: frozenset[int] | None
+) -> WorkCalendar:
+    """One calendar a country (and its caches) for a whole tick, not one a person."""
+    return WorkCalendar(country, closures, weekend)
 
 
 @dataclass
