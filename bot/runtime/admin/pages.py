@@ -1,0 +1,85 @@
+"""The console's pages. Each reads through the features' own storage queries and formatting
+(handlers/admin.py's `stats` lines, storage/reports/…): no business logic here."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.core.clock import local_date, zone_of
+from bot.runtime.admin import render
+from bot.runtime.admin.auth import Viewer
+from bot.runtime.app import App
+from handlers.admin import stats_lines
+from storage import audit, auditlog
+from storage.reports import engagement_log
+from storage.reports.filter import BadFilter, make_filter
+from storage.reports.stats import stats as compute_stats
+
+
+def _zone_name(app: App, who: Viewer) -> str:
+    return who.person.timezone or app.settings.default_timezone
+
+
+async def dashboard(app: App, request: Request, who: Viewer) -> Response:
+    now, zone = app.clock.now(), _zone_name(app, who)
+    async with app.db.transaction() as session:
+        figures = await compute_stats(session, now, zone)
+        audit.record(session, now, who.person.id, "stats_view", None, via="web")
+    today = local_date(now, zone_of(zone, app.settings.default_timezone))
+    return render.page(who.t, "dashboard.html", viewer=who,
+                       lines=stats_lines(who.t, today, figures))  # fmt: skip
+
+
+def _page_number(text: str | None) -> int:
+    return int(text) if text and text.isdigit() and 0 < int(text) < 1_000_000 else 1
+
+
+async def interactions(app: App, request: Request, who: Viewer) -> Response:
+    """HR sees the counts; admins also see who met whom, a page at a time."""
+    q = request.query_params
+    start, end, segment = q.get("from", ""), q.get("to", ""), q.get("segment", "")
+    number = _page_number(q.get("page"))
+    now, zone = app.clock.now(), _zone_name(app, who)
+    today = local_date(now, zone_of(zone, app.settings.default_timezone))
+    values: dict[str, Any] = {"start": start, "end": end, "segment": segment, "number": number,
+                              "log": None, "problem": None, "more": False}  # fmt: skip
+    try:
+        f = make_filter(today, start or None, end or None, segment or None,
+                        zone=app.settings.default_timezone)  # fmt: skip
+    except BadFilter as exc:
+        values["problem"] = who.t(exc.key, **exc.params)
+        return render.page(who.t, "interactions.html", 400, viewer=who, **values)
+    async with app.db.transaction() as session:
+        log = await engagement_log.page(session, f, number=number, with_rows=who.is_admin)
+        audit.record(session, now, who.person.id, "interactions_view", None, via="web",
+                     filter=f.describe(), rows=who.is_admin)  # fmt: skip
+    values.update(
+        log=log,
+        period=f.describe(),
+        more=len(log.rows) == engagement_log.PAGE_SIZE,
+        query=urlencode(
+            {"from": f.start.isoformat(), "to": f.end.isoformat(), "segment": str(f.segment)}
+        ),
+        start=f.start.isoformat(),
+        end=f.end.isoformat(),
+    )
+    return render.page(who.t, "interactions.html", viewer=who, **values)
+
+
+async def audit_log(app: App, request: Request, who: Viewer) -> Response:
+    zone = zone_of(_zone_name(app, who), app.settings.default_timezone)
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        found = await auditlog.latest(session)
+        audit.record(session, now, who.person.id, "audit_view", None, via="web")
+    entries = [
+        {"when": e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+         "who": e.actor or who.t("admin.audit_system"), "action": e.action,
+         "target": e.target, "allowed": e.allowed}
+        for e in found
+    ]  # fmt: skip
+    return render.page(who.t, "audit.html", viewer=who, entries=entries)

@@ -1,0 +1,58 @@
+"""Pages from Jinja2 templates: escaped, in the viewer's language (`lang` set), and a
+Content-Security-Policy that allows no script at all (the forms work without JavaScript)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.responses import HTMLResponse, Response
+
+from bot.core.i18n import Translator
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # a login link's token never leaves in a Referer
+    "Cache-Control": "no-store",
+}
+
+ENV = Environment(
+    loader=PackageLoader("bot.runtime.admin", "templates"),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+CSS = """
+body { font-family: system-ui, "Hiragino Sans", "Noto Sans CJK JP", sans-serif; margin: 0; }
+header { background: #234; color: #fff; padding: .6em 1em; display: flex; gap: 1em;
+         align-items: center; flex-wrap: wrap; }
+header a { color: #fff; }
+header form { margin-left: auto; }
+main { max-width: 60em; margin: 1em auto; padding: 0 1em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border-bottom: 1px solid #ccc; padding: .3em .5em; text-align: left; }
+.refused { color: #a00; }
+form.filter { display: flex; gap: .8em; flex-wrap: wrap; align-items: end; margin: 1em 0; }
+"""
+
+
+def page(t: Translator, template: str, status: int = 200, **values: Any) -> Response:
+    html = ENV.get_template(template).render(t=t, lang=t.locale, **values)
+    return HTMLResponse(html, status, headers=SECURITY_HEADERS)
+
+
+def stylesheet() -> Response:
+    return Response(CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+def message(t: Translator, status: int, key: str, viewer: object = None) -> Response:
+    """A page of one sentence: signed out, refused, a bad link, an error."""
+    return page(
+        t, "message.html", status, viewer=viewer, heading=t("console_web.title"), text=t(key)
+    )

@@ -1,0 +1,119 @@
+"""The web console's pages over HTTP (httpx against the ASGI app, no browser): every page needs
+a session, the role it names and, on a POST, the session's CSRF token; a session ends at
+logout or after 8 hours idle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from bot.core.clock import FixedClock
+from bot.runtime import admin
+from bot.runtime.app import App
+from storage import console_web, demo, people
+from storage.models import AuditEntry
+
+PAGES = ["/admin", "/admin/interactions", "/admin/audit"]
+
+
+@pytest.fixture
+async def web(app: App) -> AsyncIterator[httpx.AsyncClient]:
+    await app.prepare()
+    async with app.db.transaction() as session:
+        await demo.load(session, app.clock.now(), size=60)
+    transport = httpx.ASGITransport(app=Starlette(routes=admin.routes(app)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def link(app: App, email: str) -> str:
+    async with app.db.transaction() as session:
+        person = await people.person_by_email(session, email)
+        assert person is not None
+        return await console_web.issue_link(session, person, app.clock.now())
+
+
+async def sign_in(app: App, web: httpx.AsyncClient, email: str) -> None:
+    signed = await web.get(f"/admin/login/{await link(app, email)}")
+    assert signed.status_code == 303, signed.text
+    assert "httponly" in signed.headers["set-cookie"].lower()
+    assert "samesite=lax" in signed.headers["set-cookie"].lower()
+
+
+async def test_no_page_answers_without_a_session(web: httpx.AsyncClient) -> None:
+    for path in PAGES:
+        answer = await web.get(path)
+        assert answer.status_code == 401 and "admin" in answer.text
+    assert (await web.post("/admin/logout")).status_code == 401
+
+
+async def test_hr_sees_the_dashboard_in_japanese_but_not_the_audit(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    await sign_in(app, web, "hr@example.com")
+    dashboard = await web.get("/admin")
+    assert dashboard.status_code == 200
+    assert '<html lang="ja">' in dashboard.text and "ダッシュボード" in dashboard.text
+    assert "script-src" not in dashboard.headers["content-security-policy"]  # none allowed
+    assert (await web.get("/admin/interactions")).status_code == 200
+    refused = await web.get("/admin/audit")
+    assert refused.status_code == 403
+    async with app.db.transaction() as session:
+        targets = list(await session.scalars(select(AuditEntry.target).where(
+            AuditEntry.action == "refused")))  # fmt: skip
+    assert "web:/admin/audit" in targets
+
+
+async def test_an_admin_sees_the_audit_log(app: App, web: httpx.AsyncClient) -> None:
+    await sign_in(app, web, "admin@example.com")
+    page = await web.get("/admin/audit")
+    assert page.status_code == 200 and "admin_login" in page.text
+
+
+async def test_an_alumnas_link_opens_nothing(app: App, web: httpx.AsyncClient) -> None:
+    async with app.db.transaction() as session:
+        person = await people.person_by_email(session, "hanako@example.com")
+        assert person is not None and not console_web.may_sign_in(person)
+        token = await console_web.issue_link(session, person, app.clock.now())  # as if forged
+    answer = await web.get(f"/admin/login/{token}")
+    assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    assert (await web.get("/admin")).status_code == 401
+
+
+async def test_bad_filters_are_one_friendly_line(app: App, web: httpx.AsyncClient) -> None:
+    await sign_in(app, web, "admin@example.com")
+    answer = await web.get("/admin/interactions", params={"from": "2026-13-01"})
+    assert answer.status_code == 400 and 'id="problem"' in answer.text
+    ok = await web.get("/admin/interactions", params={"from": "2020-01-01", "segment": "all"})
+    assert ok.status_code == 200 and 'id="rows"' in ok.text  # admins see who met whom
+
+
+async def test_logout_needs_the_csrf_token_and_ends_the_session(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    await sign_in(app, web, "admin@example.com")
+    assert (await web.post("/admin/logout")).status_code == 403
+    assert (await web.post("/admin/logout", data={"csrf": "forged"})).status_code == 403
+    assert (await web.get("/admin")).status_code == 200  # still signed in
+    token = web.cookies.get(admin.auth.COOKIE)
+    assert token
+    out = await web.post("/admin/logout", data={"csrf": admin.auth.csrf_token(token)})
+    assert out.status_code == 200
+    web.cookies.set(admin.auth.COOKIE, token, path="/admin")  # a copied cookie is dead too
+    assert (await web.get("/admin")).status_code == 401
+
+
+async def test_a_session_ends_after_8_hours_idle(
+    app: App, web: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    await sign_in(app, web, "hr@example.com")
+    clock.advance(hours=7)
+    assert (await web.get("/admin")).status_code == 200  # a request keeps it alive
+    clock.advance(hours=7, minutes=59)
+    assert (await web.get("/admin")).status_code == 200
+    clock.advance(hours=8)
+    assert (await web.get("/admin")).status_code == 401
