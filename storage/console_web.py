@@ -45,10 +45,15 @@ async def issue_link(session: AsyncSession, person: Person, now: datetime) -> st
 
 @dataclass(frozen=True)
 class Redeemed:
-    """What a login link turned out to be: `person_id` is set when it was good."""
+    """What a login link turned out to be; `person_id` is whose it was (for the language of the
+    page saying it is used or expired): only `ok` signs anyone in."""
 
     person_id: int | None
     reason: str  # "ok" | "unknown" | "used" | "expired"
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "ok"
 
 
 async def redeem_link(session: AsyncSession, token: str, now: datetime) -> Redeemed:
@@ -58,9 +63,9 @@ async def redeem_link(session: AsyncSession, token: str, now: datetime) -> Redee
     if link is None:
         return Redeemed(None, "unknown")
     if link.used_at is not None:
-        return Redeemed(None, "used")
+        return Redeemed(link.person_id, "used")
     if now >= link.expires_at:
-        return Redeemed(None, "expired")
+        return Redeemed(link.person_id, "expired")
     won = await session.execute(
         update(LoginLink)
         .where(LoginLink.id == link.id, LoginLink.used_at.is_(None))
@@ -68,7 +73,7 @@ async def redeem_link(session: AsyncSession, token: str, now: datetime) -> Redee
         .execution_options(synchronize_session=False)
     )
     if getattr(won, "rowcount", 0) != 1:
-        return Redeemed(None, "used")
+        return Redeemed(link.person_id, "used")
     return Redeemed(link.person_id, "ok")
 
 

@@ -37,7 +37,7 @@ async def test_hr_asks_in_chat_and_the_link_signs_in_once(app: App) -> None:
     assert "15 分間" in reply
     token = token_in(reply)
     first = await redeem(app, token)
-    assert first.reason == "ok" and first.person_id is not None
+    assert first.ok and first.person_id is not None
     assert (await redeem(app, token)).reason == "used"
     async with app.db.transaction() as session:
         stored = list(await session.scalars(select(LoginLink.token_hash)))

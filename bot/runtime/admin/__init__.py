@@ -69,7 +69,11 @@ def routes(app: App) -> list[BaseRoute]:
     async def stylesheet(request: Request) -> Response:
         return render.stylesheet()
 
+    async def icon(request: Request) -> Response:
+        return render.icon()
+
     table: list[BaseRoute] = [
+        Route("/admin/static/icon.svg", icon, methods=["GET"]),
         Route("/admin/login/{token}", login, methods=["GET"]),
         Route("/admin/static/admin.css", stylesheet, methods=["GET"]),
     ]

@@ -42,6 +42,12 @@ form.filter { display: flex; gap: .8em; flex-wrap: wrap; align-items: end; margi
 """
 
 
+ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="#234"/></svg>'
+)
+
+
 def page(t: Translator, template: str, status: int = 200, **values: Any) -> Response:
     html = ENV.get_template(template).render(t=t, lang=t.locale, **values)
     return HTMLResponse(html, status, headers=SECURITY_HEADERS)
@@ -49,6 +55,10 @@ def page(t: Translator, template: str, status: int = 200, **values: Any) -> Resp
 
 def stylesheet() -> Response:
     return Response(CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+def icon() -> Response:
+    return Response(ICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
 def message(t: Translator, status: int, key: str, viewer: object = None) -> Response:

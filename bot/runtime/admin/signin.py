@@ -21,9 +21,8 @@ async def login(app: App, request: Request) -> Response:
         person = None
         if redeemed.person_id is not None:
             person = await people.person_with_roles(session, redeemed.person_id)
-        allowed = console_web.may_sign_in(person)
         opened = None
-        if allowed and person is not None:
+        if redeemed.ok and person is not None and console_web.may_sign_in(person):
             opened = await console_web.open_session(session, person.id, now)
         audit.record(session, now, person.id if person else None, "admin_login", "web",
                      allowed=opened is not None, reason=redeemed.reason)  # fmt: skip
