@@ -17,7 +17,7 @@ from bot.runtime.app import App
 from storage import console_web, demo, people
 from storage.models import AuditEntry
 
-PAGES = ["/admin", "/admin/interactions", "/admin/audit"]
+PAGES = ["/admin", "/admin/interactions", "/admin/outcomes", "/admin/audit"]
 
 
 @pytest.fixture
@@ -117,3 +117,17 @@ async def test_a_session_ends_after_8_hours_idle(
     assert (await web.get("/admin")).status_code == 200
     clock.advance(hours=8)
     assert (await web.get("/admin")).status_code == 401
+
+
+async def test_outcomes_totals_for_hr_and_the_ledger_for_admins(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    await sign_in(app, web, "hr@example.com")
+    hr = await web.get("/admin/outcomes", params={"from": "2020-01-01"})
+    assert hr.status_code == 200 and "成果と ROI" in hr.text and "<h2>" in hr.text
+    assert (await web.get("/admin/outcomes", params={"to": "nonsense"})).status_code == 400
+    web.cookies.clear()
+    await sign_in(app, web, "admin@example.com")
+    admins = await web.get("/admin/outcomes", params={"from": "2020-01-01"})
+    assert admins.status_code == 200
+    assert admins.text.count("<h2>") >= hr.text.count("<h2>")

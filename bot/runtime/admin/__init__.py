@@ -37,6 +37,7 @@ class AdminPage:
 PAGES: list[AdminPage] = [
     AdminPage("/admin", pages.dashboard, HR),
     AdminPage("/admin/interactions", pages.interactions, HR),
+    AdminPage("/admin/outcomes", pages.outcomes, HR),
     AdminPage("/admin/audit", pages.audit_log, ADMIN),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
 ]

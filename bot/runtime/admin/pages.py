@@ -13,10 +13,11 @@ from bot.core.clock import local_date, zone_of
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer
 from bot.runtime.app import App
+from handlers import report_tables
 from handlers.admin import stats_lines
 from storage import audit, auditlog
 from storage.reports import engagement_log
-from storage.reports.filter import BadFilter, make_filter
+from storage.reports.filter import BadFilter, Filter, make_filter
 from storage.reports.stats import stats as compute_stats
 
 
@@ -38,36 +39,62 @@ def _page_number(text: str | None) -> int:
     return int(text) if text and text.isdigit() and 0 < int(text) < 1_000_000 else 1
 
 
-async def interactions(app: App, request: Request, who: Viewer) -> Response:
-    """HR sees the counts; admins also see who met whom, a page at a time."""
+def _filtered(app: App, request: Request, who: Viewer) -> tuple[dict[str, Any], Filter | None]:
+    """The report's filter from the query string (`from`, `to`, `segment`, `page`), and the
+    form's values; a bad one gives its friendly message as `problem` and no filter."""
     q = request.query_params
     start, end, segment = q.get("from", ""), q.get("to", ""), q.get("segment", "")
-    number = _page_number(q.get("page"))
-    now, zone = app.clock.now(), _zone_name(app, who)
-    today = local_date(now, zone_of(zone, app.settings.default_timezone))
-    values: dict[str, Any] = {"start": start, "end": end, "segment": segment, "number": number,
-                              "log": None, "problem": None, "more": False}  # fmt: skip
+    today = local_date(
+        app.clock.now(), zone_of(_zone_name(app, who), app.settings.default_timezone)
+    )
+    values: dict[str, Any] = {"start": start, "end": end, "segment": segment, "problem": None,
+                              "number": _page_number(q.get("page")), "more": False}  # fmt: skip
     try:
         f = make_filter(today, start or None, end or None, segment or None,
                         zone=app.settings.default_timezone)  # fmt: skip
     except BadFilter as exc:
         values["problem"] = who.t(exc.key, **exc.params)
-        return render.page(who.t, "interactions.html", 400, viewer=who, **values)
-    async with app.db.transaction() as session:
-        log = await engagement_log.page(session, f, number=number, with_rows=who.is_admin)
-        audit.record(session, now, who.person.id, "interactions_view", None, via="web",
-                     filter=f.describe(), rows=who.is_admin)  # fmt: skip
+        return values, None
     values.update(
-        log=log,
+        start=f.start.isoformat(),
+        end=f.end.isoformat(),
         period=f.describe(),
-        more=len(log.rows) == engagement_log.PAGE_SIZE,
         query=urlencode(
             {"from": f.start.isoformat(), "to": f.end.isoformat(), "segment": str(f.segment)}
         ),
-        start=f.start.isoformat(),
-        end=f.end.isoformat(),
     )
-    return render.page(who.t, "interactions.html", viewer=who, **values)
+    return values, f
+
+
+async def interactions(app: App, request: Request, who: Viewer) -> Response:
+    """HR sees the counts; admins also see who met whom, a page at a time."""
+    values, f = _filtered(app, request, who)
+    if f is None:
+        return render.page(who.t, "interactions.html", 400, viewer=who, log=None, **values)
+    async with app.db.transaction() as session:
+        log = await engagement_log.page(session, f, number=values["number"],
+                                        with_rows=who.is_admin)  # fmt: skip
+        audit.record(session, app.clock.now(), who.person.id, "interactions_view", None,
+                     via="web", filter=f.describe(), rows=who.is_admin)  # fmt: skip
+    values["more"] = len(log.rows) == engagement_log.PAGE_SIZE
+    return render.page(who.t, "interactions.html", viewer=who, log=log, **values)
+
+
+async def outcomes(app: App, request: Request, who: Viewer) -> Response:
+    """The report's ROI section: HR sees the totals, admins also the ledger that names people."""
+    values, f = _filtered(app, request, who)
+    if f is None:
+        return render.page(who.t, "outcomes.html", 400, viewer=who, tables=[], **values)
+    async with app.db.transaction() as session:
+        found = await report_tables.build(session, f, who.t, ("roi",), individuals=who.is_admin)
+        audit.record(session, app.clock.now(), who.person.id, "report_view", "roi", via="web",
+                     filter=f.describe())  # fmt: skip
+    shown = [
+        {"title": tb.title, "columns": tb.columns, "note": tb.note,
+         "rows": [[report_tables.cell(c) for c in row] for row in tb.rows]}
+        for tb in found
+    ]  # fmt: skip
+    return render.page(who.t, "outcomes.html", viewer=who, tables=shown, **values)
 
 
 async def audit_log(app: App, request: Request, who: Viewer) -> Response:
