@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AdminSession, LoginLink, Person, Role
@@ -18,6 +18,11 @@ from storage.people import roles_of
 
 LINK_LIFETIME = timedelta(minutes=15)
 SESSION_IDLE = timedelta(hours=8)
+LINKS_PER_LIFETIME = 5  # a person's links in any 15 minutes: more is someone hammering
+
+
+class TooManyLinks(Exception):
+    pass
 
 
 def digest(token: str) -> str:
@@ -29,7 +34,15 @@ def new_token() -> str:
 
 
 async def issue_link(session: AsyncSession, person: Person, now: datetime) -> str:
-    """A new login link's token for this person (the caller has checked their roles)."""
+    """A new login link's token for this person (the caller has checked their roles); at most
+    LINKS_PER_LIFETIME in any 15 minutes (TooManyLinks)."""
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(LoginLink)
+        .where(LoginLink.person_id == person.id, LoginLink.created_at > now - LINK_LIFETIME)
+    )
+    if (recent or 0) >= LINKS_PER_LIFETIME:
+        raise TooManyLinks()
     token = new_token()
     session.add(
         LoginLink(

@@ -55,6 +55,17 @@ async def test_a_link_expires_after_15_minutes(app: App, clock: FixedClock) -> N
     assert (await redeem(app, "not-a-token")).reason == "unknown"
 
 
+async def test_links_are_rate_limited(app: App, clock: FixedClock) -> None:
+    await load_company(app)
+    hr = await member(app, "hr@example.com", "202", locale="ja")
+    for _ in range(console_web.LINKS_PER_LIFETIME):
+        token_in(await hr.say("/admin"))
+    refused = await hr.say("/admin")
+    assert "/admin/login/" not in refused and "15 分間" in refused
+    clock.advance(minutes=15)
+    token_in(await hr.say("/admin"))
+
+
 async def test_an_alumna_gets_no_link(app: App) -> None:
     await load_company(app)
     hanako = await member(app, "hanako@example.com", "203", locale="ja")

@@ -29,7 +29,13 @@ def cmd_admin_link(args: argparse.Namespace) -> int:
                 raise CommandFailed(f"nobody with email {args.email}")
             allowed = console_web.may_sign_in(person)
             if allowed:
-                token = await console_web.issue_link(session, person, now)
+                try:
+                    token = await console_web.issue_link(session, person, now)
+                except console_web.TooManyLinks:
+                    raise CommandFailed(
+                        f"{args.email} asked for {console_web.LINKS_PER_LIFETIME} links in the last"
+                        " 15 minutes: use one of those, or wait"
+                    ) from None
             audit.record(session, now, None, "admin_link", f"person:{person.id}",
                          allowed=allowed, via="cli")  # fmt: skip
         if token is None:  # the refusal is audited (committed above); then the one clear line
