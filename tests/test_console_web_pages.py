@@ -14,10 +14,11 @@ from starlette.applications import Starlette
 from bot.core.clock import FixedClock
 from bot.runtime import admin
 from bot.runtime.app import App
+from bot.runtime.web import build_web_app
 from storage import console_web, demo, people
 from storage.models import AuditEntry
 
-PAGES = ["/admin", "/admin/interactions", "/admin/outcomes", "/admin/audit"]
+PAGES = ["/admin", "/admin/interactions", "/admin/outcomes", "/admin/people", "/admin/audit"]
 
 
 @pytest.fixture
@@ -131,3 +132,26 @@ async def test_outcomes_totals_for_hr_and_the_ledger_for_admins(
     admins = await web.get("/admin/outcomes", params={"from": "2020-01-01"})
     assert admins.status_code == 200
     assert admins.text.count("<h2>") >= hr.text.count("<h2>")
+
+
+async def test_people_is_for_admins_and_finds_a_name_in_kana(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    await sign_in(app, web, "hr@example.com")
+    assert (await web.get("/admin/people")).status_code == 403
+    web.cookies.clear()
+    await sign_in(app, web, "admin@example.com")
+    listed = await web.get("/admin/people", params={"segment": "alumni"})
+    assert listed.status_code == 200 and 'id="people"' in listed.text
+    async with app.db.transaction() as session:
+        hanako = await people.person_by_email(session, "hanako@example.com")
+        assert hanako is not None and hanako.name_kana
+        name, kana = hanako.name, hanako.name_kana
+    found = await web.get("/admin/people", params={"q": kana})
+    assert found.status_code == 200 and name in found.text
+    assert "<script>" not in (await web.get("/admin/people", params={"q": "<script>"})).text
+
+
+def test_serve_answers_the_console(app: App) -> None:
+    paths = {getattr(r, "path", "") for r in build_web_app(app, []).routes}
+    assert {"/admin", "/admin/login/{token}", "/admin/audit", "/admin/people"} <= paths

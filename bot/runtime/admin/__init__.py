@@ -38,6 +38,7 @@ PAGES: list[AdminPage] = [
     AdminPage("/admin", pages.dashboard, HR),
     AdminPage("/admin/interactions", pages.interactions, HR),
     AdminPage("/admin/outcomes", pages.outcomes, HR),
+    AdminPage("/admin/people", pages.people_page, ADMIN),
     AdminPage("/admin/audit", pages.audit_log, ADMIN),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
 ]

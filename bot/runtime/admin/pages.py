@@ -16,7 +16,7 @@ from bot.runtime.app import App
 from handlers import report_tables
 from handlers.admin import stats_lines
 from storage import audit, auditlog
-from storage.reports import engagement_log
+from storage.reports import engagement_log, people_list
 from storage.reports.filter import BadFilter, Filter, make_filter
 from storage.reports.stats import stats as compute_stats
 
@@ -95,6 +95,22 @@ async def outcomes(app: App, request: Request, who: Viewer) -> Response:
         for tb in found
     ]  # fmt: skip
     return render.page(who.t, "outcomes.html", viewer=who, tables=shown, **values)
+
+
+async def people_page(app: App, request: Request, who: Viewer) -> Response:
+    """Admins: a segment's people a page at a time, or a name (kanji, kana, romaji) or email."""
+    values, f = _filtered(app, request, who)
+    values["q"] = request.query_params.get("q", "")[:100]
+    if f is None:
+        return render.page(who.t, "people.html", 400, viewer=who, found=None, **values)
+    async with app.db.transaction() as session:
+        found = await people_list.page(session, f, search=values["q"], caller_id=who.person.id,
+                                       number=values["number"])  # fmt: skip
+        audit.record(session, app.clock.now(), who.person.id, "people_view", None, via="web",
+                     filter=f.describe(), search=bool(values["q"]))  # fmt: skip
+    values["more"] = found.more and not values["q"]
+    values["query"] += "&" + urlencode({"q": values["q"]})
+    return render.page(who.t, "people.html", viewer=who, found=found, **values)
 
 
 async def audit_log(app: App, request: Request, who: Viewer) -> Response:
