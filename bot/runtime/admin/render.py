@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse, Response
 
 from bot.core.i18n import Translator
+from storage.models import InteractionKind
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -48,8 +49,14 @@ ICON = (
 )
 
 
+KINDS = frozenset(k.value for k in InteractionKind)  # each has console_web.kind.<value>
+
+
 def page(t: Translator, template: str, status: int = 200, **values: Any) -> Response:
-    html = ENV.get_template(template).render(t=t, lang=t.locale, **values)
+    def kind_label(kind: str) -> str:
+        return t(f"console_web.kind.{kind}") if kind in KINDS else kind
+
+    html = ENV.get_template(template).render(t=t, lang=t.locale, kind_label=kind_label, **values)
     return HTMLResponse(html, status, headers=SECURITY_HEADERS)
 
 
