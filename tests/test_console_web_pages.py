@@ -17,6 +17,7 @@ from bot.runtime.app import App
 from bot.runtime.web import build_web_app
 from storage import console_web, demo, people
 from storage.models import AuditEntry
+from tests.conftest import make_settings
 
 PAGES = ["/admin", "/admin/interactions", "/admin/outcomes", "/admin/people", "/admin/audit"]
 
@@ -155,3 +156,18 @@ async def test_people_is_for_admins_and_finds_a_name_in_kana(
 def test_serve_answers_the_console(app: App) -> None:
     paths = {getattr(r, "path", "") for r in build_web_app(app, []).routes}
     assert {"/admin", "/admin/login/{token}", "/admin/audit", "/admin/people"} <= paths
+
+
+async def test_the_cookie_is_secure_under_https(sqlite_url: str, clock: FixedClock) -> None:
+    app = App.build(make_settings(sqlite_url, public_url="https://alumni.example.com"), clock)
+    try:
+        await app.prepare()
+        async with app.db.transaction() as session:
+            await demo.load(session, clock.now(), size=20)
+        transport = httpx.ASGITransport(app=Starlette(routes=admin.routes(app)))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as web:
+            signed = await web.get(f"/admin/login/{await link(app, 'admin@example.com')}")
+        cookie = signed.headers["set-cookie"].lower()
+        assert signed.status_code == 303 and "secure" in cookie and "httponly" in cookie
+    finally:
+        await app.close()
