@@ -16,7 +16,7 @@ from bot.runtime import admin
 from bot.runtime.app import App
 from bot.runtime.web import build_web_app
 from storage import console_web, demo, people
-from storage.models import AuditEntry
+from storage.models import AuditEntry, Person, Role
 from tests.conftest import make_settings
 
 PAGES = ["/admin", "/admin/interactions", "/admin/outcomes", "/admin/people", "/admin/audit"]
@@ -171,3 +171,38 @@ async def test_the_cookie_is_secure_under_https(sqlite_url: str, clock: FixedClo
         assert signed.status_code == 303 and "secure" in cookie and "httponly" in cookie
     finally:
         await app.close()
+
+
+ALLOWED = {  # path: the roles whose session may open it
+    "/admin": {"hr", "admin"},
+    "/admin/interactions": {"hr", "admin"},
+    "/admin/outcomes": {"hr", "admin"},
+    "/admin/people": {"admin"},
+    "/admin/audit": {"admin"},
+}
+
+
+@pytest.mark.parametrize("role", ["hr", "admin"])
+async def test_every_page_checks_the_role(app: App, web: httpx.AsyncClient, role: str) -> None:
+    await sign_in(app, web, f"{role}@example.com")
+    for path, roles in ALLOWED.items():
+        assert (await web.get(path)).status_code == (200 if role in roles else 403), path
+
+
+async def test_an_employee_cannot_sign_in_and_a_revoked_role_ends_the_session(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    async with app.db.transaction() as session:
+        employee = await session.scalar(
+            select(Person).where(Person.left_on.is_(None), ~Person.grants.any()).limit(1)
+        )
+        assert employee is not None and employee.email
+        token = await console_web.issue_link(session, employee, app.clock.now())
+    assert (await web.get(f"/admin/login/{token}")).status_code == 403
+    await sign_in(app, web, "hr@example.com")
+    assert (await web.get("/admin")).status_code == 200
+    async with app.db.transaction() as session:
+        hr = await people.person_by_email(session, "hr@example.com")
+        assert hr is not None
+        await people.revoke(session, hr, Role.HR)
+    assert (await web.get("/admin")).status_code == 401
