@@ -176,6 +176,7 @@ async def test_the_cookie_is_secure_under_https(sqlite_url: str, clock: FixedClo
 ALLOWED = {  # path: the roles whose session may open it
     "/admin": {"hr", "admin"},
     "/admin/interactions": {"hr", "admin"},
+    "/admin/interactions.csv": {"admin"},
     "/admin/outcomes": {"hr", "admin"},
     "/admin/people": {"admin"},
     "/admin/audit": {"admin"},
@@ -206,3 +207,16 @@ async def test_an_employee_cannot_sign_in_and_a_revoked_role_ends_the_session(
         assert hr is not None
         await people.revoke(session, hr, Role.HR)
     assert (await web.get("/admin")).status_code == 401
+
+
+async def test_admins_export_the_filtered_log(app: App, web: httpx.AsyncClient) -> None:
+    await sign_in(app, web, "admin@example.com")
+    every = await web.get("/admin/interactions.csv", params={"from": "2020-01-01"})
+    assert every.status_code == 200 and every.content.startswith(b"\xef\xbb\xbf")  # Excel-safe
+    assert "attachment" in every.headers["content-disposition"]
+    sales = await web.get(
+        "/admin/interactions.csv", params={"from": "2020-01-01", "segment": "department:営業"}
+    )
+    lines = every.content.decode("utf-8-sig").splitlines()
+    some = sales.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("occurred_on") and 1 < len(some) < len(lines)

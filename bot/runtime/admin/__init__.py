@@ -37,6 +37,7 @@ class AdminPage:
 PAGES: list[AdminPage] = [
     AdminPage("/admin", pages.dashboard, HR),
     AdminPage("/admin/interactions", pages.interactions, HR),
+    AdminPage("/admin/interactions.csv", pages.interactions_csv, ADMIN),
     AdminPage("/admin/outcomes", pages.outcomes, HR),
     AdminPage("/admin/people", pages.people_page, ADMIN),
     AdminPage("/admin/audit", pages.audit_log, ADMIN),

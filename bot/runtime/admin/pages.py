@@ -16,7 +16,7 @@ from bot.runtime.app import App
 from handlers import report_tables
 from handlers.admin import stats_lines
 from storage import audit, auditlog
-from storage.reports import engagement_log, people_list
+from storage.reports import engagement_log, exports, people_list
 from storage.reports.filter import BadFilter, Filter, make_filter
 from storage.reports.stats import stats as compute_stats
 
@@ -78,6 +78,21 @@ async def interactions(app: App, request: Request, who: Viewer) -> Response:
                      via="web", filter=f.describe(), rows=who.is_admin)  # fmt: skip
     values["more"] = len(log.rows) == engagement_log.PAGE_SIZE
     return render.page(who.t, "interactions.html", viewer=who, log=log, **values)
+
+
+async def interactions_csv(app: App, request: Request, who: Viewer) -> Response:
+    """Admins: the engagement log as the `export interactions` CSV, with the page's filter."""
+    values, f = _filtered(app, request, who)
+    if f is None:
+        return render.page(who.t, "interactions.html", 400, viewer=who, log=None, **values)
+    async with app.db.transaction() as session:
+        data, count = await exports.to_bytes(session, "interactions", f)
+        audit.record(session, app.clock.now(), who.person.id, "export", "interactions",
+                     via="web", filter=f.describe(), rows=count)  # fmt: skip
+    name = f"interactions-{f.start.isoformat()}-{f.end.isoformat()}.csv"
+    return Response(data, media_type="text/csv; charset=utf-8",
+                    headers={**render.SECURITY_HEADERS,
+                             "Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 async def outcomes(app: App, request: Request, who: Viewer) -> Response:
