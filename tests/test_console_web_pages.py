@@ -220,3 +220,11 @@ async def test_admins_export_the_filtered_log(app: App, web: httpx.AsyncClient) 
     lines = every.content.decode("utf-8-sig").splitlines()
     some = sales.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("occurred_on") and 1 < len(some) < len(lines)
+
+
+async def test_the_dashboard_shows_the_reports_chart(app: App, web: httpx.AsyncClient) -> None:
+    await sign_in(app, web, "hr@example.com")
+    assert 'src="/admin/chart/activity.png"' in (await web.get("/admin")).text
+    png = await web.get("/admin/chart/activity.png")
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    assert (await web.get("/admin/chart/nonsense.png")).status_code == 404

@@ -39,6 +39,7 @@ PAGES: list[AdminPage] = [
     AdminPage("/admin/interactions", pages.interactions, HR),
     AdminPage("/admin/interactions.csv", pages.interactions_csv, ADMIN),
     AdminPage("/admin/outcomes", pages.outcomes, HR),
+    AdminPage("/admin/chart/{section}.png", pages.chart, HR),
     AdminPage("/admin/people", pages.people_page, ADMIN),
     AdminPage("/admin/audit", pages.audit_log, ADMIN),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),

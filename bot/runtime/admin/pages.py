@@ -13,7 +13,7 @@ from bot.core.clock import local_date, zone_of
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer
 from bot.runtime.app import App
-from handlers import report_tables
+from handlers import report_charts, report_tables
 from handlers.admin import stats_lines
 from storage import audit, auditlog
 from storage.reports import engagement_log, exports, people_list
@@ -93,6 +93,21 @@ async def interactions_csv(app: App, request: Request, who: Viewer) -> Response:
     return Response(data, media_type="text/csv; charset=utf-8",
                     headers={**render.SECURITY_HEADERS,
                              "Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+async def chart(app: App, request: Request, who: Viewer) -> Response:
+    """A report section as the chat's PNG chart (`/admin/chart/activity.png?from=…`)."""
+    section = str(request.path_params.get("section", ""))
+    _, f = _filtered(app, request, who)
+    if f is None or section not in report_tables.SECTIONS:
+        return Response(status_code=404)
+    async with app.db.transaction() as session:
+        built = await report_tables.build(session, f, who.t, (section,), individuals=who.is_admin)
+        audit.record(session, app.clock.now(), who.person.id, "report_chart", section, via="web",
+                     filter=f.describe())  # fmt: skip
+    title = f"{who.t(f'admin.section.{section}')} ({f.describe()})"
+    png = await report_charts.render_async(title, built, who.t("admin.chart_empty"))
+    return Response(png, media_type="image/png", headers=render.SECURITY_HEADERS)
 
 
 async def outcomes(app: App, request: Request, who: Viewer) -> Response:
