@@ -21,6 +21,7 @@ from bot.runtime.app import App
 from storage import console_web, demo, people
 
 CHROMIUM = Path("/usr/bin/chromium")
+JAPANESE_FONTS = {"IPAexGothic", "Noto Sans CJK JP", "Hiragino Sans"}  # the stylesheet's choices
 # Skipped on a machine without it; under CI (.ci/run installs it) they run, and fail if it is gone.
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() and os.environ.get("CI") != "true", reason="no /usr/bin/chromium"
@@ -70,6 +71,27 @@ async def fresh_page(browser: Browser) -> tuple[BrowserContext, Page, list[str]]
     return context, page, errors
 
 
+async def drawn_with(page: Page, selector: str) -> set[str]:
+    """The fonts Chromium drew the element's own text with (tofu comes from a font without the
+    glyphs: DejaVu, Liberation)."""
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("DOM.enable")
+    await cdp.send("CSS.enable")
+    root = await cdp.send("DOM.getDocument")
+    node = await cdp.send(
+        "DOM.querySelector", {"nodeId": root["root"]["nodeId"], "selector": selector}
+    )
+    text = await cdp.send("DOM.describeNode", {"nodeId": node["nodeId"], "depth": 1})
+    ids = [c["backendNodeId"] for c in text["node"].get("children", []) if c["nodeType"] == 3]
+    fonts: set[str] = set()
+    pushed = await cdp.send("DOM.pushNodesByBackendIdsToFrontend", {"backendNodeIds": ids})
+    for node_id in pushed["nodeIds"] or [node["nodeId"]]:
+        used = await cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node_id})
+        fonts |= {f["familyName"] for f in used["fonts"] if f["glyphCount"]}
+    await cdp.detach()
+    return fonts
+
+
 async def test_a_login_link_signs_in_once_and_never_again(
     app: App, site: str, browser: Browser
 ) -> None:
@@ -80,6 +102,11 @@ async def test_a_login_link_signs_in_once_and_never_again(
     assert await page.get_attribute("html", "lang") == "ja"  # a Japanese HR person
     assert "ダッシュボード" in await page.inner_text("h1")
     assert len(await page.locator("#stats li").all()) >= 5
+    # Japanese is drawn with a real font, not boxes, even where the machine has none: what
+    # Chromium really drew each Japanese text with (its devtools protocol says).
+    for selector in ("h1", "header strong", "header button", "#stats li"):
+        fonts = await drawn_with(page, selector)
+        assert fonts and fonts <= JAPANESE_FONTS, (selector, fonts)
     await page.click("text=交流ログ")
     assert "交流ログ" in await page.inner_text("h1")
     assert errors == []

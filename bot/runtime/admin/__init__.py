@@ -76,8 +76,12 @@ def routes(app: App) -> list[BaseRoute]:
     async def icon(request: Request) -> Response:
         return render.icon()
 
+    async def font(request: Request) -> Response:
+        return render.font()
+
     table: list[BaseRoute] = [
         Route("/admin/static/icon.svg", icon, methods=["GET"]),
+        Route("/admin/static/ipaexg.ttf", font, methods=["GET"]),
         Route("/admin/login/{token}", login, methods=["GET"]),
         Route("/admin/static/admin.css", stylesheet, methods=["GET"]),
     ]

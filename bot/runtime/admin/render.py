@@ -3,17 +3,22 @@ Content-Security-Policy that allows no script at all (the forms work without Jav
 
 from __future__ import annotations
 
+import functools
+import re
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse, Response
 
 from bot.core.i18n import Translator
+from bot.core.markup import CLOSE, OPEN
 from storage.models import InteractionKind
 
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -29,8 +34,15 @@ ENV = Environment(
     lstrip_blocks=True,
 )
 
+# Japanese renders on a machine without a Japanese font: the charts' own IPAexGothic
+# (matplotlib-fontja), served from here, is the last resort after the system's fonts.
 CSS = """
-body { font-family: system-ui, "Hiragino Sans", "Noto Sans CJK JP", sans-serif; margin: 0; }
+@font-face { font-family: "IPAexGothic"; src: url("/admin/static/ipaexg.ttf");
+             font-weight: 100 900; }
+button, input { font: inherit; }
+:lang(ja) body { font-family: "Hiragino Sans", "Noto Sans CJK JP", "IPAexGothic", sans-serif; }
+body { font-family: system-ui, "Hiragino Sans", "Noto Sans CJK JP", "IPAexGothic", sans-serif;
+       margin: 0; }
 header { background: #234; color: #fff; padding: .6em 1em; display: flex; gap: 1em;
          align-items: center; flex-wrap: wrap; }
 header a { color: #fff; }
@@ -50,6 +62,16 @@ ICON = (
 
 
 KINDS = frozenset(k.value for k in InteractionKind)  # each has console_web.kind.<value>
+
+
+def rich(text: str) -> Markup:
+    """A catalog line escaped, its bold markers (bot/core/markup.py) as <strong>."""
+    escaped = str(escape(text))
+    html = re.sub(f"{OPEN}([^{OPEN}{CLOSE}]*){CLOSE}", r"<strong>\1</strong>", escaped)
+    return Markup(html.replace(OPEN, "").replace(CLOSE, ""))
+
+
+ENV.filters["rich"] = rich
 
 
 def page(t: Translator, template: str, status: int = 200, **values: Any) -> Response:
@@ -72,4 +94,17 @@ def message(t: Translator, status: int, key: str, viewer: object = None) -> Resp
     """A page of one sentence: signed out, refused, a bad link, an error."""
     return page(
         t, "message.html", status, viewer=viewer, heading=t("console_web.title"), text=t(key)
+    )
+
+
+@functools.cache
+def _font_bytes() -> bytes:
+    import matplotlib_fontja  # imported when first asked for, as the charts do
+
+    return Path(matplotlib_fontja.get_font_ttf_path()).read_bytes()
+
+
+def font() -> Response:
+    return Response(
+        _font_bytes(), media_type="font/ttf", headers={"Cache-Control": "max-age=604800"}
     )
