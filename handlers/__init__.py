@@ -15,6 +15,7 @@ from handlers import (
     bridge,
     broadcasts,
     checkins,
+    console_web,
     events,
     events_hr,
     home,
@@ -141,6 +142,7 @@ ROUTES: list[Route] = [
     Route(admin.chart, action="report.chart", roles=HR),
     Route(admin.table_csv, action="report.csv", roles=HR),
     Route(admin.audit, command="audit", roles=ADMIN),
+    Route(console_web.admin_link, command="admin", roles=HR),
     Route(admin.export, command="export", roles=ADMIN),
 ]
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.core.i18n import Translator
 from bot.core.platforms import PLATFORMS
 from bot.core.types import Attachment, Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
@@ -74,11 +75,15 @@ def _rate(part: int, whole: int) -> str:
 
 
 def stats_text(ctx: Context, s: Stats) -> str:
-    t = ctx.t
+    return "\n".join(stats_lines(ctx.t, ctx.today, s))
+
+
+def stats_lines(t: Translator, today: date, s: Stats) -> list[str]:
+    """The `stats` figures, a line each (chat joins them; the web console lists them)."""
     channels = " · ".join(f"{name} {n}" for name, n in sorted(s.channels.items())) or "—"
     change = s.interactions_this_month - s.interactions_last_month
     lines = [
-        t("admin.stats.title", date=t.date(ctx.today)),
+        t("admin.stats.title", date=t.date(today)),
         t("admin.stats.alumni", alumni=s.alumni, joined=s.joined, channels=channels),
         t("admin.stats.active", d30=s.active_30, d90=s.active_90),
         t("admin.stats.interactions", this=s.interactions_this_month,
@@ -105,7 +110,7 @@ def stats_text(ctx: Context, s: Stats) -> str:
         t("admin.stats.broadcasts", sent=states.get("sent", 0), failed=states.get("dead", 0),
           waiting=sum(n for k, n in states.items() if k not in ("sent", "dead"))),
     ]  # fmt: skip
-    return "\n".join(lines)
+    return lines
 
 
 async def monthly_sends(ctx: Context) -> list[str]:

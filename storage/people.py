@@ -82,6 +82,11 @@ def roles_of(person: Person) -> frozenset[Role]:
     return frozenset({base, *(Role(g.role) for g in person.grants)})
 
 
+async def person_with_roles(session: AsyncSession, person_id: int) -> Person | None:
+    """A person with their role grants loaded (what `roles_of` reads)."""
+    return await session.get(Person, person_id, options=[selectinload(Person.grants)])
+
+
 async def person_by_email(session: AsyncSession, email: str) -> Person | None:
     query = (
         select(Person)

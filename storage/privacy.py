@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import inbox
 from storage.models import (
+    AdminSession,
     BroadcastClick,
     CampaignInvitation,
     Identity,
     Interaction,
     Invite,
+    LoginLink,
     MailContact,
     Match,
     OutboxMessage,
@@ -77,6 +79,8 @@ TABLES = {
     "mail_contacts": "exported; deleted (her address is cleared with her row: no mail can go)",
     "campaign_invitations": "exported; address cleared, kept anonymous for the funnel's counts",
     "campaigns": "not theirs: HR's invitation campaigns",
+    "admin_login_links": "deleted (a login link signs in nobody once they are forgotten)",
+    "admin_sessions": "deleted (their web console sessions end)",
 }
 
 
@@ -239,6 +243,8 @@ async def forget(session: AsyncSession, person: Person, now: datetime) -> None:
     )
     await session.execute(delete(BroadcastClick).where(BroadcastClick.person_id == pid))
     await session.execute(delete(RoleGrant).where(RoleGrant.person_id == pid))
+    await session.execute(delete(LoginLink).where(LoginLink.person_id == pid))
+    await session.execute(delete(AdminSession).where(AdminSession.person_id == pid))
     await session.execute(
         delete(Relation).where(or_(Relation.person_id == pid, Relation.other_id == pid))
     )

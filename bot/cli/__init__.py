@@ -15,6 +15,7 @@ from rich.progress import Progress
 
 from bot.cli import access as access_cli
 from bot.cli import bridge as bridge_cli
+from bot.cli import console_web as console_web_cli
 from bot.cli import delivery as delivery_cli
 from bot.cli import outcomes as outcomes_cli
 from bot.cli import report as report_cli
@@ -284,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     schedule_cli.add_parsers(sub)
 
     outcomes_cli.add_parsers(sub)
+
+    console_web_cli.add_parsers(sub)
 
     bridge_cli.add_parsers(sub)
 

@@ -1,4 +1,5 @@
-"""The ASGI app of `alumni-bot serve`: every configured channel's endpoints, health, metrics.
+"""The ASGI app of `alumni-bot serve`: every configured channel's endpoints, health, metrics
+and the web admin console.
 Stateless: run as many as needed behind a load balancer."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core.channel import Channel
+from bot.runtime import admin
 from bot.runtime.app import App
 
 
@@ -44,6 +46,7 @@ def build_web_app(app: App, channels: Sequence[Channel]) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+    routes += admin.routes(app)  # the web console (bot/runtime/admin/)
     for channel in channels:
         routes += channel.web_routes()
     return Starlette(routes=routes, lifespan=lifespan)

@@ -21,6 +21,7 @@ from storage.models.base import (
     OutboxState,
     Role,
 )
+from storage.models.console_web import AdminSession, LoginLink
 from storage.models.engagement import (
     Interaction,
     SurveyResponse,
@@ -60,6 +61,7 @@ from storage.models.people import (
 
 __all__ = [
     "NAMING",
+    "AdminSession",
     "AuditEntry",
     "Base",
     "Broadcast",
@@ -78,6 +80,7 @@ __all__ = [
     "InteractionKind",
     "Invite",
     "JoinRoute",
+    "LoginLink",
     "MailContact",
     "Match",
     "MonthlySends",

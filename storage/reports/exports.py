@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -31,8 +31,9 @@ from storage.models import (
     Rsvp,
     SurveyResponse,
 )
-from storage.reports.facts import FACTS, F, facts
+from storage.reports.facts import FACTS, F, dialect_of, facts
 from storage.reports.filter import Filter
+from storage.segments import people_in
 
 KINDS = ("people", "interactions", "surveys", "referrals", "rsvps", "outcomes")
 PAGE = 2000
@@ -75,17 +76,23 @@ def _cell(value: Any, zone: ZoneInfo) -> Any:
     return value
 
 
-def _query(kind: str, f: Filter) -> Any:
+def _query(kind: str, f: Filter, dialect: str) -> Any:
     live = Person.forgotten_at.is_(None)
     if kind == "interactions":
         a, b = aliased(Person), aliased(Person)
+        members = people_in(f.segment, dialect)  # either side in the segment (the web console's)
+        either = (
+            true()
+            if members is None
+            else or_(Interaction.person_a.in_(members), Interaction.person_b.in_(members))
+        )
         return (
             select(Interaction.occurred_on, Interaction.kind, Interaction.source,
                    a.email, a.name, b.email, b.name)
             .join(a, a.id == Interaction.person_a)
             .join(b, b.id == Interaction.person_b)
             .where(a.forgotten_at.is_(None), b.forgotten_at.is_(None))
-            .where(Interaction.occurred_on >= f.start, Interaction.occurred_on <= f.end)
+            .where(Interaction.occurred_on >= f.start, Interaction.occurred_on <= f.end, either)
             .order_by(Interaction.occurred_on, Interaction.id)
         )  # fmt: skip
     if kind == "surveys":
@@ -151,10 +158,10 @@ async def rows(session: AsyncSession, kind: str, f: Filter) -> AsyncIterator[lis
         # One row an alumnus, with the report's figures from its temporary table: read whole
         # (a streamed cursor would keep the table in use until the transaction ends).
         async with facts(session, f):
-            for found in await session.execute(_query(kind, f)):
+            for found in await session.execute(_query(kind, f, dialect_of(session))):
                 yield [_cell(v, f.zone) for v in found]
         return
-    async for row in _stream(session, _query(kind, f), f.zone):
+    async for row in _stream(session, _query(kind, f, dialect_of(session)), f.zone):
         yield row
 
 

@@ -1,0 +1,90 @@
+"""The web admin console under `/admin` (issue 20), served by `serve`.
+
+One explicit route table: each page names the roles it needs, and one guard in front of every
+page checks the session, the role (a refusal is audited) and, on a POST, the CSRF token (403
+without it), and is the pages' error boundary. Sign-in is by a one-time link only
+(storage/console_web.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.runtime.admin import auth, pages, render, signin
+from bot.runtime.app import App
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+Page = Callable[[App, Request, auth.Viewer], Awaitable[Response]]
+HR = frozenset({Role.HR, Role.ADMIN})
+ADMIN = frozenset({Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class AdminPage:
+    path: str
+    page: Page
+    roles: frozenset[Role]
+    methods: tuple[str, ...] = ("GET",)
+
+
+PAGES: list[AdminPage] = [
+    AdminPage("/admin", pages.dashboard, HR),
+    AdminPage("/admin/interactions", pages.interactions, HR),
+    AdminPage("/admin/interactions.csv", pages.interactions_csv, ADMIN),
+    AdminPage("/admin/outcomes", pages.outcomes, HR),
+    AdminPage("/admin/chart/{section}.png", pages.chart, HR),
+    AdminPage("/admin/people", pages.people_page, ADMIN),
+    AdminPage("/admin/audit", pages.audit_log, ADMIN),
+    AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
+]
+
+
+def guard(app: App, entry: AdminPage) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        who = await auth.viewer(app, request)
+        if who is None:
+            t = auth.translator_for(app, request)
+            return render.message(t, 401, "console_web.need_login")
+        if request.method == "POST" and not auth.csrf_ok(request, await auth.form_of(request)):
+            return render.message(who.t, 403, "console_web.csrf", who)
+        if not who.roles & entry.roles:
+            await auth.refuse(app, who, entry.path)
+            return render.message(who.t, 403, "console_web.forbidden", who)
+        try:
+            return await entry.page(app, request, who)
+        except Exception:
+            log.exception("admin page %s failed for person %s", entry.path, who.person.id)
+            return render.message(who.t, 500, "console_web.error", who)
+
+    return endpoint
+
+
+def routes(app: App) -> list[BaseRoute]:
+    async def login(request: Request) -> Response:
+        return await signin.login(app, request)
+
+    async def stylesheet(request: Request) -> Response:
+        return render.stylesheet()
+
+    async def icon(request: Request) -> Response:
+        return render.icon()
+
+    async def font(request: Request) -> Response:
+        return render.font()
+
+    table: list[BaseRoute] = [
+        Route("/admin/static/icon.svg", icon, methods=["GET"]),
+        Route("/admin/static/ipaexg.ttf", font, methods=["GET"]),
+        Route("/admin/login/{token}", login, methods=["GET"]),
+        Route("/admin/static/admin.css", stylesheet, methods=["GET"]),
+    ]
+    for entry in PAGES:
+        table.append(Route(entry.path, guard(app, entry), methods=list(entry.methods)))
+    return table
