@@ -12,8 +12,9 @@ configured with the same limit. Two passes in fresh databases: the baseline, pla
 same messages with `--buttons` buttons each (every button a token in `button_tokens`, as
 check-ins, notices and broadcasts carry). Prints each pass's sustained rate (first to last send)
 as a ratio of the limit — the target is ≥ 0.95 for both — and the lost, duplicated and
-unhandled-429 counts (all 0). `--channel fake` sends to the in-process fake channel instead (no
-HTTP, no tokens: the worker's own ceiling)."""
+unhandled-429 counts (all 0), and the CPU this process spent a message (the worker, the channel
+and the fake API together: steadier than the rate on a shared machine). `--channel fake` sends
+to the in-process fake channel instead (no HTTP, no tokens: the worker's own ceiling)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ class Result:
     handled: int
     not_sent: int
     tokens: int
+    cpu_ms: float  # this process's CPU per message (worker, channel and the fake API)
 
     @property
     def ok(self) -> bool:
@@ -121,9 +123,9 @@ async def measure(args: argparse.Namespace, url: str, buttons: int) -> Result:
         Worker(a, {"telegram": c}, name=f"bench{n}")
         for n, (a, c) in enumerate(zip(apps, channels, strict=True))
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(w.run(drain=True) for w in workers))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
 
     if args.channel == "telegram":
         counts = Counter(chat for chat, _ in api.messages)
@@ -154,6 +156,7 @@ async def measure(args: argparse.Namespace, url: str, buttons: int) -> Result:
         handled=sum(w.stats.rate_limited for w in workers),
         not_sent=not_sent or 0,
         tokens=tokens or 0,
+        cpu_ms=cpu * 1000 / args.messages,
     )
 
 
@@ -162,7 +165,7 @@ def show(label: str, r: Result, limit: float) -> None:
         f"{label:<22} {r.rate:6.1f}/s over {r.span:5.1f} s (wall {r.wall:5.1f} s), ratio"
         f" {r.rate / limit:.3f}; lost {r.lost}, duplicated {r.duplicated}, 429s {r.too_many}"
         f" (handled {r.handled}), unhandled {r.too_many - r.handled + r.not_sent},"
-        f" tokens {r.tokens}"
+        f" tokens {r.tokens}; CPU {r.cpu_ms:.2f} ms a message"
     )
 
 
@@ -176,7 +179,10 @@ async def main(args: argparse.Namespace) -> int:
     results = [base]
     if with_buttons is not None:
         show(f"{args.buttons} button(s)", with_buttons, args.limit)
-        print(f"buttons / plain    {with_buttons.rate / base.rate:.3f}")
+        print(
+            f"buttons / plain   rate {with_buttons.rate / base.rate:.3f},"
+            f" CPU {with_buttons.cpu_ms / base.cpu_ms:.3f}"
+        )
         results.append(with_buttons)
     print("target            ratio ≥ 0.95, nothing lost, duplicated or unhandled")
     ok = all(r.ok and r.rate / args.limit >= 0.95 for r in results)
