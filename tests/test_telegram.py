@@ -589,6 +589,31 @@ async def test_the_worker_issues_a_batchs_button_tokens_at_once_and_each_works(
     assert "time zone" in await s.press(HANAKO, "English")
 
 
+async def test_when_the_batchs_tokens_cannot_be_issued_ahead_each_send_issues_its_own(
+    served: Served,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    s = served
+    await join(s, HANAKO, "hanako@example.com")
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(s.channel.ahead, "issue", broken)
+    async with s.app.db.transaction() as session:
+        person = await people.person_by_email(session, "hanako@example.com")
+        assert person is not None
+        notice = Reply("notice.", buttons=((Button("English", "onboarding.locale", "en"),),))
+        await outbox.enqueue(session, person_id=person.id, reply=notice, key="n",
+                             kind="notice", now=clock.now())  # fmt: skip
+    worker = Worker(s.app, {"telegram": s.channel}, sleep=VirtualSleep(clock))
+    assert (await worker.run(drain=True)).sent == 1
+    assert "preparing 1 telegram messages" in caplog.text  # logged, and only slower
+    assert "time zone" in await s.press(HANAKO, "English")
+
+
 # -- delivery (send) --------------------------------------------------------------------------
 
 
