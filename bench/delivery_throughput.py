@@ -1,12 +1,20 @@
-"""Delivery throughput against a fake platform that allows LIMIT messages a second.
+"""Delivery throughput through the real Telegram channel, against a fake Bot API's rate limit.
 
-    python bench/delivery_throughput.py [--limit 200] [--messages 3000] [--latency-ms 20]
-                                        [--workers 1] [--database-url postgresql://…]
+    python bench/delivery_throughput.py [--limit 200] [--messages 3000] [--buttons 1]
+                                        [--workers 1] [--channel telegram|fake]
+                                        [--database-url postgresql://…]
 
-Real time (the system clock, real sleeps). The worker is configured with the platform's limit;
-the fake answers 429 (with retry_after) to anything beyond its token bucket, and answers each
-call after `--latency-ms`. Prints the sustained rate (first to last send) as a ratio of the
-limit — the target is ≥ 0.95 — and the lost, duplicated and unhandled-429 counts (all 0)."""
+Real time (the system clock, real sleeps). `--messages` people are queued one message each, then
+the delivery worker (`bot.runtime.delivery.Worker`, as `worker --drain` runs it) sends them through
+`TelegramChannel` (python-telegram-bot over HTTP) to the tests' fake Bot API on 127.0.0.1, which
+answers 429 with `retry_after` beyond `--limit` sends a second (a token bucket). The worker is
+configured with the same limit. Two passes in fresh databases: the baseline, plain text; then the
+same messages with `--buttons` buttons each (every button a token in `button_tokens`, as
+check-ins, notices and broadcasts carry). Prints each pass's sustained rate (first to last send)
+as a ratio of the limit — the target is ≥ 0.95 for both — and the lost, duplicated and
+unhandled-429 counts (all 0), and the CPU this process spent a message (the worker, the channel
+and the fake API together: steadier than the rate on a shared machine). `--channel fake` sends
+to the in-process fake channel instead (no HTTP, no tokens: the worker's own ceiling)."""
 
 from __future__ import annotations
 
@@ -14,6 +22,8 @@ import argparse
 import asyncio
 import sys
 import time
+from collections import Counter
+from dataclasses import dataclass
 from datetime import time as clock_time
 from pathlib import Path
 
@@ -22,15 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from bench.fresh_db import fresh_database
-from bot.core.channel import Recipient
+from bot.channels.telegram.channel import TelegramChannel
+from bot.core.channel import Channel, Recipient
 from bot.core.clock import SystemClock
 from bot.core.settings import ChannelLimit, DeliverySettings, Settings
-from bot.core.types import Reply
+from bot.core.types import Button, Reply
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker
 from storage import outbox
-from storage.models import OutboxMessage
+from storage.models import ButtonToken, OutboxMessage
 from tests.fakes.fake_channel import FakeChannel
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 from tests.support.crowd import add_people
 
 NOON = clock_time(12, 0)
@@ -44,59 +56,136 @@ class SlowFake(FakeChannel):
         return await super().send(to, reply)
 
 
-async def main(args: argparse.Namespace) -> int:
+@dataclass
+class Result:
+    rate: float
+    span: float
+    wall: float
+    lost: int
+    duplicated: int
+    too_many: int
+    handled: int
+    not_sent: int
+    tokens: int
+    cpu_ms: float  # this process's CPU per message (worker, channel and the fake API)
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == self.duplicated == self.not_sent == 0
+
+
+def reply(n: int, buttons: int) -> Reply:
+    row = tuple(Button(f"OK {b}", "bench.ok", f"{n}:{b}") for b in range(buttons))
+    return Reply(f"hello {n}", buttons=(row,) if row else ())
+
+
+async def one_pass(args: argparse.Namespace, buttons: int) -> Result:
     async with fresh_database(args.database_url) as url:
-        return await measure(args, url)
+        return await measure(args, url, buttons)
 
 
-async def measure(args: argparse.Namespace, url: str) -> int:
+async def measure(args: argparse.Namespace, url: str, buttons: int) -> Result:
+    api = FakeTelegramAPI()
+    await api.start()
+    api.send_per_second = args.limit
     clock = SystemClock()
     limits = {"telegram": ChannelLimit(per_second=args.limit, chat_per_second=1)}
     settings = Settings(
         database_url=url,
+        telegram_bot_token=TOKEN,
+        telegram_api_url=api.api_url,
         delivery=DeliverySettings(limits=limits, drain_wait_seconds=5),
     )
     apps = [App.build(settings, clock) for _ in range(args.workers)]
     app = apps[0]
     # No quiet hours: the benchmark measures sending, whatever the time of day.
-    ids = await add_people(app.db, args.messages, clock.now(), quiet_start=NOON, quiet_end=NOON)
+    ids = await add_people(app.db, args.messages, clock.now(), prefix="",
+                           quiet_start=NOON, quiet_end=NOON)  # fmt: skip
     async with app.db.transaction() as session:
         await outbox.enqueue_many(
             session,
-            [(pid, f"bench:{pid}", Reply(f"hello {pid}").to_dict()) for pid in ids],
+            [(pid, f"bench:{pid}", reply(pid, buttons).to_dict()) for pid in ids],
             kind="bench",
             now=clock.now(),
         )
+    api.started.update(range(0, args.messages))  # user ids 0…N-1 (add_people's numbers)
     fake = SlowFake(clock, per_second=args.limit)  # type: ignore[arg-type]
     fake.latency = args.latency_ms / 1000
-    workers = [Worker(a, {"telegram": fake}, name=f"bench{n}") for n, a in enumerate(apps)]
-    started = time.perf_counter()
+    channels: list[Channel] = []
+    for a in apps:
+        if args.channel == "telegram":
+            tg = TelegramChannel(a)
+            await tg.start()
+            channels.append(tg)
+        else:
+            channels.append(fake)
+    workers = [
+        Worker(a, {"telegram": c}, name=f"bench{n}")
+        for n, (a, c) in enumerate(zip(apps, channels, strict=True))
+    ]
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(w.run(drain=True) for w in workers))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
 
-    counts = fake.per_user()
-    lost = args.messages - len(counts)
-    duplicated = sum(n - 1 for n in counts.values())
+    if args.channel == "telegram":
+        counts = Counter(chat for chat, _ in api.messages)
+        stamps = sorted(api.sent_at)
+        too_many = api.too_many
+    else:
+        counts = Counter(int(u) for u in fake.per_user())
+        stamps = sorted(s.at.timestamp() for s in fake.sent)
+        too_many = fake.too_many
     async with app.db.transaction() as session:
         not_sent = await session.scalar(select(func.count()).where(OutboxMessage.state != "sent"))
-    times = sorted(s.at for s in fake.sent)
-    span = (times[-1] - times[0]).total_seconds()
-    rate = (len(times) - 1) / span if span else float("inf")
-    handled = sum(w.stats.rate_limited for w in workers)
-    print(f"database          {app.db.engine.dialect.name}, {args.workers} worker(s)")
-    print(
-        f"messages          {args.messages} at a limit of {args.limit}/s,"
-        f" latency {args.latency_ms} ms"
-    )
-    print(f"sustained rate    {rate:.1f}/s over {span:.1f} s (wall {wall:.1f} s)")
-    print(f"ratio to limit    {rate / args.limit:.3f}  (target ≥ 0.95)")
-    print(f"lost              {lost}")
-    print(f"duplicated        {duplicated}")
-    print(f"429s received     {fake.too_many} (handled and retried: {handled})")
-    print(f"unhandled 429     {fake.too_many - handled + (not_sent or 0)}")
+        tokens = await session.scalar(select(func.count()).select_from(ButtonToken))
+    span = stamps[-1] - stamps[0] if stamps else 0.0
+    rate = (len(stamps) - 1) / span if span else float("inf")
+    for c in channels:
+        if isinstance(c, TelegramChannel):
+            await c.stop()
     for a in apps:
         await a.close()
-    ok = rate / args.limit >= 0.95 and lost == duplicated == 0 and not not_sent
+    await api.close()
+    return Result(
+        rate=rate,
+        span=span,
+        wall=wall,
+        lost=args.messages - len(counts),
+        duplicated=sum(n - 1 for n in counts.values()),
+        too_many=too_many,
+        handled=sum(w.stats.rate_limited for w in workers),
+        not_sent=not_sent or 0,
+        tokens=tokens or 0,
+        cpu_ms=cpu * 1000 / args.messages,
+    )
+
+
+def show(label: str, r: Result, limit: float) -> None:
+    print(
+        f"{label:<22} {r.rate:6.1f}/s over {r.span:5.1f} s (wall {r.wall:5.1f} s), ratio"
+        f" {r.rate / limit:.3f}; lost {r.lost}, duplicated {r.duplicated}, 429s {r.too_many}"
+        f" (handled {r.handled}), unhandled {r.too_many - r.handled + r.not_sent},"
+        f" tokens {r.tokens}; CPU {r.cpu_ms:.2f} ms a message"
+    )
+
+
+async def main(args: argparse.Namespace) -> int:
+    base = await one_pass(args, 0)
+    with_buttons = await one_pass(args, args.buttons) if args.buttons else None
+    db = "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite"
+    print(f"database          {db}, {args.workers} worker(s), channel {args.channel}")
+    print(f"messages          {args.messages} at a limit of {args.limit:g}/s")
+    show("plain text (baseline)", base, args.limit)
+    results = [base]
+    if with_buttons is not None:
+        show(f"{args.buttons} button(s)", with_buttons, args.limit)
+        print(
+            f"buttons / plain   rate {with_buttons.rate / base.rate:.3f},"
+            f" CPU {with_buttons.cpu_ms / base.cpu_ms:.3f}"
+        )
+        results.append(with_buttons)
+    print("target            ratio ≥ 0.95, nothing lost, duplicated or unhandled")
+    ok = all(r.ok and r.rate / args.limit >= 0.95 for r in results)
     return 0 if ok else 1
 
 
@@ -104,8 +193,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=float, default=200)
     parser.add_argument("--messages", type=int, default=3000)
-    parser.add_argument("--latency-ms", type=float, default=20)
+    parser.add_argument("--buttons", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=20, help="--channel fake only")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--channel", choices=("telegram", "fake"), default="telegram")
     parser.add_argument(
         "--database-url", default="sqlite", help="a PostgreSQL server URL, or sqlite (default)"
     )

@@ -20,6 +20,22 @@ from sqlalchemy.ext.asyncio import (
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
+# PostgreSQL's pool. `serve` takes bursts of 50 updates at once (a broadcast's answers, a
+# channel's webhooks): a pool of 10 + 20 overflow opened about 23 connections a burst and closed
+# 21 again (overflow connections are closed as soon as they are returned), each a TCP connect,
+# authentication and asyncpg's set-up. 50 kept stay open between bursts; the pool opens them
+# only when they are used at once, so a worker or the scheduler keeps the few it needs. 10 more
+# for a longer burst (then closed). PostgreSQL allows 100 connections by default: two busy
+# processes fit; more `serve` processes need a bigger max_connections or PgBouncer.
+POOL_SIZE = 50
+POOL_OVERFLOW = 10
+# No pre-ping: it cost a round trip on every checkout, to catch connections the server or a
+# firewall closed. Connections are recycled after 30 minutes instead (checked at checkout from
+# their age, no round trip), well inside idle timeouts of proxies and firewalls; one that died
+# anyway (a server restart) fails the transaction using it, SQLAlchemy then discards every
+# connection opened before, and the inbox and the worker retry that work.
+POOL_RECYCLE_S = 1800
+
 
 def async_url(database_url: str) -> URL:
     """`sqlite:///x.db` → aiosqlite, `postgresql://…` → asyncpg; explicit drivers are kept."""
@@ -60,7 +76,9 @@ def make_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_async_engine(
+        url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=POOL_RECYCLE_S
+    )
 
 
 @dataclass

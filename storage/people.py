@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from bot.core.types import Actor
 from storage.models import Identity, Person, Role, RoleGrant
@@ -17,14 +17,18 @@ async def identity_for(session: AsyncSession, actor: Actor, now: datetime) -> Id
 
     An identity imported with only a user id (`slack_user_id` in a CSV has no workspace) is
     completed with the workspace the first time that user talks to us."""
+    # One query for the identity, its person and their grants (joined, not three round trips:
+    # this runs for every message). A row per grant, made unique; at most two identities match
+    # (this workspace's, and one imported without a workspace), this workspace's first.
     query = (
         select(Identity)
-        .options(selectinload(Identity.person).selectinload(Person.grants))
+        .options(joinedload(Identity.person).joinedload(Person.grants))
         .where(Identity.channel == actor.channel, Identity.user_id == actor.user_id)
         .where(Identity.workspace.in_({actor.workspace, ""}))
         .order_by(Identity.workspace.desc())
     )
-    found = (await session.scalars(query)).first()
+    matches = (await session.scalars(query)).unique().all()
+    found = matches[0] if matches else None
     if found is None:
         found = Identity(
             channel=actor.channel,

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.core.clock import FixedClock
 from bot.core.types import Incoming, Reply
 from bot.dispatch.router import Dispatcher, Route, Router
 from bot.runtime.app import App
 from handlers import ROUTES
-from storage.models import AuditEntry, Person
+from storage import people
+from storage.models import AuditEntry, Person, Role
 from tests.conftest import chat
 from tests.support.people import load_company
 from tests.test_onboarding import join_directly
@@ -231,3 +232,31 @@ def test_no_test_reaches_the_internet() -> None:
         socket.create_connection(("example.com", 80), timeout=1)
     with socket.socket() as sock, pytest.raises(OSError, match=r"only 127\.0\.0\.1"):
         sock.connect(("93.184.215.14", 80))
+
+
+async def test_who_writes_their_person_and_every_role_come_in_one_query(app: App) -> None:
+    await load_company(app)
+    await join_directly(app, "admin@example.com")
+    async with app.db.transaction() as session:  # an admin who is HR as well: two grants
+        admin = await people.person_by_email(session, "admin@example.com")
+        assert admin is not None
+        await people.grant(session, admin, Role.HR, None, app.clock.now())
+    selects: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    engine = app.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with app.db.transaction() as session:
+            identity = await people.identity_for(session, chat(app, "admin@example.com").actor,
+                                                 app.clock.now())  # fmt: skip
+            assert identity.person is not None
+            roles = people.roles_of(identity.person)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(selects) == 1
+    assert {Role.ADMIN, Role.HR} <= roles
+    assert "/invite" in await chat(app, "admin@example.com").say("/help")  # HR commands listed

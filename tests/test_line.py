@@ -17,7 +17,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.channels import configured_channels
 from bot.channels.line import render
@@ -31,7 +31,7 @@ from bot.core.types import Attachment, Button, Reply
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
-from storage import invites, outbox, people, quota, segments
+from storage import buttons, invites, outbox, people, quota, segments
 from storage.models import Identity, OutboxKind, OutboxMessage, Role
 from tests.conftest import make_settings
 from tests.fakes.fake_channel import FakeChannel, VirtualSleep
@@ -361,6 +361,33 @@ async def test_a_push_under_429_backs_off_and_arrives(served: Served, clock: Fix
     assert stats.sent == 6
     texts = [m["template"]["text"] for d in fake.pushes(HANAKO.user_id) for m in d.messages]
     assert sorted(texts) == [f"お知らせ{n}" for n in range(6)]
+
+
+async def test_a_batchs_push_buttons_get_their_tokens_in_one_write(
+    served: Served, clock: FixedClock
+) -> None:
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    for n in range(3):
+        await queue_for(s, "hanako@example.com", f"お知らせ{n}", OutboxKind.CHECKIN, f"n{n}")
+    inserts: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO BUTTON_TOKENS"):
+            inserts.append(statement)
+
+    engine = s.app.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert (await worker(s, clock).run(drain=True)).sent == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(inserts) == 1  # the batch's tokens at once, not a transaction a push
+    data = {d for label, d in fake.postbacks(HANAKO.user_id)[-3:] if label == "はい"}
+    assert len(data) == 3
+    for token in data:  # each push's button stands for its action, shown to her
+        pressed = await buttons.resolve(s.app.db, token, clock.now())
+        assert pressed == buttons.Pressed("a", "1", HANAKO.user_id)
 
 
 async def test_send_maps_line_failures_for_the_delivery_worker(served: Served) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.runtime.app import App
-from storage import identities, migrate
+from storage import buttons, identities, migrate
 from storage.db import Database, async_url
 from storage.models import Base, Interaction, Person
 
@@ -161,3 +161,18 @@ def test_db_revision_writes_a_migration_for_what_the_models_add(
         Base.metadata.remove(table)
         if written is not None:
             written.unlink(missing_ok=True)
+
+
+async def test_button_tokens_issued_ahead_serve_only_their_message_and_owner(app: App) -> None:
+    now = app.clock.now()
+    ahead = buttons.Ahead(limit=2)
+    yes, no = ("checkin.answer", "p"), ("checkin.answer", "no")
+    await ahead.issue(app.db, [("m1", [yes, no], "u1"), ("m2", [yes], "u2"), ("m3", [], "u3")], now)
+    assert ahead.take("m2", [yes], "someone else") is None  # never shown to another person
+    assert ahead.take("m2", [yes], "u2") is None  # and taken once: it was given up above
+    assert ahead.take("m1", [yes, ("other", "")], "u1") is None  # a button it does not cover
+    await ahead.issue(app.db, [(f"k{n}", [yes], "u") for n in range(3)], now)
+    assert len(ahead.tokens) == 2 and ahead.take("k0", [yes], "u") is None  # oldest forgotten
+    tokens = ahead.take("k2", [yes], "u")
+    assert tokens is not None
+    assert await buttons.resolve(app.db, tokens[yes], now) == buttons.Pressed(*yes, "u")

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
 from bot.channels import configured_channels
 from bot.channels.telegram.channel import TelegramChannel
@@ -25,7 +25,7 @@ from bot.core.types import Attachment, Button, Reply
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
-from storage import invites, people
+from storage import invites, outbox, people
 from storage.models import AuditEntry, Identity, OutboxMessage, Role, RoleGrant, SurveyResponse
 from tests.conftest import make_settings
 from tests.fakes.fake_channel import VirtualSleep
@@ -552,6 +552,66 @@ async def test_an_answer_that_fails_to_send_goes_to_the_outbox_and_arrives(
     worker = Worker(s.app, {"telegram": s.channel}, sleep=VirtualSleep(clock))
     assert (await worker.run(drain=True)).sent == 1
     assert arrived() == expected * 2  # the same answer, in the same chat
+
+
+async def test_the_worker_issues_a_batchs_button_tokens_at_once_and_each_works(
+    served: Served, clock: FixedClock
+) -> None:
+    s, fake = served, served.fake
+    await join(s, HANAKO, "hanako@example.com")
+    async with s.app.db.transaction() as session:
+        person = await people.person_by_email(session, "hanako@example.com")
+        assert person is not None
+        for n in range(3):
+            notice = Reply(
+                f"notice {n}.", buttons=((Button("English", "onboarding.locale", "en"),),)
+            )
+            await outbox.enqueue(session, person_id=person.id, reply=notice, key=f"n{n}",
+                                 kind="notice", now=clock.now())  # fmt: skip
+    inserts: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO BUTTON_TOKENS"):
+            inserts.append(statement)
+
+    engine = s.app.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        worker = Worker(s.app, {"telegram": s.channel}, sleep=VirtualSleep(clock))
+        assert (await worker.run(drain=True)).sent == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(inserts) == 1  # one batch, one write of its tokens: not one a message
+    notices = [m for m in fake.sent(HANAKO.id) if "notice " in str(m.get("text"))]
+    data = {b["callback_data"] for m in notices for b in m["reply_markup"]["inline_keyboard"][0]}
+    assert len(notices) == len(data) == 3  # a token of its own for each message
+    # A notice's button acts for her: she chose English, and the bot goes on in English.
+    assert "time zone" in await s.press(HANAKO, "English")
+
+
+async def test_when_the_batchs_tokens_cannot_be_issued_ahead_each_send_issues_its_own(
+    served: Served,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    s = served
+    await join(s, HANAKO, "hanako@example.com")
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(s.channel.ahead, "issue", broken)
+    async with s.app.db.transaction() as session:
+        person = await people.person_by_email(session, "hanako@example.com")
+        assert person is not None
+        notice = Reply("notice.", buttons=((Button("English", "onboarding.locale", "en"),),))
+        await outbox.enqueue(session, person_id=person.id, reply=notice, key="n",
+                             kind="notice", now=clock.now())  # fmt: skip
+    worker = Worker(s.app, {"telegram": s.channel}, sleep=VirtualSleep(clock))
+    assert (await worker.run(drain=True)).sent == 1
+    assert "preparing 1 telegram messages" in caplog.text  # logged, and only slower
+    assert "time zone" in await s.press(HANAKO, "English")
 
 
 # -- delivery (send) --------------------------------------------------------------------------

@@ -6,8 +6,9 @@ no feature logic; handlers never import a channel."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from starlette.routing import BaseRoute
 
@@ -69,3 +70,13 @@ class Channel(Protocol):
 
     async def poll(self) -> None:
         """Development mode for `run` (Socket Mode, long polling): runs until cancelled."""
+
+
+@runtime_checkable
+class Prepares(Protocol):
+    """A channel that gets ready for a whole claimed batch at once before the worker sends it
+    (Telegram and LINE issue every message's button tokens in one transaction)."""
+
+    async def prepare(self, batch: Sequence[tuple[Recipient, Reply]]) -> None:
+        """Called with the batch's recipients (their `message_key` set) and replies; `send` then
+        uses what was prepared for a recipient with that key, and copes when nothing was."""

@@ -5,7 +5,8 @@ JSON-encoded values, `{"ok": …, "result": …}`), records every call, and refu
 API refuses: text over 4096 characters, callback data over 64 bytes, an unknown chat (400), a
 user who never pressed Start or blocked the bot (403), getUpdates while a webhook is set (409).
 Tests push updates into it (`push`) and can make a method answer 429 with `retry_after` or a
-5xx (`fail_next`)."""
+5xx (`fail_next`); sends beyond `send_per_second` (a token bucket, off by default) answer 429
+with `retry_after` 1, as the bot-wide limit does."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ BOT = {
 }
 JSON_PARAMS = {"reply_markup", "entities", "caption_entities", "commands", "allowed_updates",
                "reply_parameters", "scope"}  # fmt: skip
+SENDS = {"sendMessage", "sendPhoto", "sendDocument"}
 COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -90,6 +92,11 @@ class FakeTelegramAPI:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.send_delay = 0.0  # seconds a sendMessage takes (a loaded platform), for crash tests
+        self.send_per_second: float | None = None  # the bot-wide limit; None: unlimited
+        self.too_many = 0  # sends answered 429 by that limit
+        self.sent_at: list[float] = []  # time.monotonic() of each accepted send
+        self._bucket: float | None = None
+        self._refilled = 0.0
 
     # -- server --------------------------------------------------------------------------------
 
@@ -178,10 +185,15 @@ class FakeTelegramAPI:
             return _error(ApiError(404, "Not Found"))
         if self.send_delay and method == "sendMessage":
             await asyncio.sleep(self.send_delay)
+        if method in SENDS and not self._take():
+            self.too_many += 1
+            return _error(ApiError(429, "Too Many Requests: retry after 1", retry_after=1))
         try:
             result = await handler(params, files)
         except ApiError as exc:
             return _error(exc)
+        if method in SENDS:
+            self.sent_at.append(time.monotonic())
         return web.json_response({"ok": True, "result": result})
 
     async def api_getMe(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
@@ -242,6 +254,22 @@ class FakeTelegramAPI:
                 except TimeoutError:
                     pass
         return list(self._updates)
+
+    def _take(self) -> bool:
+        """One send from the token bucket of `send_per_second` (full at the first send)."""
+        if self.send_per_second is None:
+            return True
+        now = time.monotonic()
+        if self._bucket is None:
+            self._bucket = self.send_per_second
+        else:
+            refill = (now - self._refilled) * self.send_per_second
+            self._bucket = min(self.send_per_second, self._bucket + refill)
+        self._refilled = now
+        if self._bucket < 1:
+            return False
+        self._bucket -= 1
+        return True
 
     async def api_sendMessage(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
         chat = self._chat(p.get("chat_id"))

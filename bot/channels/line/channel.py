@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -89,6 +90,7 @@ class LineChannel:
         self._api: AsyncMessagingApi | None = None
         self.languages: dict[str, tuple[str | None, str | None]] = {}  # user → (name, lang)
         self.serving: Any = None  # `run`'s own web server (uvicorn), while poll() runs
+        self.ahead = store.Ahead()  # button tokens of the worker's claimed batch
 
     @property
     def api(self) -> AsyncMessagingApi:
@@ -272,10 +274,14 @@ class LineChannel:
 
     # -- answering -----------------------------------------------------------------------------
 
-    async def _render(self, reply: Reply, user_id: str, note: str) -> list[render.Message]:
-        keys = render.button_keys(reply)
-        now = self.app.clock.now()
-        tokens = await store.issue(self.app.db, keys, now, user_id) if keys else {}
+    async def _render(
+        self, reply: Reply, user_id: str, note: str, tokens: store.Keys | None = None
+    ) -> list[render.Message]:
+        """`tokens`: the buttons' tokens if issued ahead (the worker's batch), else issued here."""
+        if tokens is None:
+            keys = render.button_keys(reply)
+            now = self.app.clock.now()
+            tokens = await store.issue(self.app.db, keys, now, user_id) if keys else {}
         return render.render(reply, tokens, note)
 
     async def answer(
@@ -346,10 +352,17 @@ class LineChannel:
 
     # -- delivery (worker) ---------------------------------------------------------------------
 
+    async def prepare(self, batch: Sequence[tuple[Recipient, Reply]]) -> None:
+        """The button tokens of a claimed batch, in one transaction."""
+        wanted = [(to.message_key, render.button_keys(r), to.user_id) for to, r in batch
+                  if to.message_key]  # fmt: skip
+        await self.ahead.issue(self.app.db, wanted, self.app.clock.now())
+
     async def send(self, to: Recipient, reply: Reply) -> str | None:
         """A proactive message by push; its retry key is fixed by the outbox row."""
         user_id = to.chat_id or to.user_id
-        messages = await self._render(reply, to.user_id, "")
+        tokens = self.ahead.take(to.message_key, render.button_keys(reply), to.user_id)
+        messages = await self._render(reply, to.user_id, "", tokens)
         if not messages:
             return user_id
         try:

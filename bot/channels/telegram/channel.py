@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -77,6 +78,7 @@ class TelegramChannel:
         )
         self.username = app.settings.telegram_bot_username
         self.menus = Menus(app, self.bot)
+        self.ahead = store.Ahead()  # button tokens of the worker's claimed batch
 
     @property
     def bot(self) -> ExtBot[None]:
@@ -389,11 +391,22 @@ class TelegramChannel:
         await send.deliver_retrying(self.bot, self.app, chat_id, reply, str(user.id), reply_to)
 
     async def deliver(
-        self, chat_id: int, reply: Reply, owner: str | None, reply_to: int | None = None
+        self,
+        chat_id: int,
+        reply: Reply,
+        owner: str | None,
+        reply_to: int | None = None,
+        tokens: store.Keys | None = None,
     ) -> None:
-        await send.deliver(self.bot, self.app, chat_id, reply, owner, reply_to)
+        await send.deliver(self.bot, self.app, chat_id, reply, owner, reply_to, tokens)
 
     # -- delivery (worker) ---------------------------------------------------------------------
+
+    async def prepare(self, batch: Sequence[tuple[Recipient, Reply]]) -> None:
+        """The button tokens of a claimed batch, in one transaction."""
+        wanted = [(to.message_key, render.button_keys(r), to.user_id) for to, r in batch
+                  if to.message_key]  # fmt: skip
+        await self.ahead.issue(self.app.db, wanted, self.app.clock.now())
 
     async def send(self, to: Recipient, reply: Reply) -> str | None:
         """A proactive message; its private chat id is the user id."""
@@ -401,12 +414,13 @@ class TelegramChannel:
             chat_id = int(to.chat_id or to.user_id)
         except ValueError:
             raise Unreachable(f"not a telegram chat id: {to.chat_id or to.user_id!r}") from None
+        tokens = self.ahead.take(to.message_key, render.button_keys(reply), to.user_id)
         try:
             try:
-                await self.deliver(chat_id, reply, to.user_id)
+                await self.deliver(chat_id, reply, to.user_id, tokens=tokens)
             except ChatMigrated as exc:  # a group became a supergroup: its id changed
                 chat_id = exc.new_chat_id
-                await self.deliver(chat_id, reply, to.user_id)
+                await self.deliver(chat_id, reply, to.user_id, tokens=tokens)
         except TelegramError as exc:
             raise send.delivery_error(exc, chat_id) from exc
         return str(chat_id)

@@ -68,11 +68,14 @@ async def deliver(
     reply: Reply,
     owner: str | None,
     reply_to: int | None = None,
+    tokens: store.Keys | None = None,
 ) -> None:
     """Render and send one reply shown to `owner` (the user id whose buttons these are): text
-    chunks (keyboard on the last), then any file."""
-    keys = render.button_keys(reply)
-    tokens = await store.issue(app.db, keys, app.clock.now(), owner) if keys else {}
+    chunks (keyboard on the last), then any file. `tokens`: its buttons' tokens if issued ahead
+    (the worker's batch); else they are issued here."""
+    if tokens is None:
+        keys = render.button_keys(reply)
+        tokens = await store.issue(app.db, keys, app.clock.now(), owner) if keys else {}
     out = render.render(reply, tokens)
     quote = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     for i, chunk in enumerate(out.chunks):
