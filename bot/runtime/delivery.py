@@ -23,7 +23,10 @@ retried and its rows are kept in memory until written (bot/runtime/outcomes.py),
 this worker sent is recorded `sent` and never sent again by it. A worker killed mid-batch leaves
 its rows `sending`; after the lease they are claimed again and sent once more. Duplicates are
 therefore bounded by what was in flight, and every reclaimed row is counted (`Stats.reclaimed`)
-and logged. Paused people's messages are not claimed at all: they wait for `pause` to be lifted."""
+and logged. Paused people's messages are not claimed at all: they wait for `pause` to be lifted.
+
+The decisions about each message are bot/runtime/delivery_plan.py's; one send and what it
+writes back is bot/runtime/delivery_send.py's; the rules themselves are delivery_rules.py's."""
 
 from __future__ import annotations
 
@@ -34,88 +37,36 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.channel import (
     Channel,
     Prepares,
-    RateLimited,
-    Recipient,
-    TransientError,
-    Unreachable,
 )
-from bot.core.metrics import DELIVERIES
-from bot.core.platforms import DELIVERABLE, LOCAL, is_mail, platform
+from bot.core.platforms import is_mail, platform
 from bot.core.types import Reply
 from bot.runtime.app import App
+from bot.runtime.delivery_plan import Batch, Planned, Stats
 from bot.runtime.delivery_rules import (
     CAP_COUNTS,
     WEEK,
-    backoff,
-    buckets_for,
-    capped_until,
-    closed_by_quota,
-    pick_identity,
-    quiet_until,
 )
+from bot.runtime.delivery_send import Sending
 from bot.runtime.outcomes import WRITE_ERRORS, Outcomes
 from handlers import ON_BROADCAST_DELIVERED
 from storage import delivery as store
 from storage import mail, quota
-from storage.models import Identity, MailContact, OutboxKind, OutboxMessage, OutboxState, Person
+from storage.models import OutboxKind, OutboxState
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 FLUSH_EVERY = 50  # outcomes written per transaction while a batch is being sent
 PRUNE_EVERY = timedelta(minutes=10)
-NO_CHANNEL_RECHECK = 300  # seconds
 
 
-@dataclass
-class Stats:
-    claimed: int = 0
-    sent: int = 0
-    rate_limited: int = 0  # 429s received (each message went back to the queue)
-    retried: int = 0  # network errors / 5xx
-    dead: int = 0
-    unreachable: int = 0  # identities marked unreachable
-    held: int = 0  # quiet hours
-    capped: int = 0  # held back by the weekly cap on proactive messages
-    reclaimed: int = 0  # claimed after a lease expired: may be sent a second time
-    released: int = 0  # claimed, then given back unsent because the worker was stopping
-    write_failures: int = 0  # failed attempts to write outcomes (retried, rows kept; logged)
-    errors: int = 0  # unexpected errors in the loop itself (logged)
-
-    def summary(self) -> str:
-        return ", ".join(f"{k} {v}" for k, v in vars(self).items())
-
-
-@dataclass
-class Planned:
-    message: OutboxMessage
-    identity: Identity | None  # None: a mail, addressed to the person, not to an identity
-    recipient: Recipient
-    buckets: list[store.Bucket]
-    slot: datetime | None = None
-    addressed: bool = False  # an answer to that very chat: not the person's preferred place
-    reply: Reply | None = None  # the payload, read once when the batch is prepared
-
-    @property
-    def to(self) -> Recipient:
-        """The recipient with the row's key, the same for every attempt at this message."""
-        return replace(self.recipient, message_key=self.message.idempotency_key)
-
-
-@dataclass
-class Batch:
-    planned: list[Planned] = field(default_factory=list)
-    claimed: int = 0
-
-
-class Worker:
+class Worker(Sending):
     def __init__(
         self,
         app: App,
@@ -145,10 +96,6 @@ class Worker:
         self.metered = [n for n in self.channels if platform(n).quota(app.settings)]
         self.used: dict[str, int] = {}
         self.sends: dict[str, int] = {}  # sent on metered platforms, not yet added to the count
-
-    @property
-    def now(self) -> datetime:
-        return self.app.clock.now()
 
     def stop(self) -> None:
         """Finish the sends under way, release the rest, and return from `run`."""
@@ -360,93 +307,6 @@ class Worker:
             await self.reserve(batch, now)
         return batch
 
-    def plan_answer(
-        self, message: OutboxMessage, writer: Identity | None, now: datetime
-    ) -> tuple[Planned | None, dict[str, Any] | None]:
-        """An answer goes back to the chat it was for, for whoever wrote, joined or not."""
-        if writer is None or (writer.person is not None and writer.person.is_forgotten):
-            return None, self.dead(message, "forgotten: the person who wrote is gone")
-        if writer.channel not in self.channels:
-            later = now + timedelta(seconds=NO_CHANNEL_RECHECK)
-            return None, self.requeue(message, later, f"no channel configured for {writer.channel}")
-        recipient = Recipient(writer.channel, writer.workspace, writer.user_id, message.recipient)
-        buckets = buckets_for(self.cfg, recipient)
-        return Planned(message, writer, recipient, buckets, addressed=True), None
-
-    def plan_mail(
-        self,
-        message: OutboxMessage,
-        person: Person | None,
-        contact: MailContact | None,
-        now: datetime,
-    ) -> tuple[Planned | None, dict[str, Any] | None]:
-        """A mail goes to the person's address (private first) unless they unsubscribed or it
-        bounced; no quiet hours (a mail waits in the inbox, it does not ring)."""
-        if person is None or person.is_forgotten:
-            return None, self.dead(message, "forgotten: the person is gone")
-        address = mail.address_of(person)
-        if contact is None or address is None:
-            return None, self.dead(message, "no mail contact or address")
-        if contact.unsubscribed_at is not None:
-            return None, self.dead(message, "unsubscribed")
-        if contact.bounced_at is not None:
-            return None, self.dead(message, f"unreachable: bounced: {contact.bounce_reason}")
-        channel = message.channel or ""
-        if channel not in self.channels:
-            later = now + timedelta(seconds=NO_CHANNEL_RECHECK)
-            return None, self.requeue(message, later, f"no channel configured for {channel}")
-        link = f"{self.app.settings.base_url()}/unsubscribe/{contact.token}"
-        recipient = Recipient(channel, "", address, None, unsubscribe_url=link)
-        return Planned(message, None, recipient, buckets_for(self.cfg, recipient)), None
-
-    def plan(
-        self, message: OutboxMessage, person: Person | None, now: datetime
-    ) -> tuple[Planned | None, dict[str, Any] | None]:
-        """Whom the message goes to now; or the row to write when it does not go now."""
-        if person is None or person.is_forgotten:
-            return None, self.dead(message, "forgotten: the person is gone")
-        feature = OutboxKind.opt_out_of(message.kind)
-        if feature is not None and feature in person.opt_outs:
-            return None, self.dead(message, f"opted out of {feature}")
-        recent = self.recent.setdefault(person.id, [])
-        capped = capped_until(
-            message.kind, message.urgent, recent, self.cfg.weekly_cap, now, person.notices
-        )
-        if capped is not None:
-            self.stats.capped += 1
-            return None, self.requeue(message, capped, "weekly cap")
-        closed = closed_by_quota(self.app.settings, self.used, message.kind, message.urgent)
-        identity = pick_identity(person, self.channels, closed)
-        rings = identity is None or identity.channel not in LOCAL  # an inbox waits silently
-        if rings and not message.urgent:
-            until = quiet_until(person, self.app.settings, now)
-            if until is not None:
-                self.stats.held += 1
-                return None, self.requeue(message, until, "quiet hours")
-        if identity is None and closed and pick_identity(person, self.channels) is not None:
-            # Only a platform whose month is (nearly) used up reaches them: wait for the next.
-            self.stats.held += 1
-            names = ", ".join(sorted(closed))
-            return None, self.requeue(message, quota.next_month(now), f"monthly limit: {names}")
-        if identity is None:
-            others = sorted(
-                {i.channel for i in person.identities if i.reachable and i.channel in DELIVERABLE}
-            )
-            if others:  # reachable, but not through a channel this worker has: wait for one
-                later = now + timedelta(seconds=NO_CHANNEL_RECHECK)
-                return None, self.requeue(message, later, f"no channel configured for {others}")
-            last = message.last_error or ""
-            why = last if last.startswith("unreachable") else "unreachable: no reachable identity"
-            return None, self.dead(message, why)
-        if identity.channel in self.used:
-            self.used[identity.channel] += 1
-        recipient = Recipient(
-            identity.channel, identity.workspace, identity.user_id, identity.chat_id
-        )
-        if message.kind in CAP_COUNTS:
-            recent.append(now)  # the next capped message in this batch counts this one
-        return Planned(message, identity, recipient, buckets_for(self.cfg, recipient)), None
-
     async def reserve(self, batch: Batch, now: datetime) -> None:
         horizon = now + timedelta(seconds=self.cfg.max_ahead_seconds)
         async with self.app.db.transaction() as session:
@@ -463,50 +323,6 @@ class Worker:
         batch.planned = kept
 
     # -- outcomes -----------------------------------------------------------------------------
-
-    def dead(self, message: OutboxMessage, reason: str) -> dict[str, Any]:
-        self.stats.dead += 1
-        log.info("outbox %s dead: %s", message.id, reason)
-        return store.outcome(
-            message, state=OutboxState.DEAD, lease_until=None, leased_by=None, last_error=reason
-        )
-
-    def requeue(self, message: OutboxMessage, when: datetime, reason: str) -> dict[str, Any]:
-        """Back to the queue without using an attempt (rate limits, quiet hours, next identity)."""
-        return store.outcome(
-            message,
-            state=OutboxState.QUEUED,
-            not_before=when,
-            attempts=max(message.attempts - 1, 0),
-            lease_until=None,
-            leased_by=None,
-            last_error=reason,
-        )
-
-    def release(self, message: OutboxMessage) -> dict[str, Any]:
-        """Claimed but not sent (the worker is stopping): back to the queue, due at once."""
-        self.stats.released += 1
-        return store.outcome(
-            message,
-            state=OutboxState.QUEUED,
-            attempts=max(message.attempts - 1, 0),
-            lease_until=None,
-            leased_by=None,
-        )
-
-    def retry(self, message: OutboxMessage, reason: str) -> dict[str, Any]:
-        if message.attempts >= self.cfg.max_attempts:
-            return self.dead(message, f"gave up after {message.attempts} attempts: {reason}")
-        self.stats.retried += 1
-        delay = backoff(self.cfg, message.attempts, self.rng)
-        return store.outcome(
-            message,
-            state="failed",
-            not_before=self.now + timedelta(seconds=delay),
-            lease_until=None,
-            leased_by=None,
-            last_error=reason,
-        )
 
     # -- send ---------------------------------------------------------------------------------
 
@@ -590,80 +406,6 @@ class Worker:
     async def finish_broadcasts(self, ids: set[int]) -> None:
         async with self.app.db.transaction() as session:
             await ON_BROADCAST_DELIVERED(session, self.app, sorted(ids), self.now)
-
-    async def send(self, p: Planned, identities: list[dict[str, Any]]) -> dict[str, Any]:
-        message, now = p.message, self.now
-        held = max((self.paused.get(key, now) for key, _ in p.buckets), default=now)
-        if held > now:  # another message of this worker hit a 429 meanwhile
-            return self.requeue(message, held, "rate limited (paused)")
-        channel = self.channels[p.recipient.channel]
-        try:
-            async with asyncio.timeout(self.cfg.send_timeout_seconds):
-                reply = p.reply or Reply.from_dict(message.payload)
-                chat_id = await channel.send(p.to, reply)
-        except RateLimited as exc:
-            self.stats.rate_limited += 1
-            DELIVERIES.labels(p.recipient.channel, "rate_limited").inc()
-            key = p.buckets[0][0] if exc.scope == "channel" else p.buckets[-1][0]
-            until = self.now + timedelta(seconds=max(exc.retry_after, 0.001))
-            if self.paused.get(key, now) < until:
-                self.paused[key] = until
-            try:  # other workers learn of the pause; this one already honours it
-                async with self.app.db.transaction() as session:
-                    await store.pause(session, key, until, self.now)
-            except WRITE_ERRORS:
-                log.exception("429 on %s: recording the pause for other workers failed", key)
-            log.info("429 on %s: paused %.1fs", key, exc.retry_after)
-            return self.requeue(message, until, f"429: {exc}")
-        except Unreachable as exc:
-            DELIVERIES.labels(p.recipient.channel, "unreachable").inc()
-            reason = str(exc)[:200] or "unreachable"
-            if p.identity is None:  # a mail bounced (5xx): no more mail to that address
-                self.stats.unreachable += 1
-                if message.person_id is not None:
-                    self.outcomes.bounces.append(
-                        {"person_id": message.person_id, "reason": reason, "at": self.now}
-                    )
-                return self.dead(message, f"unreachable: bounced: {reason}")
-            if p.addressed:  # that chat is gone (a group that removed the bot): not the person
-                return self.dead(message, f"unreachable: {reason}")
-            self.stats.unreachable += 1
-            p.identity.reachable = False
-            identities.append(
-                {"id": p.identity.id, "reachable": False, "unreachable_reason": reason}
-            )
-            log.info("identity %s unreachable: %s", p.identity.id, reason)
-            # Another identity may work: the next claim decides (no attempt used).
-            return self.requeue(message, self.now, f"unreachable {p.recipient.channel}: {reason}")
-        except (TransientError, TimeoutError) as exc:
-            DELIVERIES.labels(p.recipient.channel, "retry").inc()
-            return self.retry(message, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
-            log.exception("outbox %s: channel %s failed", message.id, p.recipient.channel)
-            return self.retry(message, f"{type(exc).__name__}: {exc}")
-        self.stats.sent += 1
-        if p.recipient.channel in self.used:
-            self.sends[p.recipient.channel] = self.sends.get(p.recipient.channel, 0) + 1
-        DELIVERIES.labels(p.recipient.channel, "sent").inc()
-        if p.identity is None:  # a mail: the address it went to
-            return store.outcome(
-                message, state="sent", sent_at=self.now, lease_until=None, last_error=None,
-                channel=p.recipient.channel, recipient=p.recipient.user_id[:128],
-            )  # fmt: skip
-        if chat_id and chat_id != p.identity.chat_id and not p.addressed:
-            p.identity.chat_id = chat_id
-            identities.append({"id": p.identity.id, "chat_id": chat_id})
-        return store.outcome(
-            message,
-            state="sent",
-            sent_at=self.now,
-            lease_until=None,
-            last_error=None,
-            identity_id=p.identity.id,
-            channel=p.recipient.channel,
-            workspace=p.recipient.workspace,
-            recipient=chat_id or p.recipient.chat_id or p.recipient.user_id,
-        )
 
 
 def channel_map(channels: list[Channel]) -> dict[str, Channel]:
