@@ -28,6 +28,7 @@ from bot.core.channel import Channel, RateLimited, Recipient, TransientError, Un
 from bot.core.clock import FixedClock
 from bot.core.settings import Settings
 from bot.core.types import Attachment, Button, Reply
+from bot.core.utf16 import utf16_len
 from bot.runtime.app import App
 from bot.runtime.delivery import Worker
 from bot.runtime.web import build_web_app
@@ -732,5 +733,5 @@ def test_any_reply_renders_within_lines_limits(text: str, labels: list[str]) -> 
     assert len(actions) == len(labels)
     texts = [m["text"] for m in messages if m["type"] == "text"]
     shown = markup.plain(text)
-    if shown.strip() and (len(labels) > render.MAX_ACTIONS or render.size(shown) > 160):
+    if shown.strip() and (len(labels) > render.MAX_ACTIONS or utf16_len(shown) > 160):
         assert "".join("".join(texts).split()) == "".join(shown.split())  # nothing lost

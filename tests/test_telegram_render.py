@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.telegram import render
 from bot.core.markup import bold
 from bot.core.types import MAX_PAYLOAD_CHARS, Button, Reply
+from bot.core.utf16 import split_text, utf16_len
 from bot.dispatch.text import scrub
 from bot.runtime.app import App
 from storage import buttons as store
@@ -43,6 +44,7 @@ def tokens_for(reply: Reply) -> dict[tuple[str, str], str]:
 
 @settings(max_examples=300, deadline=None)
 @given(rows=BUTTONS, text=TEXT)
+@example(rows=[[Button("x", "a", "p")]], text="\x03")  # only a bold marker: blank when read
 def test_no_callback_data_exceeds_64_bytes(rows: list[list[Button]], text: str) -> None:
     reply = Reply(text, buttons=tuple(tuple(r) for r in rows))
     out = render.render(reply, tokens_for(reply))
@@ -60,8 +62,8 @@ def test_no_callback_data_exceeds_64_bytes(rows: list[list[Button]], text: str) 
 @given(text=TEXT, repeat=st.integers(1, 400))
 def test_texts_are_split_within_4096_and_nothing_is_lost(text: str, repeat: int) -> None:
     long = (text + "\n") * repeat
-    pieces = render.split_text(long)
-    assert all(0 < render.utf16_len(p) <= render.MAX_TEXT for p in pieces)
+    pieces = split_text(long, render.MAX_TEXT)
+    assert all(0 < utf16_len(p) <= render.MAX_TEXT for p in pieces)
     assert all(p.strip() for p in pieces)
     assert "".join("".join(pieces).split()) == "".join(long.split())  # only blanks at the cuts
 
@@ -70,7 +72,7 @@ def test_texts_are_split_within_4096_and_nothing_is_lost(text: str, repeat: int)
 @given(text=TEXT)
 def test_bold_entities_stay_inside_the_text(text: str) -> None:
     chunk = render.to_chunk(text)
-    size = render.utf16_len(chunk.text)
+    size = utf16_len(chunk.text)
     for entity in chunk.entities:
         assert entity.offset >= 0 and entity.length > 0 and entity.offset + entity.length <= size
 
@@ -96,7 +98,7 @@ def test_skills_with_asterisks_keep_them_beside_a_bold_title() -> None:
 
 def test_a_line_longer_than_a_message_is_cut_at_a_space() -> None:
     text = ("word " * 2000).strip()
-    pieces = render.split_text(text)
+    pieces = split_text(text, render.MAX_TEXT)
     assert len(pieces) == 3 and all(p.endswith("word") or p.endswith("word ") for p in pieces)
 
 

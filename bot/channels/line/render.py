@@ -8,11 +8,12 @@ Postback data is the opaque token of storage/buttons.py, never the action and pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from bot.core import markup
 from bot.core.types import Attachment, Button, Reply
+from bot.core.utf16 import split_text, utf16_len
 
 MAX_MESSAGES = 5  # message objects in one reply or push request
 MAX_TEXT = 5000
@@ -33,53 +34,13 @@ TEXT_TYPES = ("application/json", "text/")
 Message = dict[str, Any]
 
 
-def size(text: str) -> int:
-    """Length as LINE may count it: UTF-16 code units (an emoji counts 2), never under len()."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def cut(text: str, limit: int) -> str:
     one_line = " ".join(text.split())
-    if size(one_line) > limit:
-        while size(one_line) > limit - 1:
+    if utf16_len(one_line) > limit:
+        while utf16_len(one_line) > limit - 1:
             one_line = one_line[:-1]
         one_line += "…"
     return one_line or "·"
-
-
-def _hard_cut(line: str, limit: int) -> Iterator[str]:
-    while size(line) > limit:
-        fits, units = 0, 0
-        for i, ch in enumerate(line):
-            units += 2 if ord(ch) > 0xFFFF else 1
-            if units > limit:
-                fits = i
-                break
-        space = line.rfind(" ", 0, fits)
-        end = space + 1 if space > fits // 2 else fits
-        yield line[:end]
-        line = line[end:]
-    if line:
-        yield line
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Pieces within `limit`, split at line breaks where possible; blank pieces dropped."""
-    if size(text) <= limit:
-        return [text] if text.strip() else []
-    chunks: list[str] = []
-    current, current_size = "", 0
-    for line in text.splitlines(keepends=True):
-        for piece in _hard_cut(line, limit):
-            piece_size = size(piece)
-            if current and current_size + piece_size > limit:
-                chunks.append(current)
-                current, current_size = "", 0
-            current += piece
-            current_size += piece_size
-    if current:
-        chunks.append(current)
-    return [c.rstrip("\n") for c in chunks if c.strip()]
 
 
 def button_keys(reply: Reply) -> list[tuple[str, str]]:
@@ -114,7 +75,7 @@ def file_text(attachment: Attachment) -> str | None:
         content = attachment.content.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
-    return content if size(content) <= MAX_FILE_TEXT else None
+    return content if utf16_len(content) <= MAX_FILE_TEXT else None
 
 
 def render(
@@ -132,12 +93,12 @@ def render(
         text = f"{text}\n\n{file_note}" if text.strip() else file_note
     buttons = reply.all_buttons()
     actions = [_action(b, tokens) for b in buttons]
-    pieces = split_text(text)
+    pieces = split_text(text, MAX_TEXT)
     if not actions:
         return [{"type": "text", "text": p} for p in pieces]
     if len(actions) <= MAX_ACTIONS and len(pieces) <= 1:
         body = pieces[0] if pieces else EMPTY_TEXT
-        if size(body) <= MAX_TEMPLATE_TEXT:
+        if utf16_len(body) <= MAX_TEMPLATE_TEXT:
             return [_template(body, actions)]
     messages: list[Message] = [{"type": "text", "text": p} for p in pieces]
     if len(actions) <= MAX_QUICK_REPLY:

@@ -32,6 +32,7 @@ from bot.channels.telegram.menu import Menus
 from bot.core.channel import DeliveryError, RateLimited, Recipient, Unreachable
 from bot.core.i18n import pick_locale
 from bot.core.types import Actor, Incoming, Reply
+from bot.core.utf16 import utf16_len
 from bot.runtime.app import App
 from storage import buttons as store
 from storage import identities, inbox, outbox
@@ -310,7 +311,7 @@ class TelegramChannel:
         try:
             if message.text and pressed:
                 text = f"{message.text}\n\n✓ {pressed}"
-                if render.utf16_len(text) <= render.MAX_TEXT:
+                if utf16_len(text) <= render.MAX_TEXT:
                     await message.edit_text(text, entities=message.entities)
                     return
             await message.edit_reply_markup(reply_markup=None)

@@ -6,13 +6,14 @@ in, so the limits below can be checked exhaustively by property tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity
 
 from bot.core import markup
 from bot.core.types import Attachment, Reply
+from bot.core.utf16 import split_text, utf16_len
 
 MAX_TEXT = 4096  # sendMessage text, after entities are parsed
 MAX_CAPTION = 1024  # sendPhoto / sendDocument caption
@@ -35,47 +36,6 @@ class Rendered:
     keyboard: InlineKeyboardMarkup | None
     attachment: Attachment | None
     caption: Chunk | None  # the text, when it fits under the file as its caption
-
-
-def utf16_len(text: str) -> int:
-    """Telegram measures texts and entity offsets in UTF-16 code units (an emoji counts 2)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _hard_cut(line: str, limit: int) -> Iterator[str]:
-    """Pieces of one overlong line, each within `limit`: at the last space if there is one."""
-    while utf16_len(line) > limit:
-        size, end = 0, 0
-        for i, ch in enumerate(line):
-            size += 2 if ord(ch) > 0xFFFF else 1
-            if size > limit:
-                end = i
-                break
-        space = line.rfind(" ", 0, end)
-        cut = space + 1 if space > end // 2 else end
-        yield line[:cut]
-        line = line[cut:]
-    if line:
-        yield line
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Pieces within `limit`, split at line breaks where possible; blank pieces are dropped."""
-    if utf16_len(text) <= limit:
-        return [text] if text.strip() else []
-    chunks: list[str] = []
-    current, size = "", 0
-    for line in text.splitlines(keepends=True):
-        for piece in _hard_cut(line, limit):
-            piece_size = utf16_len(piece)
-            if current and size + piece_size > limit:
-                chunks.append(current)
-                current, size = "", 0
-            current += piece
-            size += piece_size
-    if current:
-        chunks.append(current)
-    return [c.rstrip("\n") for c in chunks if c.strip()]
 
 
 def to_chunk(text: str) -> Chunk:
@@ -124,10 +84,13 @@ def button_keys(reply: Reply) -> list[tuple[str, str]]:
 def render(reply: Reply, tokens: Mapping[tuple[str, str], str]) -> Rendered:
     kb = keyboard(reply, tokens)
     attachment = reply.attachment
-    if attachment is not None and utf16_len(to_chunk(reply.text).text) <= MAX_CAPTION:
-        caption = to_chunk(reply.text) if reply.text.strip() else None
+    whole = to_chunk(reply.text)
+    if attachment is not None and utf16_len(whole.text) <= MAX_CAPTION:
+        caption = whole if whole.text.strip() else None
         return Rendered((), kb, attachment, caption)
-    chunks = tuple(to_chunk(piece) for piece in split_text(reply.text))
+    # A piece of nothing but bold markers is blank once they are read: Telegram refuses it.
+    pieces = (to_chunk(piece) for piece in split_text(reply.text, MAX_TEXT))
+    chunks = tuple(c for c in pieces if c.text.strip())
     if not chunks and attachment is None and kb is not None:
         chunks = (Chunk(EMPTY_TEXT),)
     return Rendered(chunks, kb, attachment, None)
