@@ -61,6 +61,8 @@ async def test_hr_sees_the_dashboard_in_japanese_but_not_the_audit(
     assert dashboard.status_code == 200
     assert '<html lang="ja">' in dashboard.text and "ダッシュボード" in dashboard.text
     assert "script-src" not in dashboard.headers["content-security-policy"]  # none allowed
+    assert 'href="/admin/interactions"' in dashboard.text  # the header links HR's pages
+    assert 'href="/admin/audit"' not in dashboard.text  # and no admin's
     assert (await web.get("/admin/interactions")).status_code == 200
     refused = await web.get("/admin/audit")
     assert refused.status_code == 403
@@ -74,6 +76,7 @@ async def test_an_admin_sees_the_audit_log(app: App, web: httpx.AsyncClient) -> 
     await sign_in(app, web, "admin@example.com")
     page = await web.get("/admin/audit")
     assert page.status_code == 200 and "admin_login" in page.text
+    assert 'href="/admin/people"' in page.text
 
 
 async def test_an_alumnas_link_opens_nothing(app: App, web: httpx.AsyncClient) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,18 +32,24 @@ class AdminPage:
     page: Page
     roles: frozenset[Role]
     methods: tuple[str, ...] = ("GET",)
+    nav: str | None = None  # the catalog key of its link in the header, shown to its roles
 
 
 PAGES: list[AdminPage] = [
-    AdminPage("/admin", pages.dashboard, HR),
-    AdminPage("/admin/interactions", pages.interactions, HR),
+    AdminPage("/admin", pages.dashboard, HR, nav="console_web.nav.dashboard"),
+    AdminPage("/admin/interactions", pages.interactions, HR, nav="console_web.nav.interactions"),
     AdminPage("/admin/interactions.csv", pages.interactions_csv, ADMIN),
-    AdminPage("/admin/outcomes", pages.outcomes, HR),
+    AdminPage("/admin/outcomes", pages.outcomes, HR, nav="console_web.nav.outcomes"),
     AdminPage("/admin/chart/{section}.png", pages.chart, HR),
-    AdminPage("/admin/people", pages.people_page, ADMIN),
-    AdminPage("/admin/audit", pages.audit_log, ADMIN),
+    AdminPage("/admin/people", pages.people_page, ADMIN, nav="console_web.nav.people"),
+    AdminPage("/admin/audit", pages.audit_log, ADMIN, nav="console_web.nav.audit"),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
 ]
+
+
+def navigation(roles: frozenset[Role]) -> tuple[tuple[str, str], ...]:
+    """The header's links: the pages these roles may open, in the table's order."""
+    return tuple((e.path, e.nav) for e in PAGES if e.nav is not None and roles & e.roles)
 
 
 def guard(app: App, entry: AdminPage) -> Callable[[Request], Awaitable[Response]]:
@@ -52,6 +58,7 @@ def guard(app: App, entry: AdminPage) -> Callable[[Request], Awaitable[Response]
         if who is None:
             t = auth.translator_for(app, request)
             return render.message(t, 401, "console_web.need_login")
+        who = replace(who, nav=navigation(who.roles))
         if request.method == "POST" and not auth.csrf_ok(request, await auth.form_of(request)):
             return render.message(who.t, 403, "console_web.csrf", who)
         if not who.roles & entry.roles:

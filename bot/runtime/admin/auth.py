@@ -27,6 +27,7 @@ class Viewer:
     roles: frozenset[Role]
     t: Translator
     csrf: str
+    nav: tuple[tuple[str, str], ...] = ()  # (path, catalog key) of the header's links
 
     @property
     def is_admin(self) -> bool:
