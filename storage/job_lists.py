@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ class Matched:
     score: float
     notified_at: datetime | None
     response: str | None
+    reason: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ async def matches_page(
 ) -> tuple[list[Matched], bool]:
     """Who matched the opening, best first (admins' view)."""
     query = (
-        select(Person.name, Match.score, Match.notified_at, Match.response)
+        select(Person.name, Match.score, Match.notified_at, Match.response, Match.reason)
         .join(Person, Match.person_id == Person.id)
         .where(Match.opening_id == opening_id, Person.forgotten_at.is_(None))
         .order_by(Match.score.desc(), Match.id)

@@ -12,7 +12,7 @@ from bot.runtime import admin
 from bot.runtime.app import App
 from storage import people
 from storage import referrals as pipeline
-from storage.models import AuditEntry, Match, Opening, OutboxMessage, Referral
+from storage.models import AuditEntry, Match, Opening, OutboxMessage, Outcome, Referral
 from tests import test_console_web_pages as console_pages
 from tests.test_console_web_pages import sign_in
 
@@ -158,6 +158,7 @@ async def test_matches_count_for_hr_and_who_for_admins(app: App, web: httpx.Asyn
     await sign_in(app, web, "admin@example.com")
     admins = await web.get(path)
     assert 'id="matches"' in admins.text and hanako.name in admins.text
+    assert hanako.department and hanako.department in admins.text  # why she matched
 
 
 async def test_moving_a_referral_tells_the_referrer_in_the_outbox(
@@ -193,3 +194,29 @@ async def test_moving_a_referral_tells_the_referrer_in_the_outbox(
     assert [m.idempotency_key for m in told] == [f"referral:{referral.id}:screening"]
     assert "山田 一郎" in told[0].payload["text"] and "書類選考" in told[0].payload["text"]
     assert entry is not None and entry.detail["via"] == "web"
+
+
+async def test_a_hire_from_the_console_records_its_outcome(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    async with app.db.transaction() as session:
+        opening = await session.scalar(select(Opening).order_by(Opening.id).limit(1))
+        hanako = await people.person_by_email(session, "hanako@example.com")
+        assert opening is not None and hanako is not None
+        referral = await pipeline.add(session, opening_id=opening.id, kind="interest",
+                                      referrer_id=hanako.id, candidate_person_id=hanako.id,
+                                      candidate_name=hanako.name, contact=hanako.email, key="h",
+                                      relationship=None, why=None, now=app.clock.now())  # fmt: skip
+        assert referral is not None
+    await sign_in(app, web, "hr@example.com")
+    for to in ("screening", "interview", "offer", "hired"):
+        moved = await web.post(f"/admin/referrals/{referral.id}/move",
+                               data={"to": to, "csrf": csrf(web)})  # fmt: skip
+        assert moved.status_code == 303, to
+    page = await web.get(moved.headers["location"])
+    assert "成果 #" in page.text
+    async with app.db.transaction() as session:
+        hires = list(await session.scalars(select(Outcome).where(Outcome.person_id == hanako.id)))
+        told = list(await session.scalars(select(OutboxMessage.idempotency_key).where(
+            OutboxMessage.person_id == hanako.id, OutboxMessage.kind == "referral")))  # fmt: skip
+    assert len(hires) == 1 and len(told) == 4  # each step told, as the chat does

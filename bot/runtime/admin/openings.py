@@ -186,7 +186,8 @@ async def _show(
     t = who.t
     values = {
         "o": opening, "card": jobs.card(t, opening), "count": count, "interest": interest,
-        "matched": [{"m": m, "notified": when(app, who, m.notified_at)} for m in matched],
+        "matched": [{"m": m, "notified": when(app, who, m.notified_at),
+                     "why": jobs.reason_text(t, m.reason)} for m in matched],
         "interested": [{"i": i, "at": when(app, who, i.at)} for i in interested],
         "more": more, "number": number, "problem": problem,
         "result": _result(who, request, opening),
