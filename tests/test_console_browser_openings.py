@@ -15,7 +15,7 @@ from storage import referrals as pipeline
 from storage.models import Identity, Opening
 from tests import test_console_browser as console_browser
 from tests.fakes.fake_channel import FakeChannel, VirtualSleep
-from tests.test_console_browser import fresh_page, link
+from tests.test_console_browser import drawn_with, fresh_page, link
 
 pytestmark = console_browser.pytestmark
 site = console_browser.site  # the fixtures: the console served on 127.0.0.1, and Chromium
@@ -44,6 +44,14 @@ async def test_hr_posts_an_opening_through_the_form(app: App, site: str, browser
     assert opening is not None and opening.skills == ["Python", "SQL"] and opening.remote
     assert opening.closes_on is not None and opening.closes_on.isoformat() == "2026-12-31"
     assert page.url.split("?")[0].endswith(f"/admin/openings/{opening.id}")
+    await page.click("#edit")  # the form again, filled in: its Japanese in the page's font
+    fonts = await drawn_with(page, "h1")
+    assert fonts and fonts <= console_browser.JAPANESE_FONTS, fonts
+    family = "e => getComputedStyle(e).fontFamily"
+    body = await page.eval_on_selector("body", family)
+    for selector in ("#field-title", "#field-description", "#field-remote", "#save"):
+        assert await page.eval_on_selector(selector, family) == body, selector
+    await page.go_back()
     await page.click("text=募集一覧に戻る")
     assert await page.locator(f'#openings a[href="/admin/openings/{opening.id}"]').count() == 1
     assert errors == []
