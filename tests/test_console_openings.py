@@ -220,3 +220,15 @@ async def test_a_hire_from_the_console_records_its_outcome(
         told = list(await session.scalars(select(OutboxMessage.idempotency_key).where(
             OutboxMessage.person_id == hanako.id, OutboxMessage.kind == "referral")))  # fmt: skip
     assert len(hires) == 1 and len(told) == 4  # each step told, as the chat does
+
+
+async def test_what_hr_typed_is_shown_escaped(app: App, web: httpx.AsyncClient) -> None:
+    await sign_in(app, web, "hr@example.com")
+    title = "<script>alert(1)</script> & co"
+    posted = await web.post("/admin/openings/new", data={**GOOD, "title": title, "csrf": csrf(web)})
+    assert posted.status_code == 303
+    for page in (await web.get(posted.headers["location"]), await web.get("/admin/openings")):
+        assert (
+            "<script>" not in page.text
+            and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page.text
+        )
