@@ -183,6 +183,11 @@ ALLOWED = {  # path: the roles whose session may open it
     "/admin/outcomes": {"hr", "admin"},
     "/admin/people": {"admin"},
     "/admin/audit": {"admin"},
+    "/admin/openings": {"hr", "admin"},
+    "/admin/openings/new": {"hr", "admin"},
+    "/admin/openings/1": {"hr", "admin"},
+    "/admin/openings/1/edit": {"hr", "admin"},
+    "/admin/referrals": {"hr", "admin"},
 }
 
 

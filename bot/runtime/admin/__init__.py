@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.runtime.admin import auth, pages, render, signin
+from bot.runtime.admin import auth, openings, pages, referrals, render, signin
 from bot.runtime.app import App
 from storage.models import Role
 
@@ -43,6 +43,13 @@ PAGES: list[AdminPage] = [
     AdminPage("/admin/chart/{section}.png", pages.chart, HR),
     AdminPage("/admin/people", pages.people_page, ADMIN, nav="console_web.nav.people"),
     AdminPage("/admin/audit", pages.audit_log, ADMIN, nav="console_web.nav.audit"),
+    AdminPage("/admin/openings", openings.openings_list, HR, nav="console_openings.nav.openings"),
+    AdminPage("/admin/openings/new", openings.new_opening, HR, ("GET", "POST")),
+    AdminPage("/admin/openings/{number:int}", openings.opening_page, HR),
+    AdminPage("/admin/openings/{number:int}/edit", openings.edit_opening, HR, ("GET", "POST")),
+    AdminPage("/admin/openings/{number:int}/close", openings.close_opening, HR, ("POST",)),
+    AdminPage("/admin/referrals", referrals.pipeline, HR, nav="console_openings.nav.referrals"),
+    AdminPage("/admin/referrals/{number:int}/move", referrals.move, HR, ("POST",)),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
 ]
 
