@@ -13,6 +13,7 @@ urgent broadcasts skip quiet hours."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -75,8 +76,9 @@ async def queue(
     )
 
 
-def segment_label(ctx: Context, segment: store.Segment) -> str:
-    label = ctx.t(f"broadcasts.segment.{segment.kind}")
+def segment_label(ctx: Context | Callable[..., str], segment: store.Segment) -> str:
+    t = ctx.t if isinstance(ctx, Context) else ctx
+    label = t(f"broadcasts.segment.{segment.kind}")
     return f"{label}: {segment.value}" if segment.value else label
 
 
@@ -136,35 +138,76 @@ async def broadcast(ctx: Context, msg: Incoming) -> Reply:
     )
 
 
+class BadDraft(ValueError):
+    """A compose form's field is wrong: `field` names it, `key` says why (a catalog key)."""
+
+    def __init__(self, field: str, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.field, self.key, self.params = field, key, params
+
+
+@dataclass(frozen=True)
+class Draft:
+    broadcast: Broadcast
+    total: int
+    counts: dict[str, int]  # by language of LOCALES (no choice counts as the default)
+
+
+def by_language(settings: Settings, by_locale: dict[str | None, int]) -> dict[str, int]:
+    counts = {loc: by_locale.get(loc, 0) for loc in LOCALES}
+    counts[settings.default_locale] += sum(n for k, n in by_locale.items() if k not in LOCALES)
+    return counts
+
+
+async def make_draft(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    author_id: int,
+    text: str,
+    kind: str,
+    target: str,
+    urgent: bool,
+    now: datetime,
+) -> Draft | None:
+    """Check a composed broadcast and save it as a draft with its count, for the chat's form
+    and the web console alike; None when the segment reaches nobody (nothing saved).
+    Raises BadDraft for a missing text or a bad segment."""
+    text = text.strip()
+    if not text:
+        raise BadDraft("text", "form.required")
+    if len(text) > MAX_TEXT:
+        raise BadDraft("text", "form.too_long", max=MAX_TEXT)
+    try:
+        segment = store.parse_segment(kind, target)
+        await store.check_segment(session, segment)
+    except store.BadSegment as exc:
+        raise BadDraft("segment" if exc.key == "broadcasts.bad_segment" else "target",
+                       exc.key) from None  # fmt: skip
+    by_locale = await store.count(session, segment)
+    total = sum(by_locale.values())
+    if total == 0:
+        return None
+    draft = store.create(session, author_id=author_id, text=text, segment=segment,
+                         urgent=urgent, now=now, buttons=[INTERESTED])  # fmt: skip
+    await session.flush()
+    return Draft(draft, total, by_language(settings, by_locale))
+
+
 async def submit(ctx: Context, msg: Incoming) -> Reply:
     """The form is complete: save a draft and show who gets what before anything is sent."""
     v = msg.values
-    text = v.get("text", "").strip()
-    if not text:
-        raise FormError({"text": "form.required"})
     try:
-        segment = store.parse_segment(v.get("segment", ""), v.get("target", ""))
-        await store.check_segment(ctx.session, segment)
-    except store.BadSegment as exc:
-        field = "segment" if exc.key == "broadcasts.bad_segment" else "target"
-        raise FormError({field: exc.key}) from None
-    by_locale = await store.count(ctx.session, segment)
-    total = sum(by_locale.values())
-    if total == 0:
+        made = await make_draft(ctx.session, ctx.settings, author_id=ctx.me.id,
+                                text=v.get("text", ""), kind=v.get("segment", ""),
+                                target=v.get("target", ""), urgent=v.get("urgent") == "yes",
+                                now=ctx.now)  # fmt: skip
+    except BadDraft as exc:
+        raise FormError({exc.field: exc.key}) from None
+    if made is None:
         return Reply(ctx.t("broadcasts.nobody"))
-    draft = store.create(
-        ctx.session,
-        author_id=ctx.me.id,
-        text=text,
-        segment=segment,
-        urgent=v.get("urgent") == "yes",
-        now=ctx.now,
-        buttons=[INTERESTED],
-    )
-    await ctx.session.flush()
-    default = ctx.settings.default_locale
-    counts = {loc: by_locale.get(loc, 0) for loc in LOCALES}
-    counts[default] += sum(n for loc, n in by_locale.items() if loc not in LOCALES)
+    draft, total, counts = made.broadcast, made.total, made.counts
+    segment = store.parse_segment(draft.segment)
     lines = [
         ctx.t(
             "broadcasts.preview",
@@ -200,11 +243,38 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
     )
 
 
+async def draft_of(session: AsyncSession, number: str) -> Broadcast:
+    """A draft by its number, locked on PostgreSQL so that two Sends (a double click, a
+    second tab) cannot both queue it; UserFacingError when unknown or no longer a draft."""
+    if not number.isdigit():
+        raise UserFacingError("broadcasts.unknown")
+    found = await session.get(Broadcast, int(number), with_for_update=True,
+                              populate_existing=True)  # fmt: skip
+    if found is None:
+        raise UserFacingError("broadcasts.unknown")
+    if found.status != "draft":
+        raise UserFacingError("broadcasts.not_draft", id=found.id)
+    return found
+
+
+async def send(
+    session: AsyncSession, catalogs: Catalogs, settings: Settings, number: str, now: datetime
+) -> tuple[Broadcast, int]:
+    """Send a draft: queue it for its segment (what the chat's Send and the console's confirm
+    both do). Returns the broadcast and how many messages are in the outbox."""
+    draft = await draft_of(session, number)
+    return draft, await queue(session, catalogs, settings, draft, now)
+
+
+async def discard(session: AsyncSession, number: str) -> Broadcast:
+    """Cancel a draft before it is sent."""
+    draft = await draft_of(session, number)
+    draft.status = "cancelled"
+    return draft
+
+
 async def confirm(ctx: Context, msg: Incoming) -> Reply:
-    draft = await _get(ctx, msg.payload)
-    if draft.status != "draft":
-        raise UserFacingError("broadcasts.not_draft", id=draft.id)
-    queued = await queue(ctx.session, ctx.catalogs, ctx.settings, draft, ctx.now)
+    draft, queued = await send(ctx.session, ctx.catalogs, ctx.settings, msg.payload, ctx.now)
     ctx.audit("broadcast", f"broadcast:{draft.id}", segment=draft.segment, recipients=queued)
     if queued == 0:
         return Reply(ctx.t("broadcasts.nobody"))
@@ -215,10 +285,7 @@ async def confirm(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def cancel(ctx: Context, msg: Incoming) -> Reply:
-    draft = await _get(ctx, msg.payload)
-    if draft.status != "draft":
-        raise UserFacingError("broadcasts.not_draft", id=draft.id)
-    draft.status = "cancelled"
+    draft = await discard(ctx.session, msg.payload)
     ctx.audit("broadcast_cancel", f"broadcast:{draft.id}")
     return Reply(ctx.t("broadcasts.cancelled", id=draft.id))
 

@@ -20,6 +20,7 @@ from storage.models import AuditEntry, Person, Role
 from tests.conftest import make_settings
 
 PAGES = ["/admin", "/admin/interactions", "/admin/outcomes", "/admin/people", "/admin/audit"]
+PAGES += ["/admin/broadcasts", "/admin/reach"]
 
 
 @pytest.fixture
@@ -183,6 +184,8 @@ ALLOWED = {  # path: the roles whose session may open it
     "/admin/outcomes": {"hr", "admin"},
     "/admin/people": {"admin"},
     "/admin/audit": {"admin"},
+    "/admin/broadcasts": {"hr", "admin"},
+    "/admin/reach": {"hr", "admin"},
 }
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.runtime.admin import auth, pages, render, signin
+from bot.runtime.admin import auth, broadcasts, pages, reach, render, signin
 from bot.runtime.app import App
 from storage.models import Role
 
@@ -43,6 +43,11 @@ PAGES: list[AdminPage] = [
     AdminPage("/admin/chart/{section}.png", pages.chart, HR),
     AdminPage("/admin/people", pages.people_page, ADMIN, nav="console_web.nav.people"),
     AdminPage("/admin/audit", pages.audit_log, ADMIN, nav="console_web.nav.audit"),
+    AdminPage("/admin/broadcasts", broadcasts.index, HR, ("GET", "POST"), "console_broadcasts.nav"),
+    AdminPage("/admin/broadcasts/{number:int}", broadcasts.detail, HR),
+    AdminPage("/admin/broadcasts/{number:int}/confirm", broadcasts.confirm, HR, ("POST",)),
+    AdminPage("/admin/broadcasts/{number:int}/cancel", broadcasts.cancel, HR, ("POST",)),
+    AdminPage("/admin/reach", reach.reach, HR, nav="console_broadcasts.nav_reach"),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
 ]
 
