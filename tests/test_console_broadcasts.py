@@ -15,7 +15,9 @@ from starlette.applications import Starlette
 from bot.core.clock import FixedClock
 from bot.runtime import admin
 from bot.runtime.app import App
-from storage.models import AuditEntry, Broadcast, OutboxMessage, Person
+from storage import mail, people
+from storage.models import AuditEntry, Broadcast, MailContact, OutboxMessage, Person
+from tests.conftest import make_settings
 from tests.fakes.fake_channel import FakeChannel
 from tests.support.crowd import add_people
 from tests.support.people import load_company
@@ -25,8 +27,7 @@ from tests.test_console_web_pages import sign_in
 CLUB = "Reunion Club"
 
 
-@pytest.fixture
-async def web(app: App) -> AsyncIterator[httpx.AsyncClient]:
+async def company(app: App) -> None:
     """The test company, and in one department three reachable alumni (en, ja, en), one who
     opted out of broadcasts and one who never joined any chat."""
     await app.prepare()
@@ -39,9 +40,28 @@ async def web(app: App) -> AsyncIterator[httpx.AsyncClient]:
         session.add(Person(email="nochat@example.com", name="Nobody Reaches", department=CLUB,
                            left_on=now.date(), consent_at=now, skills=[], desired_roles=[],
                            opt_outs=[]))  # fmt: skip
+
+
+def client(app: App) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=Starlette(routes=admin.routes(app)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def web(app: App) -> AsyncIterator[httpx.AsyncClient]:
+    await company(app)
+    async with client(app) as found:
+        yield found
+
+
+@pytest.fixture
+async def mail_app(database_url: str, clock: FixedClock) -> AsyncIterator[App]:
+    """Mail configured (nothing is sent here: the page only asks whom mail could reach)."""
+    settings = make_settings(database_url, smtp_url="smtp://127.0.0.1:2525",
+                             mail_from="Alumni <alumni@example.com>")  # fmt: skip
+    app = App.build(settings, clock)
+    yield app
+    await app.close()
 
 
 def csrf(web: httpx.AsyncClient) -> str:
@@ -179,3 +199,33 @@ async def test_reach_counts_for_hr_and_names_for_admins(app: App, web: httpx.Asy
     assert "never" in names.text.lower()  # the chat's reason: never joined
     assert "Person u0" not in names.text  # reachable people are not listed
     assert (await web.get("/admin/reach", params={"page": "2"})).status_code == 200
+
+
+async def test_reach_tells_who_mail_still_reaches(mail_app: App) -> None:
+    app = mail_app
+    await company(app)
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        for email, private in (("emma@example.com", "emma@home.example"),
+                               ("nochat@example.com", "nobody@home.example")):  # fmt: skip
+            found = await people.person_by_email(session, email)
+            assert found is not None
+            found.private_email = private
+        emma = await people.person_by_email(session, "emma@example.com")
+        assert emma is not None
+        await mail.ensure_tokens(session, [emma.id], now)
+        await session.flush()
+        contact = await session.get(MailContact, emma.id)
+        assert contact is not None
+        contact.unsubscribed_at = now
+    async with client(app) as web:
+        await sign_in(app, web, "admin@example.com")
+        page = await web.get("/admin/reach")
+    assert "Alumni no chat reaches: 3" in page.text
+    assert "without a private mail address: 1" in page.text  # Hanako
+    assert "unsubscribed from mail or their mail bounced: 1" in page.text  # Emma
+    assert "neither by chat nor by mail: <strong>2</strong>" in page.text
+    standing = dict(re.findall(r"<td>([^<]+)</td><td>[^<]*</td><td>[^<]*</td>\s*<td>([^<]+)</td>",
+                               page.text))  # fmt: skip
+    assert standing == {"山田 花子": "no private address", "Emma Brown": "unsubscribed",
+                        "Nobody Reaches": "reaches them"}  # fmt: skip
