@@ -13,7 +13,6 @@ urgent broadcasts skip quiet hours."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,12 +32,12 @@ from bot.core.types import (
 )
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
+from handlers.broadcast_drafts import INTERESTED as INTERESTED
+from handlers.broadcast_drafts import MAX_TEXT as MAX_TEXT
+from handlers.broadcast_drafts import BadDraft, discard, draft_of, make_draft
 from storage import broadcasts as store
 from storage import outbox
 from storage.models import Broadcast, OutboxKind, Person
-
-MAX_TEXT = 3000  # Slack section text; Telegram allows 4096
-INTERESTED = "interested"
 
 
 def message_for(catalogs: Catalogs, locale: str, broadcast: Broadcast) -> Reply:
@@ -138,62 +137,6 @@ async def broadcast(ctx: Context, msg: Incoming) -> Reply:
     )
 
 
-class BadDraft(ValueError):
-    """A compose form's field is wrong: `field` names it, `key` says why (a catalog key)."""
-
-    def __init__(self, field: str, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.field, self.key, self.params = field, key, params
-
-
-@dataclass(frozen=True)
-class Draft:
-    broadcast: Broadcast
-    total: int
-    counts: dict[str, int]  # by language of LOCALES (no choice counts as the default)
-
-
-def by_language(settings: Settings, by_locale: dict[str | None, int]) -> dict[str, int]:
-    counts = {loc: by_locale.get(loc, 0) for loc in LOCALES}
-    counts[settings.default_locale] += sum(n for k, n in by_locale.items() if k not in LOCALES)
-    return counts
-
-
-async def make_draft(
-    session: AsyncSession,
-    settings: Settings,
-    *,
-    author_id: int,
-    text: str,
-    kind: str,
-    target: str,
-    urgent: bool,
-    now: datetime,
-) -> Draft | None:
-    """Check a composed broadcast and save it as a draft with its count, for the chat's form
-    and the web console alike; None when the segment reaches nobody (nothing saved).
-    Raises BadDraft for a missing text or a bad segment."""
-    text = text.strip()
-    if not text:
-        raise BadDraft("text", "form.required")
-    if len(text) > MAX_TEXT:
-        raise BadDraft("text", "form.too_long", max=MAX_TEXT)
-    try:
-        segment = store.parse_segment(kind, target)
-        await store.check_segment(session, segment)
-    except store.BadSegment as exc:
-        raise BadDraft("segment" if exc.key == "broadcasts.bad_segment" else "target",
-                       exc.key) from None  # fmt: skip
-    by_locale = await store.count(session, segment)
-    total = sum(by_locale.values())
-    if total == 0:
-        return None
-    draft = store.create(session, author_id=author_id, text=text, segment=segment,
-                         urgent=urgent, now=now, buttons=[INTERESTED])  # fmt: skip
-    await session.flush()
-    return Draft(draft, total, by_language(settings, by_locale))
-
-
 async def submit(ctx: Context, msg: Incoming) -> Reply:
     """The form is complete: save a draft and show who gets what before anything is sent."""
     v = msg.values
@@ -243,20 +186,6 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
     )
 
 
-async def draft_of(session: AsyncSession, number: str) -> Broadcast:
-    """A draft by its number, locked on PostgreSQL so that two Sends (a double click, a
-    second tab) cannot both queue it; UserFacingError when unknown or no longer a draft."""
-    if not number.isdigit():
-        raise UserFacingError("broadcasts.unknown")
-    found = await session.get(Broadcast, int(number), with_for_update=True,
-                              populate_existing=True)  # fmt: skip
-    if found is None:
-        raise UserFacingError("broadcasts.unknown")
-    if found.status != "draft":
-        raise UserFacingError("broadcasts.not_draft", id=found.id)
-    return found
-
-
 async def send(
     session: AsyncSession, catalogs: Catalogs, settings: Settings, number: str, now: datetime
 ) -> tuple[Broadcast, int]:
@@ -264,13 +193,6 @@ async def send(
     both do). Returns the broadcast and how many messages are in the outbox."""
     draft = await draft_of(session, number)
     return draft, await queue(session, catalogs, settings, draft, now)
-
-
-async def discard(session: AsyncSession, number: str) -> Broadcast:
-    """Cancel a draft before it is sent."""
-    draft = await draft_of(session, number)
-    draft.status = "cancelled"
-    return draft
 
 
 async def confirm(ctx: Context, msg: Incoming) -> Reply:

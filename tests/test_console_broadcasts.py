@@ -229,3 +229,11 @@ async def test_reach_tells_who_mail_still_reaches(mail_app: App) -> None:
                                page.text))  # fmt: skip
     assert standing == {"山田 花子": "no private address", "Emma Brown": "unsubscribed",
                         "Nobody Reaches": "reaches them"}  # fmt: skip
+
+
+async def test_an_impossible_number_is_unknown(app: App, web: httpx.AsyncClient) -> None:
+    await sign_in(app, web, "hr@example.com")
+    huge = "9" * 30
+    assert (await web.get(f"/admin/broadcasts/{huge}")).status_code == 404
+    answer = await web.post(f"/admin/broadcasts/{huge}/confirm", data={"csrf": csrf(web)})
+    assert answer.status_code == 404 and "その番号の一斉送信はありません" in answer.text

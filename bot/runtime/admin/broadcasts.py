@@ -14,6 +14,7 @@ from bot.core.types import UserFacingError
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer, form_of
 from bot.runtime.app import App
+from handlers import broadcast_drafts as drafts
 from handlers import broadcasts as feature
 from storage import audit
 from storage import broadcasts as store
@@ -68,11 +69,11 @@ async def index(app: App, request: Request, who: Viewer) -> Response:
     now = app.clock.now()
     async with app.db.transaction() as session:
         try:
-            made = await feature.make_draft(session, app.settings, author_id=who.person.id,
+            made = await drafts.make_draft(session, app.settings, author_id=who.person.id,
                                             text=values["text"], kind=values["kind"],
                                             target=values["target"], urgent=values["urgent"],
                                             now=now)  # fmt: skip
-        except feature.BadDraft as exc:
+        except drafts.BadDraft as exc:
             made, problem = None, who.t(exc.key, **exc.params)
         else:
             problem = who.t("broadcasts.nobody")
@@ -88,13 +89,14 @@ async def index(app: App, request: Request, who: Viewer) -> Response:
 async def detail(app: App, request: Request, who: Viewer) -> Response:
     """A draft: its count and preview in each language, with Send and Cancel. Otherwise: its
     delivery progress, refreshed every 3 seconds while it is being sent."""
+    number = int(request.path_params["number"])
     async with app.db.transaction() as session:
-        item = await session.get(Broadcast, int(request.path_params["number"]))
+        item = await session.get(Broadcast, number) if number <= drafts.MAX_ID else None
         if item is None:
             return render.message(who.t, 404, "broadcasts.unknown", who)
         segment = store.parse_segment(item.segment)
         if item.status == "draft":
-            counts = feature.by_language(app.settings, await store.count(session, segment))
+            counts = drafts.by_language(app.settings, await store.count(session, segment))
         else:
             report = await store.report(session, item)
     t = who.t
@@ -137,7 +139,7 @@ async def cancel(app: App, request: Request, who: Viewer) -> Response:
     number = str(request.path_params["number"])
     async with app.db.transaction() as session:
         try:
-            draft = await feature.discard(session, number)
+            draft = await drafts.discard(session, number)
         except UserFacingError as exc:
             if exc.key == "broadcasts.unknown":
                 return render.message(who.t, 404, exc.key, who)
