@@ -20,6 +20,7 @@ from storage.models import AuditEntry, Person, Role
 from tests.conftest import make_settings
 
 PAGES = ["/admin", "/admin/interactions", "/admin/outcomes", "/admin/people", "/admin/audit"]
+PAGES += ["/admin/broadcasts", "/admin/reach"]
 
 
 @pytest.fixture
@@ -188,6 +189,8 @@ ALLOWED = {  # path: the roles whose session may open it
     "/admin/openings/1": {"hr", "admin"},
     "/admin/openings/1/edit": {"hr", "admin"},
     "/admin/referrals": {"hr", "admin"},
+    "/admin/broadcasts": {"hr", "admin"},
+    "/admin/reach": {"hr", "admin"},
 }
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.runtime.admin import auth, openings, pages, referrals, render, signin
+from bot.runtime.admin import auth, broadcasts, openings, pages, reach, referrals, render, signin
 from bot.runtime.app import App
 from storage.models import Role
 
@@ -50,6 +50,11 @@ PAGES: list[AdminPage] = [
     AdminPage("/admin/openings/{number:int}/close", openings.close_opening, HR, ("POST",)),
     AdminPage("/admin/referrals", referrals.pipeline, HR, nav="console_openings.nav.referrals"),
     AdminPage("/admin/referrals/{number:int}/move", referrals.move, HR, ("POST",)),
+    AdminPage("/admin/broadcasts", broadcasts.index, HR, ("GET", "POST"), "console_broadcasts.nav"),
+    AdminPage("/admin/broadcasts/{number:int}", broadcasts.detail, HR),
+    AdminPage("/admin/broadcasts/{number:int}/confirm", broadcasts.confirm, HR, ("POST",)),
+    AdminPage("/admin/broadcasts/{number:int}/cancel", broadcasts.cancel, HR, ("POST",)),
+    AdminPage("/admin/reach", reach.reach, HR, nav="console_broadcasts.nav_reach"),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
 ]
 
