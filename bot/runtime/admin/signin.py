@@ -28,11 +28,12 @@ def _origin(url: str) -> str:
 
 
 def same_origin(app: App, request: Request) -> bool:
-    """A cross-site POST is refused: `Sec-Fetch-Site` and `Origin` when the browser sends them
-    (the page's own form sends `same-origin`, and an Origin of this site or PUBLIC_URL)."""
+    """A cross-site POST is refused. `Sec-Fetch-Site` decides when the browser sends it (the
+    page's own form sends `same-origin`; its Origin is `null` under our no-referrer policy);
+    else an `Origin`, when sent, must be this site or PUBLIC_URL."""
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site != "same-origin":
-        return False
+    if site is not None:
+        return site == "same-origin"
     origin = request.headers.get("origin")
     if origin is None:
         return True
