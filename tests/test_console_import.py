@@ -16,7 +16,15 @@ from bot.runtime.admin import auth
 from bot.runtime.app import App
 from handlers.housekeeping import housekeeping
 from storage import campaigns, importer
-from storage.models import AdminSession, AuditEntry, Campaign, LoginLink, Person
+from storage.models import (
+    AdminSession,
+    AuditEntry,
+    Campaign,
+    LoginLink,
+    Opening,
+    OutboxMessage,
+    Person,
+)
 from tests.test_console_web_pages import link, press_sign_in, sign_in, web
 
 __all__ = ["web"]  # fixture
@@ -226,3 +234,23 @@ async def test_housekeeping_deletes_old_links_and_ended_sessions(
     await housekeeping(app)
     assert await stored() == (1, 1)
     assert (await web.get("/admin")).status_code == 200
+
+
+async def test_openings_from_the_page_are_matched_and_announced_as_from_the_command_line(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    await sign_in(app, web, "admin@example.com")
+    data = (
+        "title,department,description,skills,nice_to_have,location,closes_on\n"
+        "コンソール法人営業,営業,提案,セールス;営業;交渉,,東京,\n"
+    ).encode()
+    async with app.db.transaction() as session:
+        queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    answer = await upload(web, data, kind="openings")
+    assert answer.status_code == 303
+    assert "新規 1 件" in (await web.get(answer.headers["location"])).text
+    async with app.db.transaction() as session:
+        found = await session.scalars(select(Opening).where(Opening.title == "コンソール法人営業"))
+        assert len(found.all()) == 1
+        told = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert (told or 0) > (queued or 0)  # the matches were told, as `import openings` does
