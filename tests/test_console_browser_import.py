@@ -34,3 +34,19 @@ async def test_an_admin_uploads_a_bad_csv_and_sees_its_line_numbers(
     assert await people_count(app) == before + 2
     assert [e for e in errors if "status of 400" not in e] == []  # the bad file's own 400
     await context.close()
+
+
+async def test_two_tabs_on_one_link_sign_in_once(app: App, site: str, browser: Browser) -> None:
+    url = f"{site}/admin/login/{await link(app, 'hr@example.com')}"
+    first, one, _ = await fresh_page(browser)
+    second, two, _ = await fresh_page(browser)
+    for page in (one, two):  # both show the button: opening the link spends nothing
+        shown = await page.goto(url)
+        assert shown is not None and shown.status == 200
+    await one.click("#sign-in")
+    assert one.url == f"{site}/admin"
+    await two.click("#sign-in")
+    assert "すでに使われています" in await two.inner_text("#message")
+    assert await second.cookies() == []
+    await first.close()
+    await second.close()

@@ -15,7 +15,7 @@ from bot.core.clock import FixedClock
 from bot.runtime.admin import auth
 from bot.runtime.app import App
 from handlers.housekeeping import housekeeping
-from storage import campaigns, importer
+from storage import campaigns, console_web, importer, people
 from storage.models import (
     AdminSession,
     AuditEntry,
@@ -195,6 +195,21 @@ async def test_a_link_preview_spends_nothing_and_only_the_button_signs_in_once(
     assert (await web.get(f"/admin/login/{token}")).status_code == 410
     assert (await web.post("/admin/login", data={"token": "nonsense"})).status_code == 404
     assert (await web.get("/admin")).status_code == 401
+
+
+async def test_a_role_less_persons_link_is_refused_and_audited_when_opened(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    async with app.db.transaction() as session:
+        hanako = await people.person_by_email(session, "hanako@example.com")
+        assert hanako is not None
+        token = await console_web.issue_link(session, hanako, app.clock.now())  # as if forged
+    assert (await web.get(f"/admin/login/{token}")).status_code == 403
+    assert (await web.post("/admin/login", data={"token": token})).status_code == 403
+    async with app.db.transaction() as session:
+        refused = list(await session.scalars(select(AuditEntry.allowed).where(
+            AuditEntry.action == "admin_login", AuditEntry.actor_id == hanako.id)))  # fmt: skip
+    assert refused == [False, False]
 
 
 async def test_a_sign_in_from_another_site_is_refused_and_spends_nothing(

@@ -59,6 +59,9 @@ async def login_page(app: App, request: Request) -> Response:
         if found.person_id is not None:
             person = await people.person_with_roles(session, found.person_id)
         good = found.ok and console_web.may_sign_in(person)
+        if found.ok and not good:  # a live link of someone without HR or admin: audited
+            audit.record(session, now, person.id if person else None, "admin_login", "web",
+                         allowed=False, reason="refused")  # fmt: skip
     if not good:
         return await _refused(app, request, found, person)
     t = auth.translator_for(app, request, person)
