@@ -15,7 +15,7 @@ from storage import referrals as pipeline
 from storage.models import Identity, Opening
 from tests import test_console_browser as console_browser
 from tests.fakes.fake_channel import FakeChannel, VirtualSleep
-from tests.test_console_browser import drawn_with, fresh_page, link
+from tests.test_console_browser import drawn_with, fresh_page, link, open_link
 
 pytestmark = console_browser.pytestmark
 site = console_browser.site  # the fixtures: the console served on 127.0.0.1, and Chromium
@@ -24,7 +24,7 @@ browser = console_browser.browser
 
 async def test_hr_posts_an_opening_through_the_form(app: App, site: str, browser: Browser) -> None:
     context, page, errors = await fresh_page(browser)
-    await page.goto(f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
     await page.click("header nav >> text=募集")
     assert "募集" in await page.inner_text("h1")
     await page.click("#new-opening")
@@ -74,7 +74,7 @@ async def test_moving_a_referral_tells_the_referrer_in_the_fake_channel(
         identities = list(await session.scalars(select(Identity)))
     hers = {i.user_id for i in identities if i.person_id == hanako.id}
     context, page, errors = await fresh_page(browser)
-    await page.goto(f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
     await page.click("header nav >> text=紹介")
     row = page.locator(f"#referral-{referral.id}")
     assert await row.locator(".stage").inner_text() == "受付"  # submitted
