@@ -26,8 +26,8 @@ from bot.core.settings import Settings
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
+from storage import job_index, outbox, referrals
 from storage import jobs as store
-from storage import outbox, referrals
 from storage.importer import ImportResult, Progress
 from storage.models import Match, Opening, OutboxKind, Person
 
@@ -204,10 +204,11 @@ async def match_and_store(
     session: AsyncSession, settings: Settings, openings: Sequence[Opening], now: datetime
 ) -> list[matching.Found]:
     """Match openings against alumni open to a comeback; store the best as pending matches."""
-    profiles = await store.candidates(session)
-    if not profiles or not openings:
+    if not openings:
         return []
-    index = matching.ProfileIndex(profiles)
+    index = await job_index.profile_index(session)
+    if not len(index):
+        return []
     m = settings.matching
     results = index.match([store.wanted(o) for o in openings], m, limit=m.notify_top)
     for opening_id, found in results.items():
