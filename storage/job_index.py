@@ -39,7 +39,11 @@ _kept: weakref.WeakKeyDictionary[Engine, _Kept] = weakref.WeakKeyDictionary()
 
 
 async def _version(session: AsyncSession) -> tuple[datetime | None, int | None]:
-    row = (await session.execute(select(func.max(Person.updated_at), func.max(Person.id)))).one()
+    """The newest change and the highest id: two index look-ups (in one SELECT, SQLite would
+    scan the table for both)."""
+    newest = select(func.max(Person.updated_at)).scalar_subquery()
+    highest = select(func.max(Person.id)).scalar_subquery()
+    row = (await session.execute(select(newest, highest))).one()
     return row[0], row[1]
 
 
