@@ -29,9 +29,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 @dataclass
 class _Kept:
-    index: ProfileIndex
-    since: datetime | None  # the newest `updated_at` read
-    last_id: int | None
+    index: ProfileIndex | None = None
+    since: datetime | None = None  # the newest `updated_at` read
+    last_id: int | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -47,9 +47,13 @@ async def _version(session: AsyncSession) -> tuple[datetime | None, int | None]:
     return row[0], row[1]
 
 
-async def _build(session: AsyncSession) -> _Kept:
-    since, last_id = await _version(session)
-    return _Kept(ProfileIndex(await candidates(session)), since, last_id)
+async def _build(session: AsyncSession, kept: _Kept) -> ProfileIndex:
+    kept.since, kept.last_id = await _version(session)
+    profiles = await candidates(session)
+    # Built in a thread: a cold build at 100,000 people takes a second or more of CPU, and the
+    # event loop must go on acknowledging requests meanwhile.
+    kept.index = await asyncio.to_thread(ProfileIndex, profiles)
+    return kept.index
 
 
 async def profile_index(session: AsyncSession) -> ProfileIndex:
@@ -57,12 +61,10 @@ async def profile_index(session: AsyncSession) -> ProfileIndex:
 
     Read it only in a transaction that has not itself changed people: an uncommitted change
     read into the index would outlive a rollback."""
-    engine = session.get_bind().engine
-    kept = _kept.get(engine)
-    if kept is None:
-        kept = _kept[engine] = await _build(session)
-        return kept.index
+    kept = _kept.setdefault(session.get_bind().engine, _Kept())
     async with kept.lock:  # one refresh at a time: an older read never overwrites a newer one
+        if kept.index is None:
+            return await _build(session, kept)
         now_at, now_id = await _version(session)
         if (
             kept.since is None
@@ -72,9 +74,7 @@ async def profile_index(session: AsyncSession) -> ProfileIndex:
             or now_at < kept.since
             or now_id < kept.last_id
         ):
-            fresh = await _build(session)
-            kept.index, kept.since, kept.last_id = fresh.index, fresh.since, fresh.last_id
-            return kept.index
+            return await _build(session, kept)
         changed = await session.execute(
             select(*profile_columns()).where(
                 or_(Person.updated_at >= kept.since - CLOCK_SKEW, Person.id > kept.last_id)

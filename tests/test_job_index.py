@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import update as sql_update
 
 from bot.runtime.app import App
+from handlers import jobs
 from storage import job_index, people
 from storage.models import Person
 from tests.test_jobs import BACKEND, SALES, job_messages, post, setup, update
@@ -66,3 +67,14 @@ async def test_when_time_goes_back_the_index_is_built_again(app: App) -> None:
         )
     answer = await post(hr, ("Python Developer", *BACKEND[1:]))
     assert "Nobody's profile matches it yet" in answer
+
+
+async def test_serve_builds_the_index_before_the_first_posting(app: App) -> None:
+    hr = await setup(app)
+    await jobs.warm(app)
+    async with app.db.transaction() as session:
+        warmed = await job_index.profile_index(session)
+    assert len(warmed) == 2  # Emma and Hanako
+    assert "1 told now" in await post(hr, BACKEND)
+    async with app.db.transaction() as session:
+        assert await job_index.profile_index(session) is warmed
