@@ -186,11 +186,12 @@ def show(
     count: int,
 ) -> None:
     wall, cpu, told = sample
-    first = firsts.setdefault(name, wall)
+    first_wall = firsts.setdefault(name, wall)
+    first_cpu = firsts.setdefault(name + " CPU", cpu)
     smallest = int(firsts.setdefault("smallest size", count))
     print(f"  {name:<29} answer {wall * 1000:8.1f} ms (CPU {cpu * 1000:7.1f} ms), "
           f"{told:3} notices queued; {wall / base:6.1f}x the empty route ({base * 1000:.1f} ms); "
-          f"{wall / first:5.2f}x at {smallest:,}")  # fmt: skip
+          f"at {smallest:,}: {wall / first_wall:5.2f}x, CPU {cpu / first_cpu:5.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
