@@ -88,9 +88,12 @@ def signed_command(user: str, text: str, response_url: str) -> tuple[bytes, dict
 
 
 async def load_people(database_url: str, users: list[str]) -> None:
+    from sqlalchemy import update
+
     from bot.core.settings import Settings
     from bot.runtime.app import App
     from storage import importer
+    from storage.models import Person
 
     header = (
         "email,name,name_kana,department,title,joined_on,left_on,join_route,leave_reason,"
@@ -107,6 +110,14 @@ async def load_people(database_url: str, users: list[str]) -> None:
         async with app.db.transaction() as session:
             csv = "\n".join([header, *rows]) + "\n"
             await importer.import_people(session, csv.encode(), app.clock.now())
+            # Joined and consented, as the people who use the bot are: an unconsented person's
+            # command only gets the consent question, the cheapest path (issue 17).
+            await session.execute(
+                update(Person).values(
+                    consent_at=app.clock.now(),
+                    consent_version=app.settings.privacy.consent_version,
+                )
+            )
     finally:
         await app.close()
 

@@ -12,6 +12,7 @@ message per person every `matching.notice_interval_days`; what waits goes out in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,11 +27,12 @@ from bot.core.settings import Settings
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
+from storage import job_index, outbox, referrals
 from storage import jobs as store
-from storage import outbox, referrals
 from storage.importer import ImportResult, Progress
 from storage.models import Match, Opening, OutboxKind, Person
 
+log = logging.getLogger(__name__)
 SHOWN = 8  # openings in one `jobs` answer
 MAX_DESCRIPTION = 3000
 
@@ -204,15 +206,28 @@ async def match_and_store(
     session: AsyncSession, settings: Settings, openings: Sequence[Opening], now: datetime
 ) -> list[matching.Found]:
     """Match openings against alumni open to a comeback; store the best as pending matches."""
-    profiles = await store.candidates(session)
-    if not profiles or not openings:
+    if not openings:
         return []
-    index = matching.ProfileIndex(profiles)
+    index = await job_index.profile_index(session)
+    if not len(index):
+        return []
     m = settings.matching
     results = index.match([store.wanted(o) for o in openings], m, limit=m.notify_top)
     for opening_id, found in results.items():
         await store.save_matches(session, opening_id, found, now)
     return [f for found in results.values() for f in found]
+
+
+async def warm(app: Services) -> None:
+    """Build this process's profile index (storage/job_index.py) before the first posting would
+    wait for it: `serve` starts this beside taking requests. A failure is logged, not raised: the
+    first posting then builds it."""
+    try:
+        async with app.db.transaction() as session:
+            index = await job_index.profile_index(session)
+        log.info("job matching: %d profiles indexed", len(index))
+    except Exception:
+        log.exception("job matching: building the profile index failed; the first posting will")
 
 
 def notice(t: Translator, items: Sequence[tuple[Match, Opening]]) -> Reply:

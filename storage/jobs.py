@@ -86,27 +86,39 @@ async def all_openings(session: AsyncSession, limit: int = 30) -> list[Opening]:
     return list(await session.scalars(query))
 
 
-async def candidates(session: AsyncSession) -> list[Profile]:
-    """Alumni who may hear of openings: consented, said yes or maybe to a comeback, not opted
-    out of job notices, not forgotten. Paused people are kept: their notices wait."""
-    query = select(
+def profile_columns() -> tuple[Any, ...]:
+    """What matching reads of a person, and whether they may hear of openings (`profile_of`)."""
+    eligible = and_(
+        Person.left_on.is_not(None),
+        Person.forgotten_at.is_(None),
+        Person.consent_at.is_not(None),
+        Person.comeback.in_(COMEBACK_OK),
+    )
+    return (
         Person.id,
         Person.skills,
         Person.desired_roles,
         Person.department,
         Person.location,
         Person.opt_outs,
-    ).where(
-        Person.left_on.is_not(None),
-        Person.forgotten_at.is_(None),
-        Person.consent_at.is_not(None),
-        Person.comeback.in_(COMEBACK_OK),
+        eligible.label("eligible"),
     )
-    return [
-        Profile(r.id, r.skills or [], r.desired_roles or [], r.department, r.location)
-        for r in (await session.execute(query)).all()
-        if "jobs" not in (r.opt_outs or [])
-    ]
+
+
+def profile_of(row: Any) -> Profile | None:
+    """A row of `profile_columns` as matching reads it; None for someone who may not hear of
+    openings (not an alumnus, forgotten, not consented, not open to a comeback, opted out)."""
+    if not row.eligible or "jobs" in (row.opt_outs or []):
+        return None
+    return Profile(row.id, row.skills or [], row.desired_roles or [], row.department, row.location)
+
+
+async def candidates(session: AsyncSession) -> list[Profile]:
+    """Alumni who may hear of openings: consented, said yes or maybe to a comeback, not opted
+    out of job notices, not forgotten. Paused people are kept: their notices wait."""
+    columns = profile_columns()
+    rows = await session.execute(select(*columns).where(columns[-1]))
+    return [p for row in rows if (p := profile_of(row)) is not None]
 
 
 async def save_matches(

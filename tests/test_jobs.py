@@ -42,11 +42,14 @@ async def setup(app: App, *, hr_locale: str = "en") -> Chat:
 
 
 async def update(app: App, email: str, **values: Any) -> None:
+    """A change to someone's profile, as every path that writes a person makes it: `updated_at`
+    moves (matching reads only the people changed since its last look)."""
     async with app.db.transaction() as session:
         person = await people.person_by_email(session, email)
         assert person is not None
         for key, value in values.items():
             setattr(person, key, value)
+        person.updated_at = app.clock.now()
 
 
 async def post(hr: Chat, answers: tuple[str, ...]) -> str:

@@ -4,6 +4,8 @@ meets (kana/kanji and width variants, synonyms); who should not, does not (Java 
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bot.core.matching import Profile, ProfileIndex, Wanted, match_one, parse_synonyms, synonyms
@@ -152,3 +154,46 @@ def test_opening_helpers() -> None:
     ]
     assert is_remote("東京 / リモート可") and is_remote("Remote") and is_remote("在宅勤務")
     assert not is_remote("東京") and not is_remote(None)
+
+
+def test_an_index_kept_up_to_date_matches_as_one_built_afresh() -> None:
+    """Profiles changed, added and dropped one by one (as storage/job_index.py does between
+    postings) give the same people, scores and reasons as an index of the final profiles."""
+    rng = random.Random(17)
+    pool = [s for p in PROFILES for s in p.skills] + ["Go", "Kotlin", "マーケティング"]
+    roles = [r for p in PROFILES for r in p.desired_roles]
+    places = ["東京", "London", "大阪", None]
+
+    def someone(pid: int) -> Profile:
+        skills = rng.sample(pool, rng.randint(0, 4))
+        wants = rng.sample(roles, rng.randint(0, 2))
+        department = rng.choice(["営業", "Engineering", "HR", None])
+        return Profile(pid, skills, wants, department, rng.choice(places))
+
+    current = {p.id: p for p in PROFILES}
+    kept = ProfileIndex(PROFILES)
+    for _ in range(400):
+        pid = rng.randint(1, 40)
+        if rng.random() < 0.3:
+            current.pop(pid, None)
+            kept.drop(pid)
+        else:
+            current[pid] = someone(pid)
+            kept.put(current[pid])
+    assert kept.entries > len(kept) == len(current)
+    fresh = ProfileIndex(sorted(current.values(), key=lambda p: p.id))
+    openings = list(OPENINGS.values())
+    for limit in (None, 3):
+        assert kept.match(openings, SETTINGS, limit) == fresh.match(openings, SETTINGS, limit)
+    assert kept.compacted().match(openings, SETTINGS) == fresh.match(openings, SETTINGS)
+    assert len(kept.compacted()) == len(current)
+
+
+def test_a_dropped_person_is_matched_no_more_and_put_back_again() -> None:
+    index = ProfileIndex(PROFILES)
+    assert 1 in {f.person_id for f in index.match([OPENINGS["backend"]], SETTINGS)[1]}
+    index.drop(1)
+    assert 1 not in {f.person_id for f in index.match([OPENINGS["backend"]], SETTINGS)[1]}
+    index.put(Profile(1, ["Python", "Postgres"], ["Backend Engineer"], None, None))
+    [again] = [f for f in index.match([OPENINGS["backend"]], SETTINGS)[1] if f.person_id == 1]
+    assert again.reason["skills"] == ["python", "PostgreSQL"] and again.reason["nice"] == []

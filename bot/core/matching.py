@@ -2,79 +2,35 @@
 
 Every term — skill, desired role, title, department, place — is folded (`bot.core.normalize.fold`:
 NFKC, case, katakana → hiragana, no spaces or `・`, variant kanji) and mapped through
-`config/synonyms.toml` to one canonical spelling, so "JS" meets "JavaScript" and 「セールス」
-meets 「営業」.
+`config/synonyms.toml` to one canonical spelling (bot/core/synonyms.py).
 
-Profiles are indexed once: the *vocabulary* of distinct canonical skills (thousands, however
-many people there are), each with the people who hold it. An opening's skills are matched
-against that vocabulary with one `process.cdist(..., workers=-1)`, and people are scored by the
+Profiles are indexed: the *vocabulary* of distinct canonical skills (thousands, however many
+people there are), each with the people who hold it. An opening's skills are matched against
+that vocabulary with one `process.cdist(..., workers=-1)`, and people are scored by the
 vocabulary ids they hold — instead of one fuzzy comparison per profile. Titles against desired
-roles, departments and locations work the same way. What matched is the reason."""
+roles, departments and locations work the same way. What matched is the reason.
+
+The index is kept, not rebuilt per posting (docs/adr/0005): `put` and `drop` change one
+person — their old entry is masked out and a new one appended — so a process keeps one index up
+to date with the profiles changed since (storage/job_index.py). Masked entries are never
+scored, so the results are those of an index built afresh; `compacted` rebuilds once they
+outnumber the live ones."""
 
 from __future__ import annotations
 
-import re
-import tomllib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
-from bot.core.normalize import fold
 from bot.core.settings import MatchingSettings
-
-Scorer = Callable[..., float]
-Hits = dict[str, dict[int, float]]  # query term → {vocabulary id: score 0–1}
-Ids = npt.NDArray[np.int32]
-
-
-@dataclass(frozen=True)
-class Synonyms:
-    whole: dict[str, str]  # folded spelling → folded canonical spelling
-    inner: re.Pattern[str] | None  # spellings worth replacing inside a longer title
-
-    def canonical(self, text: str) -> str:
-        """A skill, department or place: the whole term, or nothing."""
-        folded = fold(text)
-        return self.whole.get(folded, folded)
-
-    def canonical_text(self, text: str) -> str:
-        """A title or a desired role: known terms inside it too (「セールスマネージャー」)."""
-        folded = fold(text)
-        if folded in self.whole or self.inner is None:
-            return self.whole.get(folded, folded)
-        return self.inner.sub(lambda m: self.whole[m.group(0)], folded)
-
-
-def parse_synonyms(data: dict[str, Any]) -> Synonyms:
-    whole: dict[str, str] = {}
-    for key, variants in data.get("terms", {}).items():
-        canon = fold(key)
-        for spelling in [key, *variants]:
-            folded = fold(spelling)
-            if whole.get(folded, canon) != canon:
-                raise ValueError(f"synonyms: {spelling!r} is listed under two terms")
-            whole[folded] = canon
-    # Inside a longer text only distinctive spellings are replaced: "ts" is in "tests".
-    inner = sorted(
-        (s for s, c in whole.items() if s != c and (len(s) >= 4 or not s.isascii())),
-        key=len,
-        reverse=True,
-    )
-    pattern = re.compile("|".join(map(re.escape, inner))) if inner else None
-    return Synonyms(whole, pattern)
-
-
-@lru_cache(maxsize=1)
-def synonyms() -> Synonyms:
-    """The packaged table, read once per process."""
-    with resources.files("config").joinpath("synonyms.toml").open("rb") as f:
-        return parse_synonyms(tomllib.load(f))
+from bot.core.synonyms import Synonyms as Synonyms
+from bot.core.synonyms import parse_synonyms as parse_synonyms
+from bot.core.synonyms import synonyms as synonyms
+from bot.core.vocab import Grow, Hits, Ids, Scorer, Vocab
 
 
 @dataclass(frozen=True)
@@ -106,90 +62,77 @@ class Found:
     reason: dict[str, Any]  # skills, nice, role, department, location: what matched
 
 
-@dataclass
-class _Vocab:
-    ids: dict[str, int] = field(default_factory=dict)
-    members: list[list[int]] = field(default_factory=list)
-    postings: list[Ids] = field(default_factory=list)
-
-    def add(self, term: str, person: int) -> int:
-        vid = self.ids.get(term)
-        if vid is None:
-            vid = self.ids[term] = len(self.members)
-            self.members.append([])
-        if not self.members[vid] or self.members[vid][-1] != person:
-            self.members[vid].append(person)
-        return vid
-
-    def freeze(self) -> None:
-        self.postings = [np.fromiter(m, dtype=np.int32, count=len(m)) for m in self.members]
-        self.members = []
-
-    @property
-    def terms(self) -> list[str]:
-        return list(self.ids)
-
-    def hits(
-        self, queries: Sequence[str], scorer: Scorer, cutoff: float, min_chars: int
-    ) -> list[dict[int, float]]:
-        """For each query, {vocabulary id: score 0–1} of the terms that match it: one batched
-        `cdist` for the queries long enough to compare fuzzily, exact lookups for the rest."""
-        found: list[dict[int, float]] = [{} for _ in queries]
-        fuzzy = [i for i, q in enumerate(queries) if len(q) >= min_chars]
-        if fuzzy and self.ids:
-            scores = process.cdist(
-                [queries[i] for i in fuzzy],
-                self.terms,
-                scorer=scorer,
-                score_cutoff=cutoff,
-                dtype=np.uint8,
-                workers=-1,
-            )
-            rows, cols = np.nonzero(scores)
-            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-                found[fuzzy[row]][col] = float(scores[row, col]) / 100
-        for i, query in enumerate(queries):
-            exact = self.ids.get(query)
-            if exact is not None:
-                found[i][exact] = 1.0
-        return found
-
-    def people(self, hits: Iterable[int]) -> Ids:
-        lists = [self.postings[v] for v in hits]
-        if not lists:
-            return np.empty(0, dtype=np.int32)
-        return lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists))
-
-
 class ProfileIndex:
-    """Profiles by canonical skill, role, department and location; built once, matched often."""
+    """Profiles by canonical skill, role, department and location; one entry per person, kept up
+    to date by `put` and `drop`, matched often."""
 
     def __init__(self, profiles: Sequence[Profile], table: Synonyms | None = None) -> None:
         self.synonyms = table or synonyms()
-        self.profiles = list(profiles)
-        self.skills, self.roles = _Vocab(), _Vocab()
-        self.departments, self.locations = _Vocab(), _Vocab()
+        self.profiles: list[Profile] = []  # per entry
+        self.entry_of: dict[int, int] = {}  # person id → their live entry
+        self.skills, self.roles = Vocab(), Vocab()
+        self.departments, self.locations = Vocab(), Vocab()
         self.person_skills: list[tuple[int, ...]] = []
         self.person_roles: list[tuple[int, ...]] = []
-        n = len(self.profiles)
-        self.department_of = np.full(n, -1, dtype=np.int32)
-        self.location_of = np.full(n, -1, dtype=np.int32)
-        canonical, canonical_text = self.synonyms.canonical, self.synonyms.canonical_text
-        for i, p in enumerate(self.profiles):
-            terms = {canonical(s) for s in p.skills}
-            self.person_skills.append(tuple(self.skills.add(t, i) for t in terms if t))
-            roles = {canonical_text(r) for r in p.desired_roles}
-            self.person_roles.append(tuple(self.roles.add(r, i) for r in roles if r))
-            if p.department and (d := canonical(p.department)):
-                self.department_of[i] = self.departments.add(d, i)
-            if p.location and (loc := canonical(p.location)):
-                self.location_of[i] = self.locations.add(loc, i)
-        for vocab in (self.skills, self.roles, self.departments, self.locations):
-            vocab.freeze()
-        self.ids = np.fromiter((p.id for p in self.profiles), dtype=np.int64, count=n)
+        self._department_of, self._location_of = Grow(np.int32, -1), Grow(np.int32, -1)
+        self._ids, self._live = Grow(np.int64, 0), Grow(np.bool_, False)
+        for p in profiles:
+            self.put(p)
 
     def __len__(self) -> int:
+        return len(self.entry_of)
+
+    @property
+    def entries(self) -> int:
         return len(self.profiles)
+
+    def put(self, p: Profile) -> None:
+        """A person added, or their profile changed (unchanged: nothing to do)."""
+        old = self.entry_of.get(p.id)
+        if old is not None:
+            if self.profiles[old] == p:
+                return
+            self.drop(p.id)
+        i = len(self.profiles)
+        self.profiles.append(p)
+        self.entry_of[p.id] = i
+        canonical, canonical_text = self.synonyms.canonical, self.synonyms.canonical_text
+        terms = {canonical(s) for s in p.skills}
+        self.person_skills.append(tuple(self.skills.add(t, i) for t in terms if t))
+        roles = {canonical_text(r) for r in p.desired_roles}
+        self.person_roles.append(tuple(self.roles.add(r, i) for r in roles if r))
+        d = canonical(p.department) if p.department else ""
+        self._department_of.append(self.departments.add(d, i) if d else -1)
+        loc = canonical(p.location) if p.location else ""
+        self._location_of.append(self.locations.add(loc, i) if loc else -1)
+        self._ids.append(p.id)
+        self._live.append(True)
+
+    def drop(self, person_id: int) -> None:
+        """A person who may no longer hear of openings: never matched again (until `put`)."""
+        old = self.entry_of.pop(person_id, None)
+        if old is not None:
+            self._live.data[old] = False
+
+    def compacted(self) -> ProfileIndex:
+        """This index, or a fresh one of its live profiles once masked entries outnumber them."""
+        if self.entries - len(self) <= max(1000, len(self)):
+            return self
+        return ProfileIndex(
+            [self.profiles[i] for i in sorted(self.entry_of.values())], self.synonyms
+        )
+
+    @property
+    def ids(self) -> npt.NDArray[np.int64]:
+        return self._ids.view
+
+    @property
+    def department_of(self) -> Ids:
+        return self._department_of.view
+
+    @property
+    def location_of(self) -> Ids:
+        return self._location_of.view
 
     def match(
         self, openings: Sequence[Wanted], settings: MatchingSettings, limit: int | None = None
@@ -197,7 +140,7 @@ class ProfileIndex:
         """The people matching each opening, best first (ties by id), at most `limit` each."""
         s, syn = settings, self.synonyms
 
-        def hits(vocab: _Vocab, terms: set[str], scorer: Scorer, cutoff: float) -> Hits:
+        def hits(vocab: Vocab, terms: set[str], scorer: Scorer, cutoff: float) -> Hits:
             """{term: its hits} for the distinct non-empty terms of this batch of openings."""
             queries = sorted(terms - {""})
             found = vocab.hits(queries, scorer, cutoff, s.min_query_chars)
@@ -226,8 +169,8 @@ class ProfileIndex:
         dept_hits: Hits,
         loc_hits: Hits,
     ) -> list[Found]:
-        n, syn = len(self.profiles), self.synonyms
-        if n == 0:
+        n, syn = self.entries, self.synonyms
+        if not self.entry_of:
             return []
         required = [skill_hits.get(syn.canonical(x), {}) for x in o.skills]
         nice = [skill_hits.get(syn.canonical(x), {}) for x in o.nice_to_have]
@@ -235,7 +178,7 @@ class ProfileIndex:
         have_nice = self._count(nice, n)
         title = np.zeros(n, dtype=np.float32)
         for vid, similar in title_hits.get(syn.canonical_text(o.title), {}).items():
-            members = self.roles.postings[vid]
+            members = self.roles.posting(vid)
             title[members] = np.maximum(title[members], similar)
         total = np.zeros(n, dtype=np.float32)
         weight: float = 0.0
@@ -261,7 +204,7 @@ class ProfileIndex:
             return []
         score = (total / weight).astype(np.float32)
         # A department or a town alone is no reason to suggest a job: some skill or role must fit.
-        relevant = (have_required + have_nice > 0) | (title > 0)
+        relevant = ((have_required + have_nice > 0) | (title > 0)) & self._live.view
         chosen = np.nonzero(relevant & (score >= max(s.min_score, 1e-6)))[0]
         if limit is not None and len(chosen) > limit:
             # Only the best `limit` (and whoever ties with the last of them) need sorting.
@@ -284,10 +227,10 @@ class ProfileIndex:
         return counts
 
     def _place(
-        self, vocab: _Vocab, of: Ids, hits: Hits, term: str | None
+        self, vocab: Vocab, of: Ids, hits: Hits, term: str | None
     ) -> npt.NDArray[np.float32]:
         """1 where a person's department (or location) matches `term`, else 0."""
-        table = np.zeros(len(vocab.postings) + 1, dtype=np.float32)  # the last slot: none (-1)
+        table = np.zeros(len(vocab.members) + 1, dtype=np.float32)  # the last slot: none (-1)
         if term:
             table[list(hits.get(self.synonyms.canonical(term), {}))] = 1.0
         return table[of]

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from bot.core.channel import Channel
 from bot.runtime import admin
 from bot.runtime.app import App
+from handlers import jobs
 
 
 def build_web_app(app: App, channels: Sequence[Channel]) -> Starlette:
@@ -32,9 +33,13 @@ def build_web_app(app: App, channels: Sequence[Channel]) -> Starlette:
         for channel in channels:
             await channel.start(webhooks=True)
         handling = asyncio.get_running_loop().create_task(app.inbox.run())
+        warming = asyncio.get_running_loop().create_task(jobs.warm(app))
         try:
             yield
         finally:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
             # SIGTERM / SIGINT: uvicorn stops taking requests, then this: what was recorded
             # and not handled is given back, for the next process.
             await app.inbox.stop()
