@@ -120,7 +120,11 @@ _indexes: dict[str, NameIndex] = {}
 
 
 async def _version(session: AsyncSession) -> tuple[datetime | None, int | None]:
-    row = (await session.execute(select(func.max(Person.updated_at), func.max(Person.id)))).one()
+    # Two one-aggregate subqueries: each is one index look-up, where SQLite answers one SELECT of
+    # both max() with a scan of the whole table (at every name typed).
+    newest = select(func.max(Person.updated_at)).scalar_subquery()
+    highest = select(func.max(Person.id)).scalar_subquery()
+    row = (await session.execute(select(newest, highest))).one()
     return row[0], row[1]
 
 
