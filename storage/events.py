@@ -90,6 +90,20 @@ async def upcoming(session: AsyncSession, now: datetime, limit: int = 50) -> lis
     return list((await session.scalars(query)).all())
 
 
+async def listed(
+    session: AsyncSession, now: datetime, *, past: bool, number: int, size: int
+) -> list[Event]:
+    """One page (numbered from 1) of events, cancelled ones too: those not yet over soonest
+    first, or those over latest first. Up to `size + 1` rows: one more says there is a next."""
+    query = select(Event)
+    if past:
+        query = query.where(Event.ends_at <= now).order_by(Event.starts_at.desc(), Event.id)
+    else:
+        query = query.where(Event.ends_at > now).order_by(Event.starts_at, Event.id)
+    query = query.offset((number - 1) * size).limit(size + 1)
+    return list((await session.scalars(query)).all())
+
+
 async def by_checkin_code(session: AsyncSession, code: str, now: datetime) -> Event | None:
     """The event not yet over whose check-in code this is (the caller checks the window)."""
     query = (
@@ -176,6 +190,13 @@ class Outcome:
     rsvp: Rsvp
     changed: bool
     promoted: list[Rsvp] = field(default_factory=list)
+    position: int | None = None  # on the waitlist, when just put there (else ask)
+
+
+async def tally(session: AsyncSession, event_id: int) -> dict[str, int]:
+    """{status: count} for one event, in one query."""
+    query = select(Rsvp.status, func.count()).where(Rsvp.event_id == event_id).group_by(Rsvp.status)
+    return {status: n for status, n in (await session.execute(query)).all()}
 
 
 async def answer(
@@ -198,10 +219,13 @@ async def answer(
     ):
         return Outcome(rsvp, changed=False)
     was_going = rsvp is not None and rsvp.status == RsvpStatus.GOING
-    status = wanted
+    status, position = wanted, None
     if wanted == RsvpStatus.GOING and event.capacity is not None:
-        if await going_count(session, event.id) >= event.capacity:
-            status = RsvpStatus.WAITLIST
+        # One query for both figures, the lock being held: the newcomer joins the waitlist's end
+        # (its `waitlisted_at` is now and its id the newest), so its place is the count + 1.
+        counted = await tally(session, event.id)
+        if counted.get(RsvpStatus.GOING, 0) >= event.capacity:
+            status, position = RsvpStatus.WAITLIST, counted.get(RsvpStatus.WAITLIST, 0) + 1
     if rsvp is None:
         rsvp = Rsvp(event_id=event.id, person_id=person_id, attended=False)
         session.add(rsvp)
@@ -212,7 +236,7 @@ async def answer(
         skip_passed_reminders(rsvp, event, now)
     await session.flush()
     promoted = await promote(session, event, now) if was_going else []
-    return Outcome(rsvp, changed=True, promoted=promoted)
+    return Outcome(rsvp, changed=True, promoted=promoted, position=position)
 
 
 async def promote(session: AsyncSession, event: Event, now: datetime) -> list[Rsvp]:
@@ -251,7 +275,12 @@ async def audience(session: AsyncSession, segment: Segment) -> list[Person]:
 
 
 async def with_people(
-    session: AsyncSession, event_id: int, statuses: Sequence[str] | None = None
+    session: AsyncSession,
+    event_id: int,
+    statuses: Sequence[str] | None = None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[tuple[Rsvp, Person]]:
     query = (
         select(Rsvp, Person)
@@ -261,6 +290,8 @@ async def with_people(
     )
     if statuses is not None:
         query = query.where(Rsvp.status.in_(statuses))
+    if offset or limit is not None:
+        query = query.offset(offset).limit(limit)
     return [(r, p) for r, p in (await session.execute(query)).all()]
 
 
