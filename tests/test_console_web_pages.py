@@ -183,6 +183,11 @@ ALLOWED = {  # path: the roles whose session may open it
     "/admin/outcomes": {"hr", "admin"},
     "/admin/people": {"admin"},
     "/admin/audit": {"admin"},
+    "/admin/events": {"hr", "admin"},
+    "/admin/events?past=1": {"hr", "admin"},
+    "/admin/events/new": {"hr", "admin"},
+    "/admin/perks": {"hr", "admin"},
+    "/admin/perks/new": {"hr", "admin"},
 }
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.runtime.admin import auth, pages, render, signin
+from bot.runtime.admin import auth, events, pages, perks, render, signin
 from bot.runtime.app import App
 from storage.models import Role
 
@@ -43,6 +43,15 @@ PAGES: list[AdminPage] = [
     AdminPage("/admin/chart/{section}.png", pages.chart, HR),
     AdminPage("/admin/people", pages.people_page, ADMIN, nav="console_web.nav.people"),
     AdminPage("/admin/audit", pages.audit_log, ADMIN, nav="console_web.nav.audit"),
+    AdminPage("/admin/events", events.events_list, HR, nav="console_events.nav"),
+    AdminPage("/admin/events/new", events.event_form_page, HR, ("GET", "POST")),
+    AdminPage("/admin/events/{event_id:int}", events.event_page, HR),
+    AdminPage("/admin/events/{event_id:int}/edit", events.event_form_page, HR, ("GET", "POST")),
+    AdminPage("/admin/events/{event_id:int}/cancel", events.cancel, HR, ("POST",)),
+    AdminPage("/admin/events/{event_id:int}/attend", events.attend, ADMIN, ("POST",)),
+    AdminPage("/admin/perks", perks.perks_list, HR, nav="console_perks.nav"),
+    AdminPage("/admin/perks/new", perks.perk_new, HR, ("GET", "POST")),
+    AdminPage("/admin/perks/{perk_id:int}", perks.perk_claims, HR),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
 ]
 
