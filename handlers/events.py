@@ -216,7 +216,7 @@ async def rsvp(ctx: Context, msg: Incoming) -> Reply:
     seen = await event_for(ctx, msg.payload)
     if answer == RsvpStatus.GOING and seen.status == "scheduled":
         ics.attachment(seen)
-    event = await store.get(ctx.session, seen.id, lock=True)
+    event = await store.lock(ctx.session, seen)
     if event is None:
         raise UserFacingError("error.expired_button")
     try:

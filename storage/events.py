@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import interactions
@@ -77,6 +77,19 @@ async def get(session: AsyncSession, event_id: int, *, lock: bool = False) -> Ev
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query)).first()
+
+
+async def lock(session: AsyncSession, event: Event) -> Event | None:
+    """Lock an event read earlier in this transaction, for an RSVP. Every change to an event
+    bumps its `sequence` (cancelling too), so the row is only read again when it changed
+    in between; None when it is gone."""
+    query = select(Event.sequence, Event.status).where(Event.id == event.id).with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    if (row.sequence, row.status) == (event.sequence, event.status):
+        return event
+    return await get(session, event.id)
 
 
 async def upcoming(session: AsyncSession, now: datetime, limit: int = 50) -> list[Event]:
@@ -193,10 +206,18 @@ class Outcome:
     position: int | None = None  # on the waitlist, when just put there (else ask)
 
 
-async def tally(session: AsyncSession, event_id: int) -> dict[str, int]:
-    """{status: count} for one event, in one query."""
-    query = select(Rsvp.status, func.count()).where(Rsvp.event_id == event_id).group_by(Rsvp.status)
-    return {status: n for status, n in (await session.execute(query)).all()}
+async def tally(
+    session: AsyncSession, event_id: int, person_id: int
+) -> tuple[dict[str, int], bool]:
+    """({status: count} for one event, whether this person has answered), in one query."""
+    mine = func.count(case((Rsvp.person_id == person_id, 1)))
+    query = (
+        select(Rsvp.status, func.count(), mine)
+        .where(Rsvp.event_id == event_id)
+        .group_by(Rsvp.status)
+    )
+    rows = (await session.execute(query)).all()
+    return {status: n for status, n, _ in rows}, any(m for _, _, m in rows)
 
 
 async def answer(
@@ -213,7 +234,11 @@ async def answer(
         raise Refused("events.refused_started")
     if wanted != RsvpStatus.NO and now >= deadline(event):
         raise Refused("events.refused_deadline")
-    rsvp = await rsvp_of(session, event.id, person_id)
+    # One query for the seats, the waitlist and whether this person answered before (most in a
+    # rush have not, and need no second read). The lock being held, a newcomer put on the
+    # waitlist joins its end (`waitlisted_at` now, the newest id): its place is the count + 1.
+    counted, answered = await tally(session, event.id, person_id)
+    rsvp = await rsvp_of(session, event.id, person_id) if answered else None
     if rsvp is not None and (
         rsvp.status == wanted or (rsvp.status == RsvpStatus.WAITLIST and wanted == RsvpStatus.GOING)
     ):
@@ -221,9 +246,6 @@ async def answer(
     was_going = rsvp is not None and rsvp.status == RsvpStatus.GOING
     status, position = wanted, None
     if wanted == RsvpStatus.GOING and event.capacity is not None:
-        # One query for both figures, the lock being held: the newcomer joins the waitlist's end
-        # (its `waitlisted_at` is now and its id the newest), so its place is the count + 1.
-        counted = await tally(session, event.id)
         if counted.get(RsvpStatus.GOING, 0) >= event.capacity:
             status, position = RsvpStatus.WAITLIST, counted.get(RsvpStatus.WAITLIST, 0) + 1
     if rsvp is None:
