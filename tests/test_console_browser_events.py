@@ -24,7 +24,7 @@ async def test_hr_creates_an_event_and_sees_it_listed(
 ) -> None:
     context, page, errors = await fresh_page(browser)
     await page.goto(f"{site}/admin/login/{await link(app, 'hr@example.com')}")
-    await page.click("nav a[href=\"/admin/events\"]")
+    await page.click('nav a[href="/admin/events"]')
     assert "イベント" in await page.inner_text("h1")
     await page.click("#new-event")
     await page.fill("input[name=title]", "アルムナイ新年会 2099")
