@@ -104,8 +104,8 @@ def is_hr(ctx: Context) -> bool:
 
 async def invited(ctx: Context, event: Event) -> bool:
     segment = segment_of(event)
-    if is_hr(ctx):
-        return True
+    if is_hr(ctx) or (segment is not None and segment.kind == "all"):
+        return True  # everyone who joined: no need to ask the database
     return segment is not None and await store.contains(ctx.session, segment, ctx.me.id)
 
 
