@@ -1,4 +1,4 @@
-"""1,000 people pressing "Going" at the same moment for a 100-seat event, on PostgreSQL.
+"""1,000 people pressing "Going" at the same moment for a 100-seat event (PostgreSQL or SQLite).
 
     python bench/event_rsvp.py [--people 1000] [--capacity 100] [--cancel 50]
                                [--database-url postgresql://postgres@127.0.0.1:5432/test]
@@ -9,9 +9,13 @@ The RSVP handler locks the event's row, so the presses are counted one after ano
 fails unless exactly `capacity` people are going and everyone else is on the waitlist. Then
 `--cancel` of those going say "can't go" at once, and exactly as many must be promoted.
 
-The baseline is the same number of concurrent dispatches to a route that does nothing, in the
-same process: the ratio is what seat counting and waitlisting cost on top of the router's own
-per-message work, whatever the machine."""
+The presses are the button's real path: joined, consented people (one console identity each)
+pressing `events.rsvp`, each a full dispatch in its own transaction. The baseline is the same
+number of concurrent dispatches, by the same people, to a route that does nothing but needs the
+same consent, in the same process: the ratio is what seat counting and waitlisting cost on top
+of the router's own per-message work. Each line also gives this process's CPU a press, which a
+busy shared machine disturbs far less than the wall time; a press that fails (the pool's 30 s
+checkout timeout, SQLite's busy timeout) is counted and makes the run WRONG."""
 
 from __future__ import annotations
 
