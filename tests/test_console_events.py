@@ -163,3 +163,25 @@ async def test_a_perk_without_a_way_to_redeem_is_refused(app: App, web: httpx.As
     answer = await web.post("/admin/perks/new", data={"csrf": csrf, "title": "x", "codes": ""})
     assert answer.status_code == 400 and 'id="problem"' in answer.text
     assert await count(app, Perk) == perks
+
+
+async def test_an_edit_on_the_web_tells_those_who_answered(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    event = await upcoming_with_rsvps(app)
+    await sign_in(app, web, "hr@example.com")
+    form = await web.get(f"/admin/events/{event.id}/edit")
+    assert 'value="アルムナイ忘年会"' in form.text  # the chat's form, filled in
+    sent = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.text))
+    sent |= dict(re.findall(r'<textarea name="(\w+)"[^>]*>([^<]*)</textarea>', form.text))
+    unchanged = await web.post(f"/admin/events/{event.id}/edit", data=sent)
+    assert unchanged.headers["location"].endswith("done=unchanged")
+    sent["place"] = "東京本社 21F"
+    changed = await web.post(f"/admin/events/{event.id}/edit", data=sent)
+    assert changed.status_code == 303 and changed.headers["location"].endswith("done=updated")
+    assert "東京本社 21F" in (await web.get(changed.headers["location"])).text
+    async with app.db.transaction() as session:
+        told = await session.scalar(
+            select(func.count()).where(OutboxMessage.idempotency_key.like(f"ev:{event.id}:v1:%"))
+        )
+    assert told
