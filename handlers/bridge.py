@@ -386,6 +386,13 @@ async def after_import(
 # -- who is reachable nowhere (HR) ----------------------------------------------------------
 
 
+def why_unreachable(t: Translator, person: Person) -> str:
+    """Why no chat reaches them (their identities loaded): what the platforms said, or that
+    they never joined."""
+    why = sorted({i.unreachable_reason or "?" for i in person.identities if not i.reachable})
+    return ", ".join(why)[:120] if why else t("bridge.reach_never_joined")
+
+
 async def reach(ctx: Context, msg: Incoming) -> Reply:
     """Who no chat reaches, and how the invitation campaigns by mail are doing."""
     total, found = await identities.reachable_nowhere(ctx.session, REACH_LIMIT)
@@ -396,10 +403,7 @@ async def reach(ctx: Context, msg: Incoming) -> Reply:
         return Reply("\n".join([t("bridge.reach_everyone"), *funnel]), private_only=True)
     lines = [t("bridge.reach_title", count=total)]
     for person in found:
-        await ctx.session.refresh(person, ["identities"])
-        why = sorted({i.unreachable_reason or "?" for i in person.identities if not i.reachable})
-        detail = ", ".join(why)[:120] if why else t("bridge.reach_never_joined")
-        lines.append(f"• {person.name} <{person.email or '-'}> — {detail}")
+        lines.append(f"• {person.name} <{person.email or '-'}> — {why_unreachable(t, person)}")
     if total > len(found):
         lines.append(t("bridge.reach_more", count=total - len(found)))
     return Reply("\n".join([*lines, *funnel]), private_only=True)

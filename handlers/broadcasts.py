@@ -32,12 +32,12 @@ from bot.core.types import (
 )
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
+from handlers.broadcast_drafts import INTERESTED as INTERESTED
+from handlers.broadcast_drafts import MAX_TEXT as MAX_TEXT
+from handlers.broadcast_drafts import BadDraft, discard, draft_of, make_draft
 from storage import broadcasts as store
 from storage import outbox
 from storage.models import Broadcast, OutboxKind, Person
-
-MAX_TEXT = 3000  # Slack section text; Telegram allows 4096
-INTERESTED = "interested"
 
 
 def message_for(catalogs: Catalogs, locale: str, broadcast: Broadcast) -> Reply:
@@ -75,8 +75,9 @@ async def queue(
     )
 
 
-def segment_label(ctx: Context, segment: store.Segment) -> str:
-    label = ctx.t(f"broadcasts.segment.{segment.kind}")
+def segment_label(ctx: Context | Callable[..., str], segment: store.Segment) -> str:
+    t = ctx.t if isinstance(ctx, Context) else ctx
+    label = t(f"broadcasts.segment.{segment.kind}")
     return f"{label}: {segment.value}" if segment.value else label
 
 
@@ -139,32 +140,17 @@ async def broadcast(ctx: Context, msg: Incoming) -> Reply:
 async def submit(ctx: Context, msg: Incoming) -> Reply:
     """The form is complete: save a draft and show who gets what before anything is sent."""
     v = msg.values
-    text = v.get("text", "").strip()
-    if not text:
-        raise FormError({"text": "form.required"})
     try:
-        segment = store.parse_segment(v.get("segment", ""), v.get("target", ""))
-        await store.check_segment(ctx.session, segment)
-    except store.BadSegment as exc:
-        field = "segment" if exc.key == "broadcasts.bad_segment" else "target"
-        raise FormError({field: exc.key}) from None
-    by_locale = await store.count(ctx.session, segment)
-    total = sum(by_locale.values())
-    if total == 0:
+        made = await make_draft(ctx.session, ctx.settings, author_id=ctx.me.id,
+                                text=v.get("text", ""), kind=v.get("segment", ""),
+                                target=v.get("target", ""), urgent=v.get("urgent") == "yes",
+                                now=ctx.now)  # fmt: skip
+    except BadDraft as exc:
+        raise FormError({exc.field: exc.key}) from None
+    if made is None:
         return Reply(ctx.t("broadcasts.nobody"))
-    draft = store.create(
-        ctx.session,
-        author_id=ctx.me.id,
-        text=text,
-        segment=segment,
-        urgent=v.get("urgent") == "yes",
-        now=ctx.now,
-        buttons=[INTERESTED],
-    )
-    await ctx.session.flush()
-    default = ctx.settings.default_locale
-    counts = {loc: by_locale.get(loc, 0) for loc in LOCALES}
-    counts[default] += sum(n for loc, n in by_locale.items() if loc not in LOCALES)
+    draft, total, counts = made.broadcast, made.total, made.counts
+    segment = store.parse_segment(draft.segment)
     lines = [
         ctx.t(
             "broadcasts.preview",
@@ -200,11 +186,17 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
     )
 
 
+async def send(
+    session: AsyncSession, catalogs: Catalogs, settings: Settings, number: str, now: datetime
+) -> tuple[Broadcast, int]:
+    """Send a draft: queue it for its segment (what the chat's Send and the console's confirm
+    both do). Returns the broadcast and how many messages are in the outbox."""
+    draft = await draft_of(session, number)
+    return draft, await queue(session, catalogs, settings, draft, now)
+
+
 async def confirm(ctx: Context, msg: Incoming) -> Reply:
-    draft = await _get(ctx, msg.payload)
-    if draft.status != "draft":
-        raise UserFacingError("broadcasts.not_draft", id=draft.id)
-    queued = await queue(ctx.session, ctx.catalogs, ctx.settings, draft, ctx.now)
+    draft, queued = await send(ctx.session, ctx.catalogs, ctx.settings, msg.payload, ctx.now)
     ctx.audit("broadcast", f"broadcast:{draft.id}", segment=draft.segment, recipients=queued)
     if queued == 0:
         return Reply(ctx.t("broadcasts.nobody"))
@@ -215,10 +207,7 @@ async def confirm(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def cancel(ctx: Context, msg: Incoming) -> Reply:
-    draft = await _get(ctx, msg.payload)
-    if draft.status != "draft":
-        raise UserFacingError("broadcasts.not_draft", id=draft.id)
-    draft.status = "cancelled"
+    draft = await discard(ctx.session, msg.payload)
     ctx.audit("broadcast_cancel", f"broadcast:{draft.id}")
     return Reply(ctx.t("broadcasts.cancelled", id=draft.id))
 

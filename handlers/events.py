@@ -306,8 +306,17 @@ async def check_in(ctx: Context, event: Event) -> Reply:
 # ---- scheduled work -----------------------------------------------------------------------
 
 
-def reminder(t: Translator, event: Event, timezone: str, one_hour: bool) -> Reply:
-    head = t("events.reminder_1h" if one_hour else "events.reminder_24h")
+def reminder(t: Translator, event: Event, timezone: str, now: datetime, one_hour: bool) -> Reply:
+    """The day-before reminder names no interval: quiet hours may hold it for the night, and
+    its details say when. The urgent one is sent at once, so it says how soon: someone who
+    says "going" ten minutes before is told ten minutes, not an hour."""
+    minutes = max(1, round((event.starts_at - now).total_seconds() / 60))
+    if not one_hour:
+        head = t("events.reminder_24h")
+    elif minutes < 55:
+        head = t("events.reminder_minutes", minutes=minutes)
+    else:
+        head = t("events.reminder_1h")
     return Reply(
         head + "\n\n" + details(t, event, timezone),
         buttons=(
@@ -339,7 +348,7 @@ async def remind(app: Services) -> int:
                 await outbox.enqueue(
                     session,
                     person_id=person.id,
-                    reply=reminder(t, event, tz, one_hour),
+                    reply=reminder(t, event, tz, now, one_hour),
                     key=f"ev:{event.id}:{which}:{person.id}:{int(event.starts_at.timestamp())}",
                     kind=OutboxKind.EVENT_REMINDER,
                     now=now,

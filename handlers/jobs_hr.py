@@ -4,11 +4,15 @@ matches the opening and tells the best matches (handlers/jobs.py)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 
-from bot.core.i18n import Translator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import matching
+from bot.core.i18n import Catalogs, Translator
+from bot.core.settings import Settings
 from bot.core.types import (
     Button,
     FieldKind,
@@ -21,8 +25,9 @@ from bot.core.types import (
 )
 from bot.dispatch.context import Context
 from handlers import jobs
+from storage import audit
 from storage import jobs as store
-from storage.models import Opening
+from storage.models import Opening, Person
 
 # -- HR: post, edit, close, list --------------------------------------------------------------
 
@@ -42,7 +47,12 @@ async def postjob(ctx: Context, msg: Incoming) -> Reply:
 
 
 def _form(ctx: Context, o: Opening | None) -> Reply:
-    t, m = ctx.t, ctx.settings.matching
+    return Reply("", form=opening_form(ctx.t, ctx.settings, o))
+
+
+def opening_form(t: Translator, settings: Settings, o: Opening | None) -> Form:
+    """The postjob form (chat and web console): its fields, filled in when editing `o`."""
+    m = settings.matching
     yes_no = (("no", t("jobs.onsite")), ("yes", t("jobs.remote_ok")))
     types = tuple((k, t(f"jobs.type.{k}")) for k in store.EMPLOYMENT_TYPES)
     hint = t("jobs.skills_hint", max=m.max_skills)
@@ -87,12 +97,14 @@ def _form(ctx: Context, o: Opening | None) -> Reply:
         fields = tuple(replace(f, initial=initial[f.name]) for f in fields)
     title = t("jobs.form_title") if o is None else t("jobs.edit_title", id=o.id)
     payload = "" if o is None else str(o.id)
-    return Reply("", form=Form(title=title, submit_action="jobs.save", fields=fields,
-                               payload=payload))  # fmt: skip
+    return Form(title=title, submit_action="jobs.save", fields=fields, payload=payload)
 
 
-def _values(ctx: Context, v: dict[str, str], o: Opening | None) -> dict[str, Any]:
-    m = ctx.settings.matching
+def opening_values(
+    v: dict[str, str], o: Opening | None, today: date, settings: Settings
+) -> dict[str, Any]:
+    """The form's checked answers as an opening's columns, or FormError {field: key}."""
+    m = settings.matching
     skills = store.split_skills(v.get("skills", ""))
     nice = store.split_skills(v.get("nice_to_have", ""))
     errors = {
@@ -103,7 +115,7 @@ def _values(ctx: Context, v: dict[str, str], o: Opening | None) -> dict[str, Any
     if errors:
         raise FormError(errors, max=m.max_skills, chars=store.MAX_SKILL_CHARS)
     closes = date.fromisoformat(v["closes_on"]) if v.get("closes_on") else None
-    if closes and closes < ctx.today and (o is None or closes != o.closes_on):
+    if closes and closes < today and (o is None or closes != o.closes_on):
         raise FormError({"closes_on": "jobs.closes_in_past"})
     kind = v.get("employment_type")
     location = v.get("location") or None
@@ -124,30 +136,56 @@ def _values(ctx: Context, v: dict[str, str], o: Opening | None) -> dict[str, Any
 async def save(ctx: Context, msg: Incoming) -> Reply:
     """The postjob/edit form is complete: save, match, tell the best matches."""
     opening = await jobs.opening_for(ctx, msg.payload, must_be_open=False) if msg.payload else None
-    values = _values(ctx, msg.values, opening)
+    saved = await save_opening(ctx.session, ctx.settings, ctx.catalogs, ctx.now, ctx.today,
+                               ctx.me, opening, msg.values)  # fmt: skip
+    t, opening, found = ctx.t, saved.opening, saved.found
+    key = "jobs.posted" if saved.created else "jobs.updated"
+    text = t(key, card=jobs.card(t, opening))
+    text += "\n" + (
+        t("jobs.matched", count=len(found), told=saved.told) if found else t("jobs.no_matches")
+    )
+    return Reply(text, buttons=(_manage_row(t, opening),))
+
+
+@dataclass(frozen=True)
+class Saved:
+    opening: Opening
+    created: bool
+    found: list[matching.Found]  # the matches stored now
+    told: int  # job notices queued
+
+
+async def save_opening(
+    session: AsyncSession,
+    settings: Settings,
+    catalogs: Catalogs,
+    now: datetime,
+    today: date,
+    actor: Person,
+    opening: Opening | None,
+    answers: dict[str, str],
+    via: str | None = None,
+) -> Saved:
+    """Post (`opening` None) or edit an opening from the form's answers, match it and tell the
+    best matches, audited: the one way chat (`save`) and web console post. FormError on bad
+    answers, nothing changed."""
+    values = opening_values(answers, opening, today, settings)
     if not values["title"]:
         raise FormError({"title": "form.required"})
+    created = opening is None
     if opening is None:
-        opening = Opening(**values, status="open", owner_id=ctx.me.id, created_at=ctx.now)
-        ctx.session.add(opening)
+        opening = Opening(**values, status="open", owner_id=actor.id, created_at=now)
+        session.add(opening)
     else:
         for key, value in values.items():
             setattr(opening, key, value)
-    await ctx.session.flush()
-    found = await jobs.match_and_store(ctx.session, ctx.settings, [opening], ctx.now)
-    told = await jobs.send_notices(
-        ctx.session, ctx.catalogs, ctx.settings, ctx.now, [f.person_id for f in found]
-    )
-    ctx.audit(
-        "postjob" if not msg.payload else "editjob", f"opening:{opening.id}", matches=len(found)
-    )
-    t = ctx.t
-    key = "jobs.posted" if not msg.payload else "jobs.updated"
-    text = t(key, card=jobs.card(t, opening))
-    text += "\n" + (
-        t("jobs.matched", count=len(found), told=told) if found else t("jobs.no_matches")
-    )
-    return Reply(text, buttons=(_manage_row(t, opening),))
+    await session.flush()
+    found = await jobs.match_and_store(session, settings, [opening], now)
+    told = await jobs.send_notices(session, catalogs, settings, now, [f.person_id for f in found])
+    extra: dict[str, Any] = {"via": via} if via else {}
+    audit.record(session, now, actor.id, "postjob" if created else "editjob",
+                 f"opening:{opening.id}", matches=len(found), **extra)  # fmt: skip
+    return Saved(opening, created, found, told)
 
 
 def _manage_row(t: Translator, o: Opening) -> tuple[Button, ...]:
@@ -181,11 +219,19 @@ async def close(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def _close(ctx: Context, opening: Opening) -> Reply:
+    close_opening(ctx.session, ctx.now, ctx.me, opening)
+    return Reply(ctx.t("jobs.closed_ok", id=opening.id, title=opening.title))
+
+
+def close_opening(
+    session: AsyncSession, now: datetime, actor: Person, opening: Opening, via: str | None = None
+) -> None:
+    """Close an open opening, audited (chat and web console); UserFacingError if it is not."""
     if opening.status != "open":
         raise UserFacingError("jobs.already_closed", title=opening.title)
     opening.status = "closed"
-    ctx.audit("closejob", f"opening:{opening.id}")
-    return Reply(ctx.t("jobs.closed_ok", id=opening.id, title=opening.title))
+    extra: dict[str, Any] = {"via": via} if via else {}
+    audit.record(session, now, actor.id, "closejob", f"opening:{opening.id}", **extra)
 
 
 async def broadcast_opening(ctx: Context, msg: Incoming) -> Reply:

@@ -8,7 +8,11 @@ referral.list (HR)."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator
 from bot.core.types import (
@@ -22,13 +26,14 @@ from bot.core.types import (
     UserFacingError,
 )
 from bot.dispatch.context import Context
+from bot.dispatch.services import Addressing
 from handlers.jobs import card, tell_owner
 from handlers.outcomes import outcome_buttons
+from storage import audit, outbox
 from storage import jobs as openings
-from storage import outbox
 from storage import outcomes as ledger
 from storage import referrals as store
-from storage.models import Opening, OutboxKind, Person, Referral
+from storage.models import Opening, OutboxKind, Outcome, Person, Referral
 
 CHOICES = 15  # openings offered in the form's choice (Telegram shows them as buttons)
 SHOWN = 15  # referrals in one `referrals` answer
@@ -172,29 +177,11 @@ async def referrals(ctx: Context, msg: Incoming) -> Reply:
 
 async def move(ctx: Context, msg: Incoming) -> Reply:
     number, _, to = msg.payload.partition(":")
-    referral = await ctx.session.get(Referral, int(number)) if number.isdigit() else None
-    if referral is None:
-        raise UserFacingError("error.expired_button")
-    problem = store.move_problem(referral.status, to)
-    if problem:
-        raise UserFacingError(
-            problem,
-            id=referral.id,
-            status=ctx.t(f"referrals.status.{referral.status}"),
-            to=ctx.t(f"referrals.status.{to}") if to in (*store.STAGES, store.DECLINED) else to,
-        )
-    before, referral.status, referral.updated_at = referral.status, to, ctx.now
-    opening = await ctx.session.get(Opening, referral.opening_id)
-    assert opening is not None
-    await _tell_referrer(ctx, referral, opening)
-    ctx.audit("referral_move", f"referral:{referral.id}", before=before, after=to)
+    moved = await move_stage(ctx.session, ctx, ctx.now, ctx.today, ctx.me, number, to, ctx.t)
+    referral, opening, hired = moved.referral, moved.opening, moved.hired
     item = store.Line(referral, opening, None)
     text = ctx.t("referrals.moved", id=referral.id) + "\n" + line(ctx.t, item)
     buttons = _buttons(ctx.t, referral)
-    # A hire is an outcome by itself: HR need not type it again (storage/outcomes.py).
-    hired = await ledger.from_hired_referral(
-        ctx.session, referral, ctx.settings.outcomes, ctx.today, actor_id=ctx.me.id, now=ctx.now
-    )
     if hired is not None:
         text += "\n" + ctx.t("outcomes.from_hire", id=hired.id, value=ledger.yen(hired.value_yen),
                              kind=ctx.t(f"outcomes.kind.{hired.kind}"))  # fmt: skip
@@ -202,23 +189,73 @@ async def move(ctx: Context, msg: Incoming) -> Reply:
     return Reply(text, buttons=(buttons,) if buttons else (), private_only=True)
 
 
-async def _tell_referrer(ctx: Context, referral: Referral, opening: Opening) -> None:
+@dataclass(frozen=True)
+class Moved:
+    referral: Referral
+    opening: Opening
+    before: str
+    hired: Outcome | None  # the outcome a hire recorded by itself
+
+
+async def move_stage(
+    session: AsyncSession,
+    where: Addressing,
+    now: datetime,
+    today: date,
+    actor: Person,
+    number: str,
+    to: str,
+    t: Translator,
+    via: str | None = None,
+) -> Moved:
+    """Move referral `number` to stage `to`, tell the referrer in their language and record a
+    hire as an outcome, audited: the one way chat (`move`) and web console move a stage.
+    UserFacingError (its params in `t`'s language) when the move is not allowed."""
+    referral = await session.get(Referral, int(number)) if number.isdigit() else None
+    if referral is None:
+        raise UserFacingError("error.expired_button")
+    problem = store.move_problem(referral.status, to)
+    if problem:
+        raise UserFacingError(
+            problem,
+            id=referral.id,
+            status=t(f"referrals.status.{referral.status}"),
+            to=t(f"referrals.status.{to}") if to in (*store.STAGES, store.DECLINED) else to,
+        )
+    before, referral.status, referral.updated_at = referral.status, to, now
+    opening = await session.get(Opening, referral.opening_id)
+    assert opening is not None
+    await tell_referrer(session, where, now, referral, opening)
+    extra: dict[str, Any] = {"via": via} if via else {}
+    audit.record(session, now, actor.id, "referral_move", f"referral:{referral.id}",
+                 before=before, after=to, **extra)  # fmt: skip
+    # A hire is an outcome by itself: HR need not type it again (storage/outcomes.py).
+    hired = await ledger.from_hired_referral(
+        session, referral, where.settings.outcomes, today, actor_id=actor.id, now=now
+    )
+    return Moved(referral, opening, before, hired)
+
+
+async def tell_referrer(
+    session: AsyncSession, where: Addressing, now: datetime, referral: Referral, opening: Opening
+) -> None:
+    """The referrer (or the alumnus who pressed "interested") hears of the referral's stage."""
     if referral.referrer_id is None:
         return
-    referrer = await ctx.session.get(Person, referral.referrer_id)
+    referrer = await session.get(Person, referral.referrer_id)
     if referrer is None or referrer.is_forgotten:
         return
-    t = ctx.translator_for(referrer)
+    t = where.translator_for(referrer)
     key = "referrals.update_interest" if referral.kind == "interest" else "referrals.update"
     text = t(
         key, name=referral.candidate_name, title=opening.title,
         status=t(f"referrals.status.{referral.status}"),
     )  # fmt: skip
     await outbox.enqueue(
-        ctx.session,
+        session,
         person_id=referrer.id,
         reply=Reply(text + "\n" + card(t, opening)),
         key=f"referral:{referral.id}:{referral.status}",
         kind=OutboxKind.REFERRAL,
-        now=ctx.now,
+        now=now,
     )

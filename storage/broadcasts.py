@@ -262,6 +262,12 @@ async def latest(session: AsyncSession) -> Broadcast | None:
     return (await session.scalars(query.limit(1))).first()
 
 
+async def listing(session: AsyncSession, *, offset: int, limit: int) -> list[Broadcast]:
+    """Broadcasts newest first, drafts too, a page at a time (the console's list)."""
+    query = select(Broadcast).order_by(Broadcast.id.desc()).offset(offset).limit(limit)
+    return list(await session.scalars(query))
+
+
 async def mark_done(session: AsyncSession, broadcast_id: int) -> bool:
     """queued → done once nothing waits; True for the one caller that made the change."""
     waiting = exists().where(

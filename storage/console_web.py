@@ -10,9 +10,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import Database
 from storage.models import AdminSession, LoginLink, Person, Role
 from storage.people import roles_of
 
@@ -69,25 +71,37 @@ class Redeemed:
         return self.reason == "ok"
 
 
+async def _link(session: AsyncSession, token: str, now: datetime) -> tuple[Redeemed, int]:
+    link = await session.scalar(select(LoginLink).where(LoginLink.token_hash == digest(token)))
+    if link is None:
+        return Redeemed(None, "unknown"), 0
+    if link.used_at is not None:
+        return Redeemed(link.person_id, "used"), link.id
+    if now >= link.expires_at:
+        return Redeemed(link.person_id, "expired"), link.id
+    return Redeemed(link.person_id, "ok"), link.id
+
+
+async def peek_link(session: AsyncSession, token: str, now: datetime) -> Redeemed:
+    """What a link is, without using it (the page a link preview may fetch)."""
+    return (await _link(session, token, now))[0]
+
+
 async def redeem_link(session: AsyncSession, token: str, now: datetime) -> Redeemed:
     """Use a link once: of two requests racing with the same token, only the one whose UPDATE
     marks it used wins."""
-    link = await session.scalar(select(LoginLink).where(LoginLink.token_hash == digest(token)))
-    if link is None:
-        return Redeemed(None, "unknown")
-    if link.used_at is not None:
-        return Redeemed(link.person_id, "used")
-    if now >= link.expires_at:
-        return Redeemed(link.person_id, "expired")
+    found, link_id = await _link(session, token, now)
+    if not found.ok:
+        return found
     won = await session.execute(
         update(LoginLink)
-        .where(LoginLink.id == link.id, LoginLink.used_at.is_(None))
+        .where(LoginLink.id == link_id, LoginLink.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(won, "rowcount", 0) != 1:
-        return Redeemed(link.person_id, "used")
-    return Redeemed(link.person_id, "ok")
+        return Redeemed(found.person_id, "used")
+    return found
 
 
 async def open_session(session: AsyncSession, person_id: int, now: datetime) -> str:
@@ -115,6 +129,28 @@ async def session_person(session: AsyncSession, token: str, now: datetime) -> in
 
 async def close_session(session: AsyncSession, token: str) -> None:
     await session.execute(delete(AdminSession).where(AdminSession.token_hash == digest(token)))
+
+
+LINKS_KEPT = timedelta(days=1)  # a used or expired link, then deleted by housekeeping
+SESSIONS_KEPT = timedelta(days=30)  # a session that ended (8 hours idle), then deleted
+
+
+async def forget_old(db: Database, now: datetime) -> int:
+    """Housekeeping: delete links used or expired a day ago and sessions ended 30 days ago
+    (logging out deletes its session at once)."""
+    async with db.transaction() as session:
+        links = await session.execute(
+            delete(LoginLink).where(
+                or_(LoginLink.used_at < now - LINKS_KEPT, LoginLink.expires_at < now - LINKS_KEPT)
+            )
+        )
+        ended = await session.execute(
+            delete(AdminSession).where(
+                AdminSession.last_seen_at < now - SESSION_IDLE - SESSIONS_KEPT
+            )
+        )
+        assert isinstance(links, CursorResult) and isinstance(ended, CursorResult)
+        return links.rowcount + ended.rowcount
 
 
 CONSOLE_ROLES = frozenset({Role.HR, Role.ADMIN})

@@ -3,16 +3,18 @@ which one the bot writes to, which are unreachable, and who can be reached nowhe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from bot.core.platforms import DELIVERABLE, ELSEWHERE, LOCAL
 from storage.db import Database
 from storage.engagement import REACHABLE
-from storage.models import Identity, Person, Workspace
+from storage.models import Identity, MailContact, Person, Workspace
 
 PROACTIVE = DELIVERABLE  # the channels proactive messages can go through
 PREFERABLE = ELSEWHERE  # the ones a person can choose first (a local inbox is only a fallback)
@@ -111,19 +113,55 @@ async def name_workspace(
             found.name, found.updated_at = name, now
 
 
-async def reachable_nowhere(session: AsyncSession, limit: int = 50) -> tuple[int, list[Person]]:
+NOWHERE = (Person.left_on.isnot(None), Person.forgotten_at.is_(None), ~REACHABLE)
+# Mail reaches a leaver only at a private address (the company's closes with the account), and
+# not after they unsubscribed or it bounced (storage/mail.py's `mailable`).
+BARRED = exists().where(
+    MailContact.person_id == Person.id,
+    or_(MailContact.unsubscribed_at.isnot(None), MailContact.bounced_at.isnot(None)),
+)
+
+
+async def reachable_nowhere(
+    session: AsyncSession, limit: int = 50, offset: int = 0
+) -> tuple[int, list[Person]]:
     """Alumni whom no proactive message can reach (never joined, or every identity gone): the
-    total, and the first `limit` of them by name."""
-    where = (Person.left_on.isnot(None), Person.forgotten_at.is_(None), ~REACHABLE)
-    rows = list(
-        await session.scalars(select(Person).where(*where).order_by(Person.name).limit(limit))
-    )
-    total = len(rows)
-    if total == limit:
+    total, and `limit` of them by name from `offset` (their identities loaded)."""
+    query = select(Person).where(*NOWHERE).order_by(Person.name, Person.id)
+    rows = list(await session.scalars(
+        query.options(selectinload(Person.identities)).limit(limit).offset(offset)))  # fmt: skip
+    total = offset + len(rows)
+    if len(rows) == limit or (offset and not rows):
         total = int(
-            await session.scalar(select(func.count()).select_from(Person).where(*where)) or 0
+            await session.scalar(select(func.count()).select_from(Person).where(*NOWHERE)) or 0
         )
     return total, rows
+
+
+@dataclass(frozen=True)
+class Reach:
+    no_chat: int  # alumni no chat reaches (the chat's `reach`)
+    no_address: int  # of those, without a private mail address
+    barred: int  # of those with one, unsubscribed or bounced
+    paused: int  # alumni who paused the bot: reachable, but everything waits
+
+    @property
+    def nowhere(self) -> int:
+        return self.no_address + self.barred
+
+
+async def reach(session: AsyncSession) -> Reach:
+    """The counts of the console's Reach page: one pass over those no chat reaches, one count
+    of who paused."""
+    none = Person.private_email.is_(None)
+    counts = (func.count(), func.count().filter(none), func.count().filter(~none, BARRED))
+    found = (await session.execute(select(*counts).where(*NOWHERE))).one()
+    paused = await session.scalar(
+        select(func.count()).where(
+            Person.left_on.isnot(None), Person.forgotten_at.is_(None), Person.paused.is_(True)
+        )
+    )
+    return Reach(int(found[0]), int(found[1]), int(found[2]), int(paused or 0))
 
 
 async def chosen_locale(session: AsyncSession, channel: str, user_id: str) -> str | None:

@@ -42,6 +42,10 @@ class RowError:
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
 
+    @property
+    def number(self) -> int:  # the row's line number in the file, under a platform-free name
+        return self.line
+
 
 UNCLOSED = 'a quote (") is not closed, or text follows a closing quote'
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")

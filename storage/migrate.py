@@ -3,6 +3,7 @@ on start."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -50,10 +51,21 @@ async def downgrade(db: Database, revision: str) -> None:
         await conn.run_sync(_downgrade, cfg, revision)
 
 
+@functools.cache
+def _head_at(_versions_mtime_ns: int) -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def head() -> str | None:
+    """The newest revision: reading the scripts costs ~20 ms, so once a process, and again
+    only when a file in `versions/` is added or removed (`db revision`)."""
+    versions = Path(str(resources.files("storage") / "migrations" / "versions"))
+    return _head_at(versions.stat().st_mtime_ns)
+
+
 async def is_current(db: Database) -> bool:
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     async with db.engine.connect() as conn:
-        return await conn.run_sync(_current) == head
+        return await conn.run_sync(_current) == head()
 
 
 def _revision(connection: Connection, cfg: Config, message: str) -> Path | None:

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,18 +103,27 @@ class Line:
 
 
 async def pipeline(
-    session: AsyncSession, opening_id: int | None = None, limit: int = 20
+    session: AsyncSession, opening_id: int | None = None, limit: int = 20, offset: int = 0
 ) -> list[Line]:
-    """Active referrals first (oldest first: they waited longest), then the finished ones."""
+    """Active referrals first (oldest first: they waited longest), then the finished ones;
+    `offset` rows skipped (the web console's pages)."""
     finished = case((Referral.status.in_(FINAL), 1), else_=0)
     query = (
         select(Referral, Opening, Person.name)
         .join(Opening, Referral.opening_id == Opening.id)
         .outerjoin(Person, Referral.referrer_id == Person.id)
         .order_by(finished, Referral.id)
+        .offset(offset)
         .limit(limit)
     )
     if opening_id is not None:
         query = query.where(Referral.opening_id == opening_id)
     rows = await session.execute(query)
     return [Line(r, o, name) for r, o, name in rows.all()]
+
+
+async def stage_counts(session: AsyncSession) -> dict[str, int]:
+    """How many referrals (and interests) stand at each stage, every stage present."""
+    query = select(Referral.status, func.count()).group_by(Referral.status)
+    found = {str(s): int(n) for s, n in (await session.execute(query)).all()}
+    return {stage: found.get(stage, 0) for stage in (*STAGES, DECLINED)}

@@ -12,6 +12,7 @@ from tests.test_console_browser import (
     drawn_with,
     fresh_page,
     link,
+    open_link,
     pytestmark,
     site,
 )
@@ -23,7 +24,7 @@ async def test_hr_creates_an_event_and_sees_it_listed(
     app: App, site: str, browser: Browser
 ) -> None:
     context, page, errors = await fresh_page(browser)
-    await page.goto(f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
     await page.click('nav a[href="/admin/events"]')
     assert "イベント" in await page.inner_text("h1")
     await page.click("#new-event")

@@ -115,7 +115,7 @@ def test_demo_drain_then_chat_shows_the_checkin_and_its_button_logs_the_talk(
     assert "新着メッセージが 3 件あります" in shown
     assert "山田 花子 さん、お元気ですか？" in shown  # the check-in
     assert "法人営業マネージャー" in shown  # a job notice
-    assert "アルムナイ カフェ会" in shown and "明日（24時間後）" in shown  # the reminder
+    assert "アルムナイ カフェ会" in shown and "リマインド：参加予定" in shown  # the reminder
     assert "どなたと？" in shown  # the check-in's button was pressed
     assert "佐藤 太郎 さんとの交流を記録しました" in shown  # and the talk is logged
     # read once: the next chat opens on an empty inbox

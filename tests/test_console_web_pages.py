@@ -20,6 +20,7 @@ from storage.models import AuditEntry, Person, Role
 from tests.conftest import make_settings
 
 PAGES = ["/admin", "/admin/interactions", "/admin/outcomes", "/admin/people", "/admin/audit"]
+PAGES += ["/admin/broadcasts", "/admin/reach"]
 
 
 @pytest.fixture
@@ -39,8 +40,16 @@ async def link(app: App, email: str) -> str:
         return await console_web.issue_link(session, person, app.clock.now())
 
 
+async def press_sign_in(web: httpx.AsyncClient, token: str) -> httpx.Response:
+    """Open the link (a page with a button, nothing spent), then press its button."""
+    shown = await web.get(f"/admin/login/{token}")
+    assert shown.status_code == 200 and "set-cookie" not in shown.headers, shown.text
+    assert 'action="/admin/login"' in shown.text and f'value="{token}"' in shown.text
+    return await web.post("/admin/login", data={"token": token})
+
+
 async def sign_in(app: App, web: httpx.AsyncClient, email: str) -> None:
-    signed = await web.get(f"/admin/login/{await link(app, email)}")
+    signed = await press_sign_in(web, await link(app, email))
     assert signed.status_code == 303, signed.text
     assert "httponly" in signed.headers["set-cookie"].lower()
     assert "samesite=lax" in signed.headers["set-cookie"].lower()
@@ -158,7 +167,7 @@ async def test_people_is_for_admins_and_finds_a_name_in_kana(
 
 def test_serve_answers_the_console(app: App) -> None:
     paths = {getattr(r, "path", "") for r in build_web_app(app, []).routes}
-    assert {"/admin", "/admin/login/{token}", "/admin/audit", "/admin/people"} <= paths
+    assert {"/admin", "/admin/login/{token}", "/admin/login", "/admin/audit"} <= paths
 
 
 async def test_the_cookie_is_secure_under_https(sqlite_url: str, clock: FixedClock) -> None:
@@ -169,7 +178,7 @@ async def test_the_cookie_is_secure_under_https(sqlite_url: str, clock: FixedClo
             await demo.load(session, clock.now(), size=20)
         transport = httpx.ASGITransport(app=Starlette(routes=admin.routes(app)))
         async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as web:
-            signed = await web.get(f"/admin/login/{await link(app, 'admin@example.com')}")
+            signed = await press_sign_in(web, await link(app, "admin@example.com"))
         cookie = signed.headers["set-cookie"].lower()
         assert signed.status_code == 303 and "secure" in cookie and "httponly" in cookie
     finally:
@@ -183,6 +192,15 @@ ALLOWED = {  # path: the roles whose session may open it
     "/admin/outcomes": {"hr", "admin"},
     "/admin/people": {"admin"},
     "/admin/audit": {"admin"},
+    "/admin/openings": {"hr", "admin"},
+    "/admin/openings/new": {"hr", "admin"},
+    "/admin/openings/1": {"hr", "admin"},
+    "/admin/openings/1/edit": {"hr", "admin"},
+    "/admin/referrals": {"hr", "admin"},
+    "/admin/broadcasts": {"hr", "admin"},
+    "/admin/reach": {"hr", "admin"},
+    "/admin/import": {"admin"},
+    "/admin/invitations": {"hr", "admin"},
     "/admin/events": {"hr", "admin"},
     "/admin/events?past=1": {"hr", "admin"},
     "/admin/events/new": {"hr", "admin"},

@@ -9,9 +9,11 @@ import importlib
 import logging
 import signal
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from rich.progress import Progress
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import access as access_cli
 from bot.cli import bridge as bridge_cli
@@ -89,16 +91,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CommandFailed(f"no such file: {path}", 2)
     data = path.read_bytes()
-    kinds = {"people": importer.import_people, "relations": importer.import_relations}
-    run = kinds.get(args.kind)
 
     async def work(app: App) -> int:
-        from handlers import jobs
+        from handlers import imports
 
-        if args.kind == "outcomes":
-            load = outcomes_cli.importer(app)
-        else:
-            load = run or jobs.openings_importer(app)
+        async def load(session: AsyncSession, data: bytes, now: datetime,
+                       progress: importer.Progress) -> importer.ImportResult:  # fmt: skip
+            if args.kind == "outcomes":
+                return await outcomes_cli.importer(app)(session, data, now, progress)
+            return await imports.run(app, session, args.kind, data, now, progress)
+
         total = max(data.count(b"\n") - 1, 1)
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task(f"importing {args.kind}", total=total)
@@ -107,12 +109,6 @@ def cmd_import(args: argparse.Namespace) -> int:
                     result = await load(
                         session, data, app.clock.now(), lambda n: progress.update(task, completed=n)
                     )
-                    if isinstance(result, importer.ImportResult) and result.newly_left:
-                        from handlers import bridge  # left_on newly set: the hand-over
-
-                        await bridge.after_import(
-                            session, app.catalogs, app.settings, result.newly_left, app.clock.now()
-                        )
             except importer.ImportFailed as exc:
                 progress.stop()
                 for error in exc.errors:

@@ -95,6 +95,20 @@ def parse_field(field: FormField, raw: str, today: date, zone: ZoneInfo) -> str:
             return text
 
 
+def parse_answers(
+    form: Form, answers: dict[str, str], today: date, zone: ZoneInfo
+) -> tuple[dict[str, str], dict[str, FieldError]]:
+    """A whole form answered at once (a Slack modal, a web page): every field checked as
+    `parse_field` does; the normalised values, and the problems by field name."""
+    values, errors = dict(answers), {}
+    for field in form.fields:
+        try:
+            values[field.name] = parse_field(field, answers.get(field.name, ""), today, zone)
+        except FieldError as exc:
+            errors[field.name] = exc
+    return values, errors
+
+
 def question(form: Form, step: int, t: Translator, error: str | None = None) -> Reply:
     """The message that asks field number `step`."""
     field = form.fields[step]

@@ -7,6 +7,7 @@ in both languages (a test checks the keys and their placeholders match)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import string
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from bot.core.settings import LOCALES
 log = logging.getLogger(__name__)
 
 
+@functools.cache  # package data: read once a process (every App, and each test, builds one)
 def _load(locale: str) -> dict[str, str]:
     folder = resources.files("config") / "locales" / locale / "LC_MESSAGES"
     messages: dict[str, str] = {}
@@ -52,7 +54,7 @@ class Catalogs:
 
     @classmethod
     def load(cls) -> Catalogs:
-        return cls({locale: _load(locale) for locale in LOCALES})
+        return cls({locale: dict(_load(locale)) for locale in LOCALES})
 
     def text(self, locale: str, key: str, **params: Any) -> str:
         message = self.messages.get(locale, {}).get(key)

@@ -407,16 +407,9 @@ class Dispatcher:
 
 
 def _field_errors(ctx: Context, form: Form, values: dict[str, str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    today = ctx.today
-    for field in form.fields:
-        try:
-            values[field.name] = forms.parse_field(
-                field, values.get(field.name, ""), today, ctx.zone
-            )
-        except forms.FieldError as exc:
-            errors[field.name] = ctx.t(exc.key, **exc.params)
-    return errors
+    parsed, problems = forms.parse_answers(form, values, ctx.today, ctx.zone)
+    values.update(parsed)
+    return {name: ctx.t(exc.key, **exc.params) for name, exc in problems.items()}
 
 
 def _actor_of(ctx: Context) -> Actor:

@@ -39,7 +39,8 @@ class App(Services):
         """The SQLite default upgrades itself; PostgreSQL is upgraded by `alumni-bot db upgrade`
         (a deploy step), and refusing to start on an old schema beats failing mid-request."""
         if self.db.is_sqlite:
-            await migrate.upgrade(self.db)
+            if not await migrate.is_current(self.db):
+                await migrate.upgrade(self.db)
         elif not await migrate.is_current(self.db):
             raise RuntimeError("the database schema is not current: run `alumni-bot db upgrade`")
 

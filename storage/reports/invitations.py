@@ -48,9 +48,13 @@ async def funnels(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
+    before: int | None = None,
 ) -> list[Funnel]:
-    """The campaigns sent (newest first), created in [since, until) when given."""
+    """The campaigns sent (newest first), created in [since, until) when given, and older than
+    campaign `before` (the console's next page)."""
     query = select(Campaign).where(Campaign.status == "queued").order_by(Campaign.id.desc())
+    if before is not None:
+        query = query.where(Campaign.id < before)
     if since is not None:
         query = query.where(Campaign.created_at >= since)
     if until is not None:

@@ -3,7 +3,7 @@
 One explicit route table: each page names the roles it needs, and one guard in front of every
 page checks the session, the role (a refusal is audited) and, on a POST, the CSRF token (403
 without it), and is the pages' error boundary. Sign-in is by a one-time link only
-(storage/console_web.py)."""
+(storage/console_web.py; signin.py: its GET shows a button, only the POST spends it)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.runtime.admin import auth, events, pages, perks, render, signin
+from bot.runtime.admin import (
+    auth,
+    broadcasts,
+    events,
+    imports,
+    invitations,
+    openings,
+    pages,
+    perks,
+    reach,
+    referrals,
+    render,
+    signin,
+)
 from bot.runtime.app import App
 from storage.models import Role
 
@@ -43,6 +56,28 @@ PAGES: list[AdminPage] = [
     AdminPage("/admin/chart/{section}.png", pages.chart, HR),
     AdminPage("/admin/people", pages.people_page, ADMIN, nav="console_web.nav.people"),
     AdminPage("/admin/audit", pages.audit_log, ADMIN, nav="console_web.nav.audit"),
+    AdminPage("/admin/openings", openings.openings_list, HR, nav="console_openings.nav.openings"),
+    AdminPage("/admin/openings/new", openings.new_opening, HR, ("GET", "POST")),
+    AdminPage("/admin/openings/{number:int}", openings.opening_page, HR),
+    AdminPage("/admin/openings/{number:int}/edit", openings.edit_opening, HR, ("GET", "POST")),
+    AdminPage("/admin/openings/{number:int}/close", openings.close_opening, HR, ("POST",)),
+    AdminPage("/admin/referrals", referrals.pipeline, HR, nav="console_openings.nav.referrals"),
+    AdminPage("/admin/referrals/{number:int}/move", referrals.move, HR, ("POST",)),
+    AdminPage("/admin/broadcasts", broadcasts.index, HR, ("GET", "POST"), "console_broadcasts.nav"),
+    AdminPage("/admin/broadcasts/{number:int}", broadcasts.detail, HR),
+    AdminPage("/admin/broadcasts/{number:int}/confirm", broadcasts.confirm, HR, ("POST",)),
+    AdminPage("/admin/broadcasts/{number:int}/cancel", broadcasts.cancel, HR, ("POST",)),
+    AdminPage("/admin/reach", reach.reach, HR, nav="console_broadcasts.nav_reach"),
+    AdminPage(
+        "/admin/import",
+        imports.import_page,
+        ADMIN,
+        ("GET", "POST"),
+        nav="console_import.nav.import",
+    ),
+    AdminPage(
+        "/admin/invitations", invitations.invitations_page, HR, nav="console_import.nav.invitations"
+    ),
     AdminPage("/admin/events", events.events_list, HR, nav="console_events.nav"),
     AdminPage("/admin/events/new", events.event_form_page, HR, ("GET", "POST")),
     AdminPage("/admin/events/{event_id:int}", events.event_page, HR),
@@ -68,7 +103,11 @@ def guard(app: App, entry: AdminPage) -> Callable[[Request], Awaitable[Response]
             t = auth.translator_for(app, request)
             return render.message(t, 401, "console_web.need_login")
         who = replace(who, nav=navigation(who.roles))
-        if request.method == "POST" and not auth.csrf_ok(request, await auth.form_of(request)):
+        try:
+            form = await auth.form_of(request) if request.method == "POST" else {}
+        except auth.TooLarge:
+            return render.message(who.t, 413, "console_import.too_large", who)
+        if request.method == "POST" and not auth.csrf_ok(request, form):
             return render.message(who.t, 403, "console_web.csrf", who)
         if not who.roles & entry.roles:
             await auth.refuse(app, who, entry.path)
@@ -83,6 +122,9 @@ def guard(app: App, entry: AdminPage) -> Callable[[Request], Awaitable[Response]
 
 
 def routes(app: App) -> list[BaseRoute]:
+    async def login_page(request: Request) -> Response:
+        return await signin.login_page(app, request)
+
     async def login(request: Request) -> Response:
         return await signin.login(app, request)
 
@@ -98,7 +140,8 @@ def routes(app: App) -> list[BaseRoute]:
     table: list[BaseRoute] = [
         Route("/admin/static/icon.svg", icon, methods=["GET"]),
         Route("/admin/static/ipaexg.ttf", font, methods=["GET"]),
-        Route("/admin/login/{token}", login, methods=["GET"]),
+        Route("/admin/login/{token}", login_page, methods=["GET"]),
+        Route("/admin/login", login, methods=["POST"]),
         Route("/admin/static/admin.css", stylesheet, methods=["GET"]),
     ]
     for entry in PAGES:

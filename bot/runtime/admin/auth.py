@@ -9,6 +9,8 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from bot.core.i18n import Translator, pick_locale
@@ -70,10 +72,65 @@ async def viewer(app: App, request: Request) -> Viewer | None:
     return Viewer(person, roles, translator_for(app, request, person), csrf_token(token))
 
 
+class TooLarge(Exception):
+    """A request body over BODY_LIMIT: refused before it is all read."""
+
+
+FILE_LIMIT = 5 * 1024 * 1024  # an uploaded file (the Import page's CSV)
+BODY_LIMIT = FILE_LIMIT + 64 * 1024  # the file and the form around it
+
+
+async def body_of(request: Request) -> bytes:
+    """The request's body, read at most BODY_LIMIT bytes far (TooLarge past it), and kept for
+    `request.body()` and `request.form()` after."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > BODY_LIMIT:
+        raise TooLarge()
+    if not hasattr(request, "_body"):
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > BODY_LIMIT:
+                raise TooLarge()
+            chunks.append(chunk)
+        request._body = b"".join(chunks)
+    return await request.body()
+
+
+def is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
 async def form_of(request: Request) -> dict[str, str]:
-    """An urlencoded form's fields (first value of each)."""
-    body = (await request.body()).decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    """A form's text fields (first value of each), urlencoded or multipart (its files are kept
+    for `upload_of`); TooLarge for a body over BODY_LIMIT; a broken multipart body has none."""
+    body = await body_of(request)
+    if not is_multipart(request):
+        text = body.decode("utf-8", "replace")
+        return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    kept = getattr(request.state, "form", None)
+    if kept is not None:
+        return dict(kept)
+    fields: dict[str, str] = {}
+    uploads: dict[str, tuple[str, bytes]] = {}
+    try:
+        async with request.form(max_files=1, max_fields=20, max_part_size=64 * 1024) as form:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    uploads.setdefault(key, (value.filename or "", await value.read()))
+                else:
+                    fields.setdefault(key, value)
+    except MultiPartException:
+        fields, uploads = {}, {}
+    request.state.form, request.state.uploads = fields, uploads
+    return dict(fields)
+
+
+async def upload_of(request: Request, field: str) -> tuple[str, bytes] | None:
+    """A multipart form's file (its name and bytes)."""
+    await form_of(request)
+    found: dict[str, tuple[str, bytes]] = getattr(request.state, "uploads", {})
+    return found.get(field)
 
 
 def csrf_ok(request: Request, form: dict[str, str]) -> bool:

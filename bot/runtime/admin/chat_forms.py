@@ -1,5 +1,5 @@
 """The chat's forms and handlers, run from the console: a page shows a handler's `Form` as an
-HTML form, checks each field as the chat does (`bot.core.forms.parse_field`), then calls the
+HTML form, checks each field as the chat does (`bot.core.forms.parse_answers`), then calls the
 same handler with the values, so validation, side effects (notices in the outbox) and audit
 are the chat's own. Only what the web adds lives here: the caller's context and the friendly
 sentence a problem becomes."""
@@ -47,14 +47,10 @@ def incoming(who: Viewer, payload: str = "", values: dict[str, str] | None = Non
 
 def checked(ctx: Context, form: Form, sent: dict[str, str]) -> dict[str, str]:
     """Each field as the chat checks it; FormError names the first bad one."""
-    values: dict[str, str] = {}
-    for field in form.fields:
-        try:
-            values[field.name] = forms.parse_field(field, sent.get(field.name, ""), ctx.today,
-                                                   ctx.zone)  # fmt: skip
-        except forms.FieldError as exc:
-            raise FormError({field.name: exc.key}, **exc.params) from None
-    return values
+    values, errors = forms.parse_answers(form, sent, ctx.today, ctx.zone)
+    for name, exc in errors.items():
+        raise FormError({name: exc.key}, **exc.params)
+    return {f.name: values.get(f.name, "") for f in form.fields}
 
 
 def problem_text(ctx: Context, form: Form | None, exc: FormError | UserFacingError) -> str:

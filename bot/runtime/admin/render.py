@@ -40,6 +40,7 @@ CSS = """
 @font-face { font-family: "IPAexGothic"; src: url("/admin/static/ipaexg.ttf");
              font-weight: 100 900; }
 button, input { font: inherit; }
+select, textarea { font: inherit; }
 :lang(ja) body { font-family: "Hiragino Sans", "Noto Sans CJK JP", "IPAexGothic", sans-serif; }
 body { font-family: system-ui, "Hiragino Sans", "Noto Sans CJK JP", "IPAexGothic", sans-serif;
        margin: 0; }
