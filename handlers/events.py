@@ -104,8 +104,8 @@ def is_hr(ctx: Context) -> bool:
 
 async def invited(ctx: Context, event: Event) -> bool:
     segment = segment_of(event)
-    if is_hr(ctx):
-        return True
+    if is_hr(ctx) or (segment is not None and segment.kind == "all"):
+        return True  # everyone who joined: no need to ask the database
     return segment is not None and await store.contains(ctx.session, segment, ctx.me.id)
 
 
@@ -211,7 +211,14 @@ async def rsvp(ctx: Context, msg: Incoming) -> Reply:
     _, _, answer = msg.payload.partition(":")
     if answer not in {a.value for a in store.ANSWERS}:
         raise UserFacingError("error.expired_button")
-    event = await event_for(ctx, msg.payload, lock=True)
+    # Everything that needs no lock comes first: who is invited, and the calendar file (built
+    # once per version of the event, ~40 ms), so the event's row is locked only for the count.
+    seen = await event_for(ctx, msg.payload)
+    if answer == RsvpStatus.GOING and seen.status == "scheduled":
+        ics.attachment(seen)
+    event = await store.lock(ctx.session, seen)
+    if event is None:
+        raise UserFacingError("error.expired_button")
     try:
         outcome = await store.answer(ctx.session, event, ctx.me.id, RsvpStatus(answer), ctx.now)
     except store.Refused as exc:
@@ -220,14 +227,15 @@ async def rsvp(ctx: Context, msg: Incoming) -> Reply:
     t, r = ctx.t, outcome.rsvp
     position = ""
     if r.status == RsvpStatus.WAITLIST:
-        position = t("events.position", position=await store.waitlist_position(ctx.session, r))
+        place = outcome.position or await store.waitlist_position(ctx.session, r)
+        position = t("events.position", position=place)
     if not outcome.changed:
         text = t("events.rsvp_unchanged", status=status_label(t, r))
         return Reply(f"{text}\n{position}".strip())
     ctx.audit("rsvp", f"event:{event.id}", status=r.status)
     if r.status == RsvpStatus.GOING:
         text = t("events.rsvp_going", title=event.title) + "\n" + when(t, event, ctx.timezone)
-        return Reply(text, attachment=ics.attachment(event))
+        return Reply(text, attachment=ics.attachment(event))  # built above unless just changed
     if r.status == RsvpStatus.WAITLIST:
         return Reply(t("events.rsvp_waitlist", title=event.title) + "\n" + position)
     return Reply(t(f"events.rsvp_{r.status}", title=event.title))

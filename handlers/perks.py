@@ -148,7 +148,11 @@ async def claim(ctx: Context, msg: Incoming) -> Reply:
 
 async def post(ctx: Context, msg: Incoming) -> Reply:
     """`postperk`: the form."""
-    t = ctx.t
+    return Reply("", form=perk_form(ctx.t))
+
+
+def perk_form(t: Translator) -> Form:
+    """The perk's fields, for the chat's form and the console's page alike."""
     choices = tuple((e, t(f"perks.eligibility.{e}")) for e in store.ELIGIBILITY)
     fields = (
         FormField("title", t("perks.f_title"), max_length=200),
@@ -200,7 +204,7 @@ async def post(ctx: Context, msg: Incoming) -> Reply:
             max_length=20_000,
         ),
     )
-    return Reply("", form=Form(t("perks.form_title"), "perks.create", fields))
+    return Form(t("perks.form_title"), "perks.create", fields)
 
 
 def parse_codes(text: str) -> list[str]:

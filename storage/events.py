@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import interactions
@@ -79,6 +79,19 @@ async def get(session: AsyncSession, event_id: int, *, lock: bool = False) -> Ev
     return (await session.scalars(query)).first()
 
 
+async def lock(session: AsyncSession, event: Event) -> Event | None:
+    """Lock an event read earlier in this transaction, for an RSVP. Every change to an event
+    bumps its `sequence` (cancelling too), so the row is only read again when it changed
+    in between; None when it is gone."""
+    query = select(Event.sequence, Event.status).where(Event.id == event.id).with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    if (row.sequence, row.status) == (event.sequence, event.status):
+        return event
+    return await get(session, event.id)
+
+
 async def upcoming(session: AsyncSession, now: datetime, limit: int = 50) -> list[Event]:
     """Scheduled events not yet over, soonest first."""
     query = (
@@ -87,6 +100,20 @@ async def upcoming(session: AsyncSession, now: datetime, limit: int = 50) -> lis
         .order_by(Event.starts_at, Event.id)
         .limit(limit)
     )
+    return list((await session.scalars(query)).all())
+
+
+async def listed(
+    session: AsyncSession, now: datetime, *, past: bool, number: int, size: int
+) -> list[Event]:
+    """One page (numbered from 1) of events, cancelled ones too: those not yet over soonest
+    first, or those over latest first. Up to `size + 1` rows: one more says there is a next."""
+    query = select(Event)
+    if past:
+        query = query.where(Event.ends_at <= now).order_by(Event.starts_at.desc(), Event.id)
+    else:
+        query = query.where(Event.ends_at > now).order_by(Event.starts_at, Event.id)
+    query = query.offset((number - 1) * size).limit(size + 1)
     return list((await session.scalars(query)).all())
 
 
@@ -176,6 +203,21 @@ class Outcome:
     rsvp: Rsvp
     changed: bool
     promoted: list[Rsvp] = field(default_factory=list)
+    position: int | None = None  # on the waitlist, when just put there (else ask)
+
+
+async def tally(
+    session: AsyncSession, event_id: int, person_id: int
+) -> tuple[dict[str, int], bool]:
+    """({status: count} for one event, whether this person has answered), in one query."""
+    mine = func.count(case((Rsvp.person_id == person_id, 1)))
+    query = (
+        select(Rsvp.status, func.count(), mine)
+        .where(Rsvp.event_id == event_id)
+        .group_by(Rsvp.status)
+    )
+    rows = (await session.execute(query)).all()
+    return {status: n for status, n, _ in rows}, any(m for _, _, m in rows)
 
 
 async def answer(
@@ -192,16 +234,20 @@ async def answer(
         raise Refused("events.refused_started")
     if wanted != RsvpStatus.NO and now >= deadline(event):
         raise Refused("events.refused_deadline")
-    rsvp = await rsvp_of(session, event.id, person_id)
+    # One query for the seats, the waitlist and whether this person answered before (most in a
+    # rush have not, and need no second read). The lock being held, a newcomer put on the
+    # waitlist joins its end (`waitlisted_at` now, the newest id): its place is the count + 1.
+    counted, answered = await tally(session, event.id, person_id)
+    rsvp = await rsvp_of(session, event.id, person_id) if answered else None
     if rsvp is not None and (
         rsvp.status == wanted or (rsvp.status == RsvpStatus.WAITLIST and wanted == RsvpStatus.GOING)
     ):
         return Outcome(rsvp, changed=False)
     was_going = rsvp is not None and rsvp.status == RsvpStatus.GOING
-    status = wanted
+    status, position = wanted, None
     if wanted == RsvpStatus.GOING and event.capacity is not None:
-        if await going_count(session, event.id) >= event.capacity:
-            status = RsvpStatus.WAITLIST
+        if counted.get(RsvpStatus.GOING, 0) >= event.capacity:
+            status, position = RsvpStatus.WAITLIST, counted.get(RsvpStatus.WAITLIST, 0) + 1
     if rsvp is None:
         rsvp = Rsvp(event_id=event.id, person_id=person_id, attended=False)
         session.add(rsvp)
@@ -212,7 +258,7 @@ async def answer(
         skip_passed_reminders(rsvp, event, now)
     await session.flush()
     promoted = await promote(session, event, now) if was_going else []
-    return Outcome(rsvp, changed=True, promoted=promoted)
+    return Outcome(rsvp, changed=True, promoted=promoted, position=position)
 
 
 async def promote(session: AsyncSession, event: Event, now: datetime) -> list[Rsvp]:
@@ -251,7 +297,12 @@ async def audience(session: AsyncSession, segment: Segment) -> list[Person]:
 
 
 async def with_people(
-    session: AsyncSession, event_id: int, statuses: Sequence[str] | None = None
+    session: AsyncSession,
+    event_id: int,
+    statuses: Sequence[str] | None = None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[tuple[Rsvp, Person]]:
     query = (
         select(Rsvp, Person)
@@ -261,6 +312,8 @@ async def with_people(
     )
     if statuses is not None:
         query = query.where(Rsvp.status.in_(statuses))
+    if offset or limit is not None:
+        query = query.offset(offset).limit(limit)
     return [(r, p) for r, p in (await session.execute(query)).all()]
 
 

@@ -68,8 +68,8 @@ async def active(session: AsyncSession, day: date, limit: int = 50) -> list[Perk
     return list((await session.scalars(query)).all())
 
 
-async def recent(session: AsyncSession, limit: int = 20) -> list[Perk]:
-    query = select(Perk).order_by(Perk.id.desc()).limit(limit)
+async def recent(session: AsyncSession, limit: int = 20, offset: int = 0) -> list[Perk]:
+    query = select(Perk).order_by(Perk.id.desc()).offset(offset).limit(limit)
     return list((await session.scalars(query)).all())
 
 
@@ -170,13 +170,14 @@ async def claim(
 
 
 async def claimers(
-    session: AsyncSession, perk_id: int, limit: int = 50
+    session: AsyncSession, perk_id: int, limit: int = 50, offset: int = 0
 ) -> list[tuple[PerkClaim, Person]]:
     query = (
         select(PerkClaim, Person)
         .join(Person, Person.id == PerkClaim.person_id)
         .where(PerkClaim.perk_id == perk_id)
         .order_by(PerkClaim.claimed_at, PerkClaim.id)
+        .offset(offset)
         .limit(limit)
     )
     return [(c, p) for c, p in (await session.execute(query)).all()]

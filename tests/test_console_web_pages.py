@@ -201,6 +201,11 @@ ALLOWED = {  # path: the roles whose session may open it
     "/admin/reach": {"hr", "admin"},
     "/admin/import": {"admin"},
     "/admin/invitations": {"hr", "admin"},
+    "/admin/events": {"hr", "admin"},
+    "/admin/events?past=1": {"hr", "admin"},
+    "/admin/events/new": {"hr", "admin"},
+    "/admin/perks": {"hr", "admin"},
+    "/admin/perks/new": {"hr", "admin"},
 }
 
 

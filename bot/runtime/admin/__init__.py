@@ -18,10 +18,12 @@ from starlette.routing import BaseRoute, Route
 from bot.runtime.admin import (
     auth,
     broadcasts,
+    events,
     imports,
     invitations,
     openings,
     pages,
+    perks,
     reach,
     referrals,
     render,
@@ -76,6 +78,15 @@ PAGES: list[AdminPage] = [
     AdminPage(
         "/admin/invitations", invitations.invitations_page, HR, nav="console_import.nav.invitations"
     ),
+    AdminPage("/admin/events", events.events_list, HR, nav="console_events.nav"),
+    AdminPage("/admin/events/new", events.event_form_page, HR, ("GET", "POST")),
+    AdminPage("/admin/events/{event_id:int}", events.event_page, HR),
+    AdminPage("/admin/events/{event_id:int}/edit", events.event_form_page, HR, ("GET", "POST")),
+    AdminPage("/admin/events/{event_id:int}/cancel", events.cancel, HR, ("POST",)),
+    AdminPage("/admin/events/{event_id:int}/attend", events.attend, ADMIN, ("POST",)),
+    AdminPage("/admin/perks", perks.perks_list, HR, nav="console_perks.nav"),
+    AdminPage("/admin/perks/new", perks.perk_new, HR, ("GET", "POST")),
+    AdminPage("/admin/perks/{perk_id:int}", perks.perk_claims, HR),
     AdminPage("/admin/logout", signin.logout, HR, ("POST",)),
 ]
 
