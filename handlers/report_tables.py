@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -222,11 +224,14 @@ def _broadcasts(t: Translator, r: outcomes.Reach) -> list[Table]:
     return [Table("broadcasts", t("admin.table.broadcasts"), columns, rows, (2, 4), note)]
 
 
-def invitations_table(t: Translator, found: list[invitation_funnel.Funnel]) -> Table:
-    """The invitation campaigns' funnels (also in `stats` and `reach`)."""
+def invitations_table(
+    t: Translator, found: list[invitation_funnel.Funnel], zone: ZoneInfo | None = None
+) -> Table:
+    """The invitation campaigns' funnels (also in `stats` and `reach`), each dated in `zone`
+    (the reader's; UTC, as stored, when not given)."""
     rows = tuple(
-        (f"#{c.id} {c.created_at:%Y-%m-%d} ({c.segment})", c.invited, c.delivered, c.bounced,
-         c.unsubscribed, c.joined, c.consented)
+        (f"#{c.id} {_in_zone(c.created_at, zone):%Y-%m-%d} ({c.segment})", c.invited,
+         c.delivered, c.bounced, c.unsubscribed, c.joined, c.consented)
         for c in found
     )  # fmt: skip
     columns = ("", *(t(f"invitations.col.{k}") for k in FUNNEL_COLUMNS))
@@ -237,6 +242,10 @@ def invitations_table(t: Translator, found: list[invitation_funnel.Funnel]) -> T
         if c.where
     ]  # fmt: skip
     return Table("invitations", t("invitations.table"), columns, rows, (1, 2, 5), "\n".join(places))
+
+
+def _in_zone(moment: datetime, zone: ZoneInfo | None) -> datetime:
+    return moment.astimezone(zone) if zone is not None else moment
 
 
 FUNNEL_COLUMNS = ("invited", "delivered", "bounced", "unsubscribed", "joined", "consented")

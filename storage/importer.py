@@ -6,9 +6,10 @@ every bad row is reported with its line number. Re-importing updates people by e
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.i18n import Catalogs, Translator
 from bot.core.normalize import distinct_items, tidy
 from bot.core.platforms import ID_COLUMNS, PLATFORMS, platform
 from storage import mail
@@ -31,13 +33,43 @@ OPTIONAL_COLUMNS = ("name_kana", "private_email")  # absent: what is stored is k
 RELATION_COLUMNS = ("email", "other_email", "kind")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Progress = Callable[[int], None]
+Say = Callable[..., str]  # a Translator: key, params -> words
 CHUNK = 1000  # ids per IN (…): well under SQLite's and PostgreSQL's bind-parameter limits
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One thing wrong with a row: a catalog key (imports.po, or the feature's own) and its
+    parameters, said in the reader's language (`text`); nothing here is already in words."""
+
+    key: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def text(self, t: Say) -> str:
+        return t(self.key, **self.params)
+
+
+def problem(key: str, **params: object) -> RowProblem:
+    return RowProblem(key, params)
+
+
+@functools.cache
+def _english() -> Translator:  # the command line's words, and `str()` of an error
+    return Catalogs.load().translator("en")
 
 
 @dataclass
 class RowError:
     line: int
-    message: str
+    problems: tuple[RowProblem, ...]
+
+    def said(self, t: Say) -> str:
+        """The row's problems in `t`'s language (a console viewer's, the CLI's English)."""
+        return t("imports.separator").join(p.text(t) for p in self.problems)
+
+    @property
+    def message(self) -> str:  # in English, as the command line prints it
+        return self.said(_english())
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -47,7 +79,10 @@ class RowError:
         return self.line
 
 
-UNCLOSED = 'a quote (") is not closed, or text follows a closing quote'
+def row_error(number: int, key: str, **params: object) -> RowError:
+    return RowError(number, (RowProblem(key, params),))
+
+
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")
 MULTILINE = frozenset({"description", "nice_to_have", "note"})  # cells that may hold newlines
 
@@ -75,22 +110,24 @@ def read_rows(
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ImportFailed([RowError(line, "not UTF-8 text (save the file as UTF-8)")]) from None
+        raise ImportFailed([row_error(line, "imports.not_utf8")]) from None
     reader = csv.DictReader(io.StringIO(content, newline=""), strict=True)
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error:
-        raise ImportFailed([RowError(1, UNCLOSED)]) from None
+        raise ImportFailed([row_error(1, "imports.unclosed")]) from None
     if not header:
-        raise ImportFailed([RowError(1, "the file is empty: a header row is needed")])
+        raise ImportFailed([row_error(1, "imports.empty_file")])
     reader.fieldnames = header
-    problems = [f"missing column {c!r}" for c in required if c not in header]
-    problems += [f"unknown column {c!r}" for c in header if c not in columns]
+    problems = [problem("imports.missing_column", column=c) for c in required if c not in header]
+    problems += [problem("imports.unknown_column", column=c) for c in header if c not in columns]
     problems += [
-        f"column {c!r} appears twice" for c in dict.fromkeys(header) if header.count(c) > 1
+        problem("imports.column_twice", column=c)
+        for c in dict.fromkeys(header)
+        if header.count(c) > 1
     ]
     if problems:
-        raise ImportFailed([RowError(1, "; ".join(problems))])
+        raise ImportFailed([RowError(1, tuple(problems))])
     rows = []
     start = 2
     while True:
@@ -99,76 +136,74 @@ def read_rows(
         except StopIteration:
             break
         except csv.Error:
-            raise ImportFailed([RowError(start, UNCLOSED)]) from None
+            raise ImportFailed([row_error(start, "imports.unclosed")]) from None
         spans = [
             k for k, v in row.items() if isinstance(v, str) and "\n" in v and k not in MULTILINE
         ]
         if spans:  # a quote left open swallows the rows after it
-            message = f"{spans[0]} runs over several lines: {UNCLOSED}"
-            raise ImportFailed([RowError(start, message)])
+            raise ImportFailed([row_error(start, "imports.spans_rows", column=spans[0])])
         if None in row:  # more cells than columns
-            raise ImportFailed(
-                [RowError(reader.line_num, "more cells than the header has columns")]
-            )
+            raise ImportFailed([row_error(reader.line_num, "imports.too_many_cells")])
         start = reader.line_num + 1
         broken = [k for k, v in row.items() if isinstance(v, str) and CONTROL.search(v)]
         if broken:  # a NUL or other control character: PostgreSQL refuses it, nobody can see it
-            message = f"{broken[0]} holds a control character"
-            raise ImportFailed([RowError(reader.line_num, message)])
+            bad = row_error(reader.line_num, "imports.control_character", column=broken[0])
+            raise ImportFailed([bad])
         cleaned = {k: (v or "").strip() for k, v in row.items()}
         if any(cleaned.values()):
             rows.append((reader.line_num, cleaned))
     return rows
 
 
-def _date(value: str, name: str, errors: list[str]) -> date | None:
+def _date(value: str, name: str, errors: list[RowProblem]) -> date | None:
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        errors.append(f"{name} {value!r} is not a date like 2024-03-31")
+        errors.append(problem("imports.bad_date", column=name, value=value))
         return None
 
 
-def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
-    errors: list[str] = []
+def validate_person(row: dict[str, str]) -> tuple[dict[str, Any], list[RowProblem]]:
+    errors: list[RowProblem] = []
     email = row.get("email", "").lower()
     if not EMAIL.match(email) or len(email) > 320:
-        errors.append(f"email {row.get('email', '')!r} is not a valid address")
+        errors.append(problem("imports.bad_email", column="email", value=row.get("email", "")))
     private = row.get("private_email", "").lower()
     if private and (not EMAIL.match(private) or len(private) > 320):
-        errors.append(f"private_email {row.get('private_email', '')!r} is not a valid address")
+        value = row.get("private_email", "")
+        errors.append(problem("imports.bad_email", column="private_email", value=value))
     if not row.get("name"):
-        errors.append("name is empty")
+        errors.append(problem("imports.empty", column="name"))
     joined = _date(row.get("joined_on", ""), "joined_on", errors)
     left = _date(row.get("left_on", ""), "left_on", errors)
     if joined and left and left < joined:
-        errors.append("left_on is before joined_on")
+        errors.append(problem("imports.left_before_joined"))
     route = row.get("join_route", "")
     if route and route not in {r.value for r in JoinRoute}:
-        errors.append(f"join_route {route!r} must be new_grad or mid_career")
+        errors.append(problem("imports.bad_join_route", value=route))
     locale = row.get("locale", "")
     if locale and locale not in ("ja", "en"):
-        errors.append(f"locale {locale!r} must be ja or en")
+        errors.append(problem("imports.bad_locale", value=locale))
     tz = row.get("timezone", "")
     if tz:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            errors.append(f"timezone {tz!r} is not an IANA time zone like Asia/Tokyo")
+            errors.append(problem("imports.bad_timezone", value=tz))
     for p in PLATFORMS:
         uid = row.get(p.id_column, "") if p.id_column else ""
         if p.numeric_ids and uid and not uid.isdigit():
-            errors.append(f"{p.id_column} {uid!r} must be a number")
+            errors.append(problem("imports.not_a_number", column=p.id_column, value=uid))
         if len(uid) > 128:
-            errors.append(f"{p.id_column} is longer than 128 characters")
+            errors.append(problem("imports.too_long", column=p.id_column, limit=128))
     for name in ("name", "name_kana", "department", "title", "leave_reason", "location"):
         if len(row.get(name, "")) > 200:
-            errors.append(f"{name} is longer than 200 characters")
+            errors.append(problem("imports.too_long", column=name, limit=200))
     skills = distinct_items(row.get("skills", "").split(";"))
     if len(skills) > 50:
-        errors.append("more than 50 skills")
+        errors.append(problem("imports.too_many_skills", limit=50))
     values = {
         "email": email,
         "private_email": private or None,
@@ -205,10 +240,10 @@ async def import_people(
             del values[column]
         email = values["email"]
         if email in seen:
-            problems.append(f"email {email} already appears on line {seen[email]}")
+            problems.append(problem("imports.email_repeated", email=email, first=seen[email]))
         seen.setdefault(email, line)
         ids = {name: row.get(column, "") for name, column in ID_COLUMNS.items()}
-        errors += [RowError(line, p) for p in problems]
+        errors += [RowError(line, (p,)) for p in problems]
         parsed.append((line, values, ids))
     existing = {(p.email or "").lower(): p for p in await _people_by_email(session, list(seen))}
     identity_keys = [(ch, uid) for _, _, ids in parsed for ch, uid in ids.items() if uid]
@@ -218,7 +253,7 @@ async def import_people(
         for channel, uid in ids.items():
             owner = identities.get((channel, uid))
             if uid and owner is not None and owner.person_id not in (None, person and person.id):
-                errors.append(RowError(line, f"{channel} user {uid} belongs to someone else"))
+                errors.append(row_error(line, "imports.identity_taken", channel=channel, uid=uid))
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: e.line))
 
@@ -294,14 +329,12 @@ async def import_relations(
     wanted: dict[tuple[int, int, str], int] = {}
     for line, row in rows:
         a, b, kind = row["email"].lower(), row["other_email"].lower(), row["kind"]
-        problems = [
-            f"nobody with email {e!r} (import people first)" for e in (a, b) if e not in people
-        ]
+        problems = [problem("imports.unknown_email", email=e) for e in (a, b) if e not in people]
         if kind not in ("colleague", "manager"):
-            problems.append(f"kind {kind!r} must be colleague or manager")
+            problems.append(problem("imports.bad_relation_kind", value=kind))
         if a == b:
-            problems.append("a person cannot be related to themselves")
-        errors += [RowError(line, p) for p in problems]
+            problems.append(problem("imports.self_relation"))
+        errors += [RowError(line, (p,)) for p in problems]
         if not problems:
             wanted.setdefault((people[a], people[b], kind), line)
     if errors:

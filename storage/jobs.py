@@ -14,7 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.matching import Found, Profile, Wanted, synonyms
 from bot.core.normalize import distinct_items, fold
-from storage.importer import ImportFailed, Progress, RowError, _date, read_rows
+from storage.importer import (
+    ImportFailed,
+    Progress,
+    RowError,
+    RowProblem,
+    _date,
+    problem,
+    read_rows,
+    row_error,
+)
 from storage.models import Comeback, Match, Opening, Person
 from storage.outbox import insert_ignore
 
@@ -228,29 +237,31 @@ async def count_matches(session: AsyncSession, opening_id: int) -> int:
 
 def validate_opening(
     row: dict[str, str], today: date, max_skills: int
-) -> tuple[dict[str, Any], list[str]]:
-    errors: list[str] = []
+) -> tuple[dict[str, Any], list[RowProblem]]:
+    errors: list[RowProblem] = []
     title = row.get("title", "")
     if not title:
-        errors.append("title is empty")
+        errors.append(problem("imports.empty", column="title"))
     for name in ("title", "department", "location"):
         if len(row.get(name, "")) > 200:
-            errors.append(f"{name} is longer than 200 characters")
+            errors.append(problem("imports.too_long", column=name, limit=200))
     if len(row.get("description", "")) > 3000:
-        errors.append("description is longer than 3000 characters")
+        errors.append(problem("imports.too_long", column="description", limit=3000))
     skills = split_skills(row.get("skills", ""))
     nice = split_skills(row.get("nice_to_have", ""))
     for name, items, required in (("skills", skills, True), ("nice_to_have", nice, False)):
-        problem = skills_problem(items, max_skills, required=required)
-        if problem == "jobs.no_skills":
-            errors.append(f"{name} is empty: an opening needs at least one skill")
-        elif problem == "jobs.too_many_skills":
-            errors.append(f"{name} has {len(items)} items; at most {max_skills}")
-        elif problem:
-            errors.append(f"{name} has an item longer than {MAX_SKILL_CHARS} characters")
+        why = skills_problem(items, max_skills, required=required)
+        if why == "jobs.no_skills":
+            errors.append(problem("imports.no_skills", column=name))
+        elif why == "jobs.too_many_skills":
+            errors.append(
+                problem("imports.too_many_items", column=name, count=len(items), limit=max_skills)
+            )
+        elif why:
+            errors.append(problem("imports.item_too_long", column=name, limit=MAX_SKILL_CHARS))
     closes = _date(row.get("closes_on", ""), "closes_on", errors)
     if closes is not None and closes < today:
-        errors.append(f"closes_on {closes.isoformat()} is in the past")
+        errors.append(problem("imports.in_the_past", column="closes_on", value=closes.isoformat()))
     location = row.get("location") or None
     return {
         "title": title,
@@ -278,12 +289,12 @@ async def import_openings(
     parsed: list[dict[str, Any]] = []
     for line, row in rows:
         values, problems = validate_opening(row, today, max_skills)
-        errors += [RowError(line, p) for p in problems]
+        errors += [RowError(line, (p,)) for p in problems]
         parsed.append(values)
     if errors:
         raise ImportFailed(errors)
     if not parsed:
-        raise ImportFailed([RowError(2, "no openings in the file")])
+        raise ImportFailed([row_error(2, "imports.no_openings")])
     created = []
     for done, values in enumerate(parsed, start=1):
         opening = Opening(**values, status="open", owner_id=None, created_at=now)

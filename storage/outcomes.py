@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.settings import OutcomeSettings
 from storage import audit
-from storage.importer import ImportFailed, ImportResult, Progress, RowError, read_rows
+from storage.importer import ImportFailed, ImportResult, Progress, RowError, RowProblem, read_rows
 from storage.models import Outcome, Person, Referral
 
 KINDS = ("rehire", "referral_hire", "contract", "deal", "purchase")
@@ -275,11 +274,10 @@ async def import_outcomes(
     now: datetime,
     settings: OutcomeSettings,
     today: date,
-    explain: Callable[[BadOutcome], str],
     progress: Progress | None = None,
 ) -> ImportResult:
-    """`email,kind,value,on,note`: all or nothing, every bad row reported by line; `explain`
-    turns a refusal into the operator's words."""
+    """`email,kind,value,on,note`: all or nothing, every bad row reported by line, each as its
+    refusal's key (outcomes.po), said in the reader's language."""
     rows = read_rows(data, IMPORT_COLUMNS, ("email", "kind", "value"))
     emails = sorted({r.get("email", "").lower() for _, r in rows})
     found: dict[str, Person] = {}
@@ -297,7 +295,7 @@ async def import_outcomes(
             entry = validate(settings, today, kind=row.get("kind", ""), value=row.get("value"),
                              on=row.get("on"), note=row.get("note"))  # fmt: skip
         except BadOutcome as exc:
-            errors.append(RowError(number, explain(exc)))
+            errors.append(RowError(number, (RowProblem(exc.key, exc.params),)))
             continue
         good.append((person, entry))
     if errors:

@@ -4,9 +4,10 @@ housekeeping of used links and ended sessions."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select
@@ -89,6 +90,58 @@ async def test_a_bad_people_file_shows_its_rows_by_number_and_imports_nobody(
     assert await people_count(app) == before  # not even the good first row
     assert await imports_audited(app) == [(False, {"via": "web", "file": "people.csv",
                                                    "errors": 2})]  # fmt: skip
+
+
+async def settle(app: App, email: str, **values: str) -> None:
+    """The viewer's own choices (language, time zone), as their profile would set them."""
+    async with app.db.transaction() as session:
+        person = await people.person_by_email(session, email)
+        assert person is not None
+        for name, value in values.items():
+            setattr(person, name, value)
+
+
+def shown_errors(answer: httpx.Response) -> list[str]:
+    listed = answer.text.split('id="errors"')[1].split("</ul>")[0]
+    return [html.unescape(e) for e in re.findall(r"<li>(.*?)</li>", listed)]
+
+
+RELATIONS_BAD_HEADER = b"email,kind,nickname\nx@example.com,colleague,x\n"
+
+
+async def test_a_japanese_admin_reads_each_rows_problem_in_japanese(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    await settle(app, "admin@example.com", locale="ja")
+    await sign_in(app, web, "admin@example.com")
+    answer = await upload(web, csv_of(BAD))
+    assert answer.status_code == 400
+    assert shown_errors(answer) == [
+        "3 行目：email の「not-an-address」は正しいメールアドレスではありません",
+        "4 行目：left_on の「2023-13-31」は 2024-03-31 のような日付ではありません",
+    ]
+    header = await upload(web, RELATIONS_BAD_HEADER, kind="relations")
+    assert header.status_code == 400
+    assert shown_errors(header) == [
+        "1 行目：列「other_email」がありません；列「nickname」は使えない列名です"
+    ]
+
+
+async def test_an_english_admin_reads_the_same_problems_in_english(
+    app: App, web: httpx.AsyncClient
+) -> None:
+    await settle(app, "admin@example.com", locale="en")
+    await sign_in(app, web, "admin@example.com")
+    answer = await upload(web, csv_of(BAD))
+    assert answer.status_code == 400
+    assert shown_errors(answer) == [
+        "Line 3: email 'not-an-address' is not a valid address",
+        "Line 4: left_on '2023-13-31' is not a date like 2024-03-31",
+    ]
+    header = await upload(web, RELATIONS_BAD_HEADER, kind="relations")
+    assert shown_errors(header) == [
+        "Line 1: missing column 'other_email'; unknown column 'nickname'"
+    ]
 
 
 async def test_a_good_file_shows_what_was_imported(app: App, web: httpx.AsyncClient) -> None:
@@ -178,6 +231,27 @@ async def test_hr_sees_each_campaigns_funnel_a_page_at_a_time(
         r'href="/admin/invitations\?before=(\d+)"', page.text)[0]})  # fmt: skip
     assert len(re.findall(r"<tr>", older.text)) == 1 + 2  # the header and the two oldest
     assert 'id="older"' not in older.text
+
+
+async def test_a_campaign_is_dated_on_the_viewers_day(app: App, web: httpx.AsyncClient) -> None:
+    late = datetime(2026, 3, 31, 20, 0, tzinfo=UTC)  # already 1 April, 05:00, in Tokyo
+    async with app.db.transaction() as session:
+        campaign = Campaign(segment="alumni", status="queued", invited=1, created_at=late)
+        session.add(campaign)
+        await session.flush()
+        newest = campaign.id
+    await settle(app, "hr@example.com", timezone="Asia/Tokyo")
+    await sign_in(app, web, "hr@example.com")
+
+    async def first_campaign() -> str:
+        page = await web.get("/admin/invitations")
+        assert page.status_code == 200
+        row = re.findall(r"<tr>(.*?)</tr>", page.text, re.S)[1]
+        return str(re.findall(r"<td>(.*?)</td>", row)[0])
+
+    assert await first_campaign() == f"#{newest} 2026-04-01 (alumni)"
+    await settle(app, "hr@example.com", timezone="America/New_York")
+    assert await first_campaign() == f"#{newest} 2026-03-31 (alumni)"  # 16:00 there
 
 
 async def test_a_link_preview_spends_nothing_and_only_the_button_signs_in_once(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
+from bot.core.i18n import Catalogs
 from bot.runtime.app import App
 from storage import importer
 from storage.models import Identity, Person, Relation
 from tests.support.people import PEOPLE_CSV, RELATIONS_CSV
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HEADER = PEOPLE_CSV.splitlines()[0]
 
@@ -138,3 +142,21 @@ def test_cli_import_reports_rows_and_exits_non_zero(
     assert "5 created" in capsys.readouterr().out
     assert main(["import", "people", str(tmp_path / "missing.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_every_row_problem_is_a_message_in_both_languages() -> None:
+    """A row problem is a catalog key (imports.po), so the console can say it in Japanese."""
+    said = re.compile(r"""(?:problem|row_error)\((?:[^"()]*,\s*)?"(imports\.[a-z0-9_]+)\"""")
+    used = set()
+    for module in ("importer.py", "jobs.py"):
+        used |= set(said.findall((ROOT / "storage" / module).read_text(encoding="utf-8")))
+    catalogs = Catalogs.load()
+    assert len(used) > 20, used  # the pattern finds them: the check is not empty
+    for locale in ("en", "ja"):
+        assert not used - set(catalogs.messages[locale]), locale
+    problem = importer.problem("imports.bad_email", column="email", value="x")
+    assert (
+        problem.text(catalogs.translator("ja"))
+        == "email の「x」は正しいメールアドレスではありません"
+    )
+    assert str(importer.RowError(3, (problem,))) == "line 3: email 'x' is not a valid address"

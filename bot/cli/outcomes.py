@@ -94,11 +94,8 @@ def importer(app: App) -> Loader:
     async def run(
         session: AsyncSession, data: bytes, now: datetime, progress: Progress | None = None
     ) -> ImportResult:
-        def explain(exc: ledger.BadOutcome) -> str:
-            return app.catalogs.text("en", exc.key, **exc.params)
-
         return await ledger.import_outcomes(
-            session, data, now, app.settings.outcomes, _today(app), explain, progress
+            session, data, now, app.settings.outcomes, _today(app), progress
         )
 
     return run

@@ -1,6 +1,7 @@
 """The console's Import page (admins): upload a people, relations or openings CSV, the same
 import as `alumni-bot import KIND FILE.csv` (handlers/imports.py). All or nothing: a bad file
-shows its rows' problems by line number and imports nothing; a good one, what was imported."""
+shows its rows' problems by line number, in the viewer's language (storage.importer.RowProblem),
+and imports nothing; a good one, what was imported."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ async def import_page(app: App, request: Request, who: Viewer) -> Response:
             audit.record(session, now, who.person.id, "import", kind, allowed=False, via="web",
                          file=name[:200], errors=len(exc.errors))  # fmt: skip
         errors = [
-            who.t("console_import.row_error", number=e.number, problem=e.message)
+            who.t("console_import.row_error", number=e.number, problem=e.said(who.t))
             for e in exc.errors[:SHOWN_ERRORS]
         ]
         return _show(who, 400, kind=kind, errors=errors, more=len(exc.errors) - len(errors),

@@ -1,13 +1,14 @@
 """The console's Invitations page (HR, admins): each invitation campaign's funnel (invited,
 mail delivered, bounced, unsubscribed, joined and where, consented) as `stats`, `reach` and the
 report show it (storage/reports/invitations.py, handlers/report_tables.py), newest first,
-PAGE_SIZE campaigns a page."""
+PAGE_SIZE campaigns a page, each dated in the viewer's time zone."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.core.clock import zone_of
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer
 from bot.runtime.app import App
@@ -27,7 +28,8 @@ async def invitations_page(app: App, request: Request, who: Viewer) -> Response:
                      via="web")  # fmt: skip
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
-    table = report_tables.invitations_table(who.t, found)
+    zone = zone_of(who.person.timezone, app.settings.default_timezone)
+    table = report_tables.invitations_table(who.t, found, zone)
     shown = {"title": table.title, "columns": table.columns, "note": table.note,
              "rows": [[report_tables.cell(c) for c in row] for row in table.rows]}  # fmt: skip
     return render.page(who.t, "import_invitations.html", viewer=who, table=shown,
