@@ -330,8 +330,7 @@ async def tick_checkins(app: Services, *, any_day: bool = False) -> int:
                 key = f"checkin:{r.id}:{local_date(now, zone).isoformat()}"
                 messages.append((r.id, key, {**buttons[t.locale], "text": text}))
             await enqueue_many(session, messages, kind=OutboxKind.CHECKIN, now=now)
-            await engagement.reschedule(session, column, times)
-            await engagement.count_unanswered(session, asked)
+            await engagement.reschedule(session, column, times, asked)
         return len(rows), len(messages)
 
     return await engagement.drain(app.db, batch, size)

@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     Boolean,
     Integer,
     String,
+    any_,
     case,
     cast,
     exists,
@@ -86,13 +88,12 @@ async def _reachable(session: AsyncSession, segment: Segment, ids: list[int]) ->
     return {pid for pid in found if pid is not None}
 
 
-async def recipients(
-    session: AsyncSession, segment: Segment, *, chunk: int = CHUNK
+async def _pages(
+    session: AsyncSession, segment: Segment, chunk: int
 ) -> AsyncIterator[list[tuple[int, str | None]]]:
-    """(person id, locale) of everyone the segment reaches, `chunk` people at a time (keyset
-    pagination: never the whole segment in memory). Opted out of broadcasts, forgotten,
-    not yet consented and unreachable people are left out; paused people are included (their
-    messages wait in the outbox)."""
+    """(person id, locale) of the segment's people, a keyset page at a time, with those opted
+    out of broadcasts and (for a skill segment) without the skill left out — but not yet
+    checked for a reachable identity."""
     after = 0
     skill = fold(segment.value) if segment.kind == "skill" else None
     while True:
@@ -102,13 +103,25 @@ async def recipients(
             return
         after = rows[-1].id
         wanted = [
-            r
+            (r.id, r.locale)
             for r in rows
             if "broadcasts" not in (r.opt_outs or [])
             and (skill is None or any(fold(s) == skill for s in r.skills or []))
         ]
-        reachable = await _reachable(session, segment, [r.id for r in wanted]) if wanted else set()
-        found = [(r.id, r.locale) for r in wanted if r.id in reachable]
+        if wanted:
+            yield wanted
+
+
+async def recipients(
+    session: AsyncSession, segment: Segment, *, chunk: int = CHUNK
+) -> AsyncIterator[list[tuple[int, str | None]]]:
+    """(person id, locale) of everyone the segment reaches, `chunk` people at a time (keyset
+    pagination: never the whole segment in memory). Opted out of broadcasts, forgotten,
+    not yet consented and unreachable people are left out; paused people are included (their
+    messages wait in the outbox)."""
+    async for wanted in _pages(session, segment, chunk):
+        reachable = await _reachable(session, segment, [pid for pid, _ in wanted])
+        found = [(pid, locale) for pid, locale in wanted if pid in reachable]
         if found:
             yield found
 
@@ -160,11 +173,9 @@ async def enqueue(
     caller's transaction; returns how many messages it has in the outbox."""
     segment = parse_segment(broadcast.segment)
     done = 0
-    async for chunk in recipients(session, segment, chunk=batch):
-        await _insert_page(
-            session, broadcast, [pid for pid, _ in chunk], payloads, default_locale, now
-        )
-        done += len(chunk)
+    async for chunk in _pages(session, segment, batch):
+        ids = [pid for pid, _ in chunk]
+        done += await _insert_page(session, broadcast, segment, ids, payloads, default_locale, now)
         if progress is not None:
             progress(done)
     queued = await session.scalar(
@@ -178,13 +189,28 @@ async def enqueue(
 async def _insert_page(
     session: AsyncSession,
     broadcast: Broadcast,
+    segment: Segment,
     ids: list[int],
     payloads: Mapping[str, dict[str, Any]],
     default_locale: str,
     now: datetime,
-) -> None:
-    """INSERT … SELECT from these people: the database builds the rows (key, payload in the
-    person's language), so a page costs one statement and no per-row parameters."""
+) -> int:
+    """INSERT … SELECT from those of these people who can be reached: the database checks the
+    identities and builds the rows (key, payload in the person's language), so a page costs
+    one statement — on PostgreSQL with the ids as one array parameter, not a thousand. Returns
+    how many messages it queued (none for people already queued)."""
+    channels = (segment.value,) if segment.kind == "channel" else DELIVERABLE
+    if session.get_bind().dialect.name == "postgresql":
+        array = cast(literal(ids, ARRAY(Integer)), ARRAY(Integer))
+        page, theirs = Person.id == any_(array), Identity.person_id == any_(array)
+    else:
+        page, theirs = Person.id.in_(ids), Identity.person_id.in_(ids)
+    reachable = exists().where(  # the page's ids on both sides: else PostgreSQL hashes every
+        Identity.person_id == Person.id,  # identity for each page
+        theirs,
+        Identity.reachable.is_(True),
+        Identity.channel.in_(channels),
+    )
     payload = case(
         *(
             (Person.locale == loc, literal(body, JSON))
@@ -204,14 +230,16 @@ async def _insert_page(
         literal(0, Integer),
         literal(now, UTCDateTime()),
         literal(now, UTCDateTime()),
-    ).where(Person.id.in_(ids))
+    ).where(page, reachable)
     columns = [
         "idempotency_key", "person_id", "payload", "kind", "urgent", "broadcast_id", "state",
         "attempts", "not_before", "created_at",
     ]  # fmt: skip
-    await session.execute(
+    result = await session.execute(
         outbox.insert_ignore(session, OutboxMessage.__table__).from_select(columns, rows)
     )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
 
 
 @dataclass

@@ -7,13 +7,13 @@ skip (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -105,21 +105,47 @@ async def reschedule(
     session: AsyncSession,
     column: InstrumentedAttribute[datetime | None],
     times: Sequence[tuple[int, datetime | None]],
+    asked: Collection[int] = (),
 ) -> None:
-    """Set each person's next time: on PostgreSQL one UPDATE … FROM unnest(arrays), several times
-    faster than row updates; elsewhere an executemany (an ORM bulk update by primary key)."""
+    """Set each person's next time, and count one more unanswered check-in for those `asked`
+    (set back to 0 by any answer) in the same statement: every row is written once.
+
+    On PostgreSQL one UPDATE … FROM unnest(arrays), several times faster than row updates;
+    elsewhere an executemany of updates by primary key."""
     if not times:
         return
+    asked = set(asked)
+    bumps = [1 if pid in asked else 0 for pid, _ in times]
     if session.get_bind().dialect.name == "postgresql":
         statement = text(
-            f"UPDATE people SET {column.key} = v.at"
-            " FROM unnest(CAST(:ids AS integer[]), CAST(:ats AS timestamp[])) AS v(id, at)"
+            f"UPDATE people SET {column.key} = v.at,"
+            " unanswered_checkins = people.unanswered_checkins + v.bump"
+            " FROM unnest(CAST(:ids AS integer[]), CAST(:ats AS timestamp[]),"
+            " CAST(:bumps AS integer[])) AS v(id, at, bump)"
             " WHERE people.id = v.id"
         )
         ats = [at.astimezone(UTC).replace(tzinfo=None) if at else None for _, at in times]
-        await session.execute(statement, {"ids": [pid for pid, _ in times], "ats": ats})
+        ids = [pid for pid, _ in times]
+        await session.execute(statement, {"ids": ids, "ats": ats, "bumps": bumps})
         return
-    await session.execute(update(Person), [{"id": pid, column.key: at} for pid, at in times])
+    table = cast(Table, Person.__table__)
+    by_id = (
+        update(table)
+        .where(table.c.id == bindparam("pid"))
+        .values(
+            {
+                column.key: bindparam("at"),
+                "unanswered_checkins": table.c.unanswered_checkins + bindparam("bump"),
+            }
+        )
+    )
+    await session.execute(
+        by_id,
+        [
+            {"pid": pid, "at": at, "bump": bump}
+            for (pid, at), bump in zip(times, bumps, strict=True)
+        ],
+    )
 
 
 async def schedule_newcomers(
@@ -157,13 +183,3 @@ async def drain(db: Database, batch: Callable[[], Awaitable[tuple[int, int]]], s
 
     loops = 1 if db.is_sqlite else 2
     return sum(await asyncio.gather(*(loop() for _ in range(loops))))
-
-
-async def count_unanswered(session: AsyncSession, person_ids: Sequence[int]) -> None:
-    """One more check-in each has not answered (set back to 0 by any answer)."""
-    if person_ids:
-        await session.execute(
-            update(Person)
-            .where(Person.id.in_(person_ids))
-            .values(unanswered_checkins=Person.unanswered_checkins + 1)
-        )

@@ -21,6 +21,7 @@ from storage.models import (
     Broadcast,
     BroadcastClick,
     Event,
+    Identity,
     OutboxMessage,
     Person,
     Rsvp,
@@ -224,6 +225,35 @@ async def test_segments(app: App, clock: FixedClock) -> None:
         with pytest.raises(store.BadSegment) as failed:
             await total(bad)
         assert failed.value.key == key
+
+
+async def test_queuing_reaches_exactly_whom_the_segment_counts(app: App, clock: FixedClock) -> None:
+    """Queuing checks reachability inside its INSERT … SELECT, page by page: the people who get
+    a copy are exactly those `count` shows HR — no unreachable, opted-out or other-channel one."""
+    await load_company(app)
+    ids = await crowd(app)
+    slack = await add_people(app.db, 1, clock.now(), channel="slack", prefix="S")
+    async with app.db.transaction() as session:
+        await session.execute(
+            update(Identity).where(Identity.person_id == ids[1]).values(reachable=False)
+        )
+    for segment in ("all", "channel:slack", "channel:telegram", "department:営業", "skill:sql"):
+        async with app.db.transaction() as session:
+            parsed = store.parse_segment(segment)
+            counted = sum((await store.count(session, parsed)).values())
+            item = store.create(session, author_id=None, text="hi", segment=parsed,
+                                urgent=False, now=clock.now(), buttons=[])  # fmt: skip
+            await session.flush()
+            payloads = {"en": {"text": "hi", "buttons": []}, "ja": {"text": "やあ", "buttons": []}}
+            queued = await store.enqueue(session, item, payloads, "ja", clock.now(), batch=2)
+            people = set(
+                await session.scalars(
+                    select(OutboxMessage.person_id).where(OutboxMessage.broadcast_id == item.id)
+                )
+            )
+        assert queued == counted == len(people), segment
+        assert ids[1] not in people, segment
+        assert (slack[0] in people) == (segment in ("all", "channel:slack")), segment
 
 
 async def test_enqueueing_is_batched_and_idempotent(sqlite_app: App, clock: FixedClock) -> None:

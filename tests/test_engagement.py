@@ -70,6 +70,24 @@ async def test_paused_and_opted_out_people_are_skipped_and_rescheduled(app: App)
     assert (await person(app, "hanako@example.com")).next_checkin_at > NOON_TOKYO  # type: ignore[operator]
 
 
+async def test_one_tick_counts_unanswered_only_for_those_asked(app: App) -> None:
+    """The tick writes each claimed person once (next time and unanswered count together):
+    paused and opted-out people move on without being counted, the one asked counts one, and
+    a second tick sends nobody anything twice."""
+    await company(app)
+    due = NOON_TOKYO - timedelta(minutes=1)
+    await update_person(app, "hanako@example.com", next_checkin_at=due, unanswered_checkins=2)
+    await update_person(app, "emma@example.com", next_checkin_at=due, paused=True,
+                        unanswered_checkins=2)  # fmt: skip
+    assert await checkins.tick_checkins(app) == 1
+    assert await checkins.tick_checkins(app) == 0
+    hanako = await person(app, "hanako@example.com")
+    emma = await person(app, "emma@example.com")
+    assert (hanako.unanswered_checkins, emma.unanswered_checkins) == (3, 2)
+    assert hanako.next_checkin_at > NOON_TOKYO and emma.next_checkin_at > NOON_TOKYO  # type: ignore[operator]
+    assert [e for e, _, _ in await outbox(app, "checkin")] == ["hanako@example.com"]
+
+
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/London"])
 async def test_first_checkin_is_at_ten_local_across_the_date_line(app: App, zone: str) -> None:
     await company(app)
