@@ -5,9 +5,13 @@ routes on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import os
+import re
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +19,12 @@ import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from starlette.applications import Starlette
 
+from bot.core import markup
 from bot.core.clock import FixedClock
 from bot.runtime import admin
 from bot.runtime.app import App
 from storage import console_web, demo, people
+from tests.conftest import chat
 
 CHROMIUM = Path("/usr/bin/chromium")
 JAPANESE_FONTS = {"IPAexGothic", "Noto Sans CJK JP", "Hiragino Sans"}  # the stylesheet's choices
@@ -168,4 +174,54 @@ async def test_a_post_without_the_csrf_token_is_refused(
     await page.click("button[type=submit]")  # the page's own form carries the token
     assert "サインアウトしました" in await page.inner_text("#message")
     assert (await page.goto(f"{site}/admin")).status == 401  # type: ignore[union-attr]
+    await context.close()
+
+
+async def test_the_dashboards_numbers_are_the_chats_stats(
+    app: App, site: str, browser: Browser
+) -> None:
+    """What HR reads on the dashboard is, line for line, what `stats` answers in chat."""
+    answer = await chat(app, "hr@example.com").say("/stats")
+    context, page, errors = await fresh_page(browser)
+    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    shown = [text.strip() for text in await page.locator("#stats li").all_inner_texts()]
+    said = [markup.plain(row).strip() for row in answer.splitlines() if row.strip()]
+    assert len(shown) >= 5 and all(row in said for row in shown), (shown, said)
+    assert any(ch.isdigit() for row in shown for ch in row)
+    assert errors == []
+    await context.close()
+
+
+async def test_an_admin_filters_the_engagement_log_and_exports_it(
+    app: App, site: str, browser: Browser, clock: FixedClock
+) -> None:
+    context, page, errors = await fresh_page(browser)
+    await open_link(page, f"{site}/admin/login/{await link(app, 'admin@example.com')}")
+    await page.goto(f"{site}/admin/interactions")
+    start = (clock.now() - timedelta(days=30)).date().isoformat()
+    await page.fill("input[name=from]", start)
+    await page.fill("input[name=segment]", "alumni")
+    await page.click("form.filter button[type=submit]")
+    assert f"from={start}" in page.url and "segment=alumni" in page.url
+    counted = re.search(r"(\d+)\s*件", await page.inner_text("#total"))
+    assert counted is not None
+    total = int(counted.group(1))
+    async with page.expect_download() as waiting:
+        await page.click("#csv")
+    saved = await (await waiting.value).path()
+    data = await asyncio.to_thread(Path(saved).read_text, encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert len(rows) == total > 0  # the export is the filtered log, every row of it
+    assert all(row["occurred_on"] >= start for row in rows)
+    assert errors == []
+    await context.close()
+
+
+async def test_hr_is_refused_the_people_page(app: App, site: str, browser: Browser) -> None:
+    context, page, _ = await fresh_page(browser)
+    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    assert await page.locator("header nav a[href='/admin/people']").count() == 0
+    answer = await page.goto(f"{site}/admin/people?q=山田")
+    assert answer is not None and answer.status == 403
+    assert "山田" not in await page.inner_text("main")
     await context.close()
