@@ -4,6 +4,7 @@ logout or after 8 hours idle."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,6 +14,7 @@ from starlette.applications import Starlette
 
 from bot.core.clock import FixedClock
 from bot.runtime import admin
+from bot.runtime.admin import auth
 from bot.runtime.app import App
 from bot.runtime.web import build_web_app
 from storage import console_web, demo, people
@@ -254,3 +256,35 @@ async def test_the_dashboard_shows_the_reports_chart(app: App, web: httpx.AsyncC
     png = await web.get("/admin/chart/activity.png")
     assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
     assert (await web.get("/admin/chart/nonsense.png")).status_code == 404
+
+
+def _concrete(path: str) -> str:
+    """A route's path with its parameters filled in: `{number:int}` → 1, `{section}` → activity."""
+    return re.sub(r"\{section\}", "activity", re.sub(r"\{[a-z_]+(:int)?\}", "1", path))
+
+
+@pytest.mark.parametrize("who", [None, "hr", "admin"])
+async def test_every_route_and_method_checks_the_session_and_the_role(
+    app: App, web: httpx.AsyncClient, who: str | None
+) -> None:
+    """Straight from the console's route table, so a new page is covered the day it is added:
+    no session → 401; a role the page does not allow → 403 (a POST with a good CSRF token too);
+    an allowed one → the page itself answers (never 401, 403 or 500). Alumni and employees
+    cannot get a session at all (tests above)."""
+    if who is not None:
+        await sign_in(app, web, f"{who}@example.com")
+    token = web.cookies.get(auth.COOKIE)
+    csrf = {auth.CSRF_FIELD: auth.csrf_token(token)} if token else {}
+    for entry in admin.PAGES:
+        if entry.path == "/admin/logout":
+            continue  # it ends the session; tested on its own
+        for method in entry.methods:
+            path = _concrete(entry.path)
+            answer = await (web.get(path) if method == "GET" else web.post(path, data=csrf))
+            where = (method, path, who)
+            if who is None:
+                assert answer.status_code == 401, where
+            elif Role(who) in entry.roles:
+                assert answer.status_code not in (401, 403, 500), (where, answer.status_code)
+            else:
+                assert answer.status_code == 403, where
