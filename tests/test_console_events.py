@@ -10,7 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.clock import FixedClock
 from bot.runtime.app import App
+from storage import events as event_store
 from storage import perks as perk_store
 from storage.models import AuditEntry, Event, OutboxMessage, Perk, PerkCode, Person, Rsvp
 from tests.test_console_web_pages import ALLOWED, sign_in, web
@@ -62,7 +64,7 @@ async def test_the_pages_check_the_role(app: App, web: httpx.AsyncClient, role: 
         assert (await web.get(path)).status_code == (200 if role in roles else 403), path
     csrf = await csrf_of(web, "/admin/events")
     marked = await web.post(f"/admin/events/{event.id}/attend", data={"csrf": csrf, "person": "1"})
-    assert marked.status_code == (403 if role == "hr" else 400)  # admins: too early to mark
+    assert marked.status_code == 400  # too early to mark, for HR and admins alike (as in chat)
 
 
 async def test_a_bad_date_gives_the_friendly_line_and_creates_nothing(
@@ -185,3 +187,25 @@ async def test_an_edit_on_the_web_tells_those_who_answered(
             select(func.count()).where(OutboxMessage.idempotency_key.like(f"ev:{event.id}:v1:%"))
         )
     assert told
+
+
+async def test_from_check_in_hr_sees_who_is_expected_and_marks_who_came(
+    app: App, web: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    """As the chat's `attendance` shows HR: names and a button each, once check-in opens."""
+    event = await upcoming_with_rsvps(app)
+    async with app.db.transaction() as session:
+        pid, name = (await session.execute(
+            select(Person.id, Person.name).join(Rsvp, Rsvp.person_id == Person.id)
+            .where(Rsvp.event_id == event.id, Rsvp.status == "going").limit(1)
+        )).one()  # fmt: skip
+    clock.current = event.starts_at - event_store.CHECKIN_OPENS
+    await sign_in(app, web, "hr@example.com")
+    page = await web.get(f"/admin/events/{event.id}")
+    assert name in page.text
+    csrf = await csrf_of(web, f"/admin/events/{event.id}")
+    marked = await web.post(f"/admin/events/{event.id}/attend", data={"csrf": csrf, "person": pid})
+    assert marked.status_code == 303
+    async with app.db.transaction() as session:
+        rsvp = await event_store.rsvp_of(session, event.id, pid)
+    assert rsvp is not None and rsvp.attended

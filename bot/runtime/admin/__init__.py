@@ -83,7 +83,7 @@ PAGES: list[AdminPage] = [
     AdminPage("/admin/events/{event_id:int}", events.event_page, HR),
     AdminPage("/admin/events/{event_id:int}/edit", events.event_form_page, HR, ("GET", "POST")),
     AdminPage("/admin/events/{event_id:int}/cancel", events.cancel, HR, ("POST",)),
-    AdminPage("/admin/events/{event_id:int}/attend", events.attend, ADMIN, ("POST",)),
+    AdminPage("/admin/events/{event_id:int}/attend", events.attend, HR, ("POST",)),
     AdminPage("/admin/perks", perks.perks_list, HR, nav="console_perks.nav"),
     AdminPage("/admin/perks/new", perks.perk_new, HR, ("GET", "POST")),
     AdminPage("/admin/perks/{perk_id:int}", perks.perk_claims, HR),

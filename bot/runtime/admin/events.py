@@ -100,7 +100,8 @@ def _opened(reply: Reply) -> int:
 
 async def event_page(app: App, request: Request, who: Viewer) -> Response:
     """An event: its details, seats, going / maybe / waitlist counts and attendance; admins also
-    see the people, a page at a time, and mark who came."""
+    see the people, a page at a time; from when check-in opens HR sees them too and marks who
+    came, as the chat's `attendance` shows HR."""
     event_id = int(request.path_params["event_id"])
     number = number_of(request)
     async with app.db.transaction() as session:
@@ -108,12 +109,14 @@ async def event_page(app: App, request: Request, who: Viewer) -> Response:
         if event is None:
             return render.message(who.t, 404, "console_events.not_found", who)
         count = (await store.counts(session, [event.id]))[event.id]
+        can_mark = app.clock.now() >= event.starts_at - store.CHECKIN_OPENS
+        names = who.is_admin or can_mark
         people = []
-        if who.is_admin:
+        if names:
             people = await store.with_people(session, event.id, offset=(number - 1) * PAGE_SIZE,
                                              limit=PAGE_SIZE + 1)  # fmt: skip
         audit.record(session, app.clock.now(), who.person.id, "event_view", f"event:{event.id}",
-                     via="web", names=who.is_admin)  # fmt: skip
+                     via="web", names=names)  # fmt: skip
     zone = who.person.timezone or app.settings.default_timezone
     going = count.get(RsvpStatus.GOING, 0)
     return render.page(
@@ -124,7 +127,7 @@ async def event_page(app: App, request: Request, who: Viewer) -> Response:
         attended=count.get("attended", 0), capacity=event.capacity,
         left=None if event.capacity is None else max(event.capacity - going, 0),
         rsvps=people[:PAGE_SIZE], more=len(people) > PAGE_SIZE, number=number,
-        can_mark=app.clock.now() >= event.starts_at - store.CHECKIN_OPENS,
+        can_mark=can_mark, names=names,
         done=done_text(who, request), problem=request.query_params.get("problem") == "1",
     )  # fmt: skip
 
@@ -148,7 +151,7 @@ async def cancel(app: App, request: Request, who: Viewer) -> Response:
 
 
 async def attend(app: App, request: Request, who: Viewer) -> Response:
-    """Admins: mark one person as there, as the chat's `attend` does."""
+    """Mark one person as there, as the chat's `attend` does (HR and admins, as in chat)."""
     event_id = int(request.path_params["event_id"])
     person = (await form_of(request)).get("person", "")
     return await _write(app, request, who, f"{event_id}:{person}", events_hr.attend, "attended")
