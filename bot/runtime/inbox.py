@@ -19,10 +19,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from bot.core.batcher import Batcher
 from bot.core.clock import Clock
 from bot.core.metrics import INBOX
 from bot.core.settings import InboxSettings
-from bot.runtime.batcher import Batcher
 from storage import inbox as store
 from storage.db import Database
 
