@@ -5,6 +5,7 @@ day leaves room for outages). Platforms' retries of an update or event are dropp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
@@ -20,14 +21,28 @@ KEEP = timedelta(hours=48)
 async def first_time(db: Database, source: str, event_id: str, now: datetime) -> bool:
     """Record the id; True the first time it is seen, False for a repeat (in its own, short
     transaction, so concurrent processes agree through the primary key)."""
+    (fresh,) = await first_times(db, source, [event_id], now)
+    return fresh
+
+
+async def first_times(
+    db: Database, source: str, event_ids: Sequence[str], now: datetime
+) -> list[bool]:
+    """`first_time` for many ids in one transaction (a group commit of concurrent requests);
+    an id twice in the batch is new only the first time."""
+    ids = [event_id[:200] for event_id in event_ids]
+    if not ids:
+        return []
+    table = ProcessedEvent.__table__
+    rows = [{"source": source, "event_id": i, "seen_at": now} for i in dict.fromkeys(ids)]
     async with db.transaction() as session:
-        result = await session.execute(
-            insert_ignore(session, ProcessedEvent.__table__).values(
-                source=source, event_id=event_id[:200], seen_at=now
-            )
-        )
-        assert isinstance(result, CursorResult)
-        return bool(result.rowcount)
+        statement = insert_ignore(session, table).values(rows).returning(table.c.event_id)
+        new = {row.event_id for row in await session.execute(statement)}
+    answers: list[bool] = []
+    for event_id in ids:
+        answers.append(event_id in new)
+        new.discard(event_id)
+    return answers
 
 
 async def forget_old(db: Database, now: datetime) -> int:

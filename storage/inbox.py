@@ -52,24 +52,48 @@ class Claimed:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """One item a platform pushed, to record."""
+
+    channel: str
+    key: str
+    conversation: str
+    body: dict[str, Any]
+
+
 async def record(
     db: Database, channel: str, key: str, conversation: str, body: dict[str, Any], now: datetime
 ) -> bool:
     """Keep it; True the first time this (channel, key) is seen, False for a repeat."""
+    (fresh,) = await record_many(db, [Arrival(channel, key, conversation, body)], now)
+    return fresh
+
+
+async def record_many(db: Database, arrivals: Sequence[Arrival], now: datetime) -> list[bool]:
+    """Keep them all in one transaction (a group commit: one write for many requests); for
+    each, True the first time its (channel, key) is seen, False for a repeat — also a repeat
+    of an earlier one in the same batch."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in arrivals:
+        rows.setdefault((item.channel, item.key[:200]), {
+            "channel": item.channel, "key": item.key[:200],
+            "conversation": item.conversation[:200], "body": item.body,
+            "state": InboxState.QUEUED, "attempts": 0, "received_at": now,
+        })  # fmt: skip
+    if not rows:
+        return []
+    table = InboxItem.__table__
     async with db.transaction() as session:
-        result = await session.execute(
-            insert_ignore(session, InboxItem.__table__).values(
-                channel=channel,
-                key=key[:200],
-                conversation=conversation[:200],
-                body=body,
-                state=InboxState.QUEUED,
-                attempts=0,
-                received_at=now,
-            )
-        )
-        assert isinstance(result, CursorResult)
-        return bool(result.rowcount)
+        statement = insert_ignore(session, table).values(list(rows.values()))
+        result = await session.execute(statement.returning(table.c.channel, table.c.key))
+        new = {(row.channel, row.key) for row in result}
+    answers: list[bool] = []
+    for item in arrivals:
+        ident = (item.channel, item.key[:200])
+        answers.append(ident in new)
+        new.discard(ident)  # a second one of the same key in this batch is a repeat
+    return answers
 
 
 def _due(now: datetime) -> Any:
@@ -113,13 +137,29 @@ async def claim(
 
 
 async def done(db: Database, item_id: int, now: datetime, error: str | None = None) -> None:
+    await done_many(db, [(item_id, error)], now)
+
+
+async def done_many(
+    db: Database, finished: Sequence[tuple[int, str | None]], now: datetime
+) -> None:
+    """Mark these (id, error or None) handled, in one transaction: one statement for all that
+    went well, one for each that failed."""
+    fine = [item_id for item_id, error in finished if error is None]
+    marks: list[tuple[list[int], str | None]] = [(fine, None)] if fine else []
+    marks += [([item_id], error) for item_id, error in finished if error is not None]
+    if not marks:
+        return
     async with db.transaction() as session:
-        await session.execute(
-            update(InboxItem)
-            .where(InboxItem.id == item_id)
-            # The body goes: the key alone keeps a retry out, and people's words are not kept.
-            .values(state=InboxState.DONE, body={}, lease_until=None, done_at=now, last_error=error)
-        )
+        for ids, error in marks:
+            await session.execute(
+                update(InboxItem)
+                .where(InboxItem.id.in_(ids))
+                # The body goes: the key alone keeps a retry out, and people's words are not kept.
+                .values(
+                    state=InboxState.DONE, body={}, lease_until=None, done_at=now, last_error=error
+                )
+            )
 
 
 async def extend(db: Database, worker: str, ids: Sequence[int], until: datetime) -> None:

@@ -8,7 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.core.clock import FixedClock
 from bot.core.settings import InboxSettings
@@ -124,3 +124,47 @@ async def test_a_clean_stop_gives_back_what_it_had_not_handled(app: App) -> None
     rows = await items(app)
     assert {r.state for r in rows} == {InboxState.QUEUED}  # due at once for the next process
     assert all(r.lease_until is None and r.attempts == 0 for r in rows)
+
+
+def count_inserts(app: App) -> list[str]:
+    """The INSERT statements sent to the database from now on."""
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            sent.append(statement)
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", seen)
+    return sent
+
+
+async def test_requests_arriving_together_share_one_write_and_a_repeat_is_told_apart(
+    app: App,
+) -> None:
+    inbox = make_inbox(app)
+    inserts = count_inserts(app)
+    fresh = await asyncio.gather(
+        *(inbox.record("slack", f"cmd{n}", f"T1:U{n}", {"n": n}) for n in range(20)),
+        inbox.record("slack", "cmd7", "T1:U7", {"n": 7}),  # Slack's retry, at the same moment
+    )
+    assert fresh == [True] * 20 + [False]  # only one of the two cmd7 is new
+    assert len(inserts) == 1  # 21 requests, one write before their acks
+    assert sorted(r.body["n"] for r in await items(app)) == list(range(20))
+    # Two at once with the same key, neither seen before: exactly one is new.
+    assert sorted(
+        await asyncio.gather(*(inbox.record("slack", "y", "T1:U1", {}) for _ in "ab"))
+    ) == [False, True]
+
+
+async def test_a_failed_write_fails_every_request_of_its_batch_so_none_is_acknowledged(
+    app: App,
+) -> None:
+    inbox = make_inbox(app)
+    outcome = await asyncio.gather(
+        inbox.record("slack", "good", "T1:U1", {"text": "help"}),
+        inbox.record("slack", "bad", "T1:U2", {"not json": {1, 2}}),  # the write fails
+        return_exceptions=True,
+    )
+    assert all(isinstance(result, Exception) for result in outcome)  # nobody acks
+    assert await items(app) == []  # and nothing was kept: Slack retries both
+    assert await inbox.record("slack", "good", "T1:U1", {"text": "help"})  # the retry is new

@@ -3,6 +3,7 @@ API on 127.0.0.1. Every foundation route, the App Home, modals, retries and bad 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -654,5 +655,30 @@ async def test_a_replayed_signed_request_is_not_processed_again(slack_db: Worksp
         response = await s.client.post("/slack/events", content=body, headers=headers)
         await s.channel.idle()
         assert response.status_code == 200
+    async with s.app.db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Invite)) == 2
+
+
+async def test_replays_sent_at_the_same_moment_are_processed_once(slack_db: Workspace) -> None:
+    """The signatures of concurrent requests are kept in one shared write: of 10 copies of
+    one signed request arriving together, one is handled (one invite) and all get a 200."""
+    s = slack_db
+    assert "[同意する]" in await s.command(SUZUKI, "invite taro@example.com")
+    await s.press(SUZUKI, "同意する")
+    await s.press(SUZUKI, "日本語")
+    assert "招待コード" in await s.press(SUZUKI, "Asia/Tokyo")
+    form = {
+        "command": "/alumni", "text": "invite taro@example.com", "user_id": SUZUKI,
+        "team_id": s.team, "channel_id": f"D{SUZUKI}", "trigger_id": "trigger-together",
+        "response_url": s.fake.response_url("together"),
+    }  # fmt: skip
+    body = urlencode(form).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers |= signature(body, int(time.time()))
+    responses = await asyncio.gather(
+        *(s.client.post("/slack/events", content=body, headers=headers) for _ in range(10))
+    )
+    await s.channel.idle()
+    assert [r.status_code for r in responses] == [200] * 10
     async with s.app.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Invite)) == 2

@@ -15,10 +15,11 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from bot.core.batcher import Batcher
 from bot.core.clock import Clock
 from bot.core.metrics import INBOX
 from bot.core.settings import InboxSettings
@@ -41,6 +42,10 @@ class Inbox:
         self._held: set[int] = set()  # ids leased by this process, not yet done
         self._stopping = False
         self._claiming = asyncio.Lock()
+        # Group commits: the requests that arrive together share one write before their acks,
+        # and the items finished together share one done mark.
+        self._recorder: Batcher[store.Arrival, bool] = Batcher(self._record_many)
+        self._marker: Batcher[tuple[int, str | None], None] = Batcher(self._done_many)
 
     def register(self, channel: str, handler: Handler) -> None:
         """The channel's handler for its recorded items (called from `Channel.start`)."""
@@ -49,11 +54,18 @@ class Inbox:
     async def record(self, channel: str, key: str, conversation: str, body: dict[str, Any]) -> bool:
         """Keep an inbound item before acknowledging it; False if it was recorded before (a
         platform's retry). Raises if the database does: then the platform must retry."""
-        fresh = await store.record(self.db, channel, key, conversation, body, self.clock.now())
+        fresh = await self._recorder.submit(store.Arrival(channel, key, conversation, body))
         INBOX.labels(channel, "recorded" if fresh else "duplicate").inc()
         if fresh:
             self._wake.set()
         return fresh
+
+    async def _record_many(self, arrivals: Sequence[store.Arrival]) -> list[bool]:
+        return await store.record_many(self.db, arrivals, self.clock.now())
+
+    async def _done_many(self, finished: Sequence[tuple[int, str | None]]) -> list[None]:
+        await store.done_many(self.db, finished, self.clock.now())
+        return [None] * len(finished)
 
     async def run(self) -> None:
         """Claim and handle until `stop` (or cancelled); not again after `stop`."""
@@ -160,7 +172,7 @@ class Inbox:
                 log.exception("inbox %s (%s, conversation %s) failed", item.id, item.channel,
                               item.conversation)  # fmt: skip
             try:
-                await store.done(self.db, item.id, self.clock.now(), error)
+                await self._marker.submit((item.id, error))
                 self._held.discard(item.id)
             except Exception:
                 log.exception("inbox %s: could not mark done (it will be handled again)", item.id)

@@ -18,7 +18,7 @@ import re
 import time
 import uuid
 import warnings
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -38,6 +38,7 @@ from bot.channels.slack.api import SlackApi, WorkspaceGone, signed
 from bot.channels.slack.install import Authorize, Installations
 from bot.channels.slack.payload import Origin, Who, team_of, well_formed
 from bot.core import forms
+from bot.core.batcher import Batcher
 from bot.core.channel import Recipient
 from bot.core.settings import SettingsError
 from bot.core.types import Incoming, Reply
@@ -79,6 +80,8 @@ class SlackChannel:
         )  # fmt: skip
         self.answers = Answers(app, self.api)
         self.bolt: AsyncApp | None = None
+        # The signatures of requests arriving together are kept in one transaction.
+        self._signatures: Batcher[str, bool] = Batcher(self._first_times)
 
     # -- Channel protocol ---------------------------------------------------------------------
 
@@ -180,9 +183,7 @@ class SlackChannel:
         # A signature is good for five minutes, so a captured request could be sent again:
         # each is accepted once, by every `serve` process (Slack re-signs its own retries).
         signature = request.headers.get("x-slack-signature", "")
-        if not await inbound.first_time(
-            self.app.db, "slack-signature", signature, self.app.clock.now()
-        ):
+        if not await self._signatures.submit(signature):
             log.warning("slack: a replayed request (signature seen before) was ignored")
             return PlainTextResponse("", 200)
         try:
@@ -199,6 +200,11 @@ class SlackChannel:
         if not well_formed(bolt_request.body):
             return self._refuse(body)
         return to_starlette_response(await self.bolt.async_dispatch(bolt_request))
+
+    async def _first_times(self, signatures: Sequence[str]) -> list[bool]:
+        return await inbound.first_times(
+            self.app.db, "slack-signature", signatures, self.app.clock.now()
+        )
 
     async def oauth_endpoint(self, request: Request) -> Response:
         """`GET /slack/install` (a state and its cookie, then Slack's consent page) and
