@@ -26,7 +26,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # authentication and asyncpg's set-up. 50 kept stay open between bursts; the pool opens them
 # only when they are used at once, so a worker or the scheduler keeps the few it needs. 10 more
 # for a longer burst (then closed). PostgreSQL allows 100 connections by default: two busy
-# processes fit; more `serve` processes need a bigger max_connections or PgBouncer.
+# processes fit; more `serve` processes need a bigger max_connections, PgBouncer, or a smaller
+# pool: `[database] pool_size` and `max_overflow` in the settings file (these are the defaults).
 POOL_SIZE = 50
 POOL_OVERFLOW = 10
 # No pre-ping: it cost a round trip on every checkout, to catch connections the server or a
@@ -67,7 +68,9 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(database_url: str) -> AsyncEngine:
+def make_engine(
+    database_url: str, pool_size: int = POOL_SIZE, max_overflow: int = POOL_OVERFLOW
+) -> AsyncEngine:
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -77,7 +80,7 @@ def make_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
-        url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=POOL_RECYCLE_S
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=POOL_RECYCLE_S
     )
 
 
@@ -87,8 +90,12 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def connect(cls, database_url: str) -> Database:
-        engine = make_engine(database_url)
+    def connect(
+        cls, database_url: str, pool_size: int = POOL_SIZE, max_overflow: int = POOL_OVERFLOW
+    ) -> Database:
+        """PostgreSQL's pool holds `pool_size` connections, and `max_overflow` more for a while;
+        SQLite has none to size."""
+        engine = make_engine(database_url, pool_size, max_overflow)
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
 
     @property

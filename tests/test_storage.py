@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.settings import SettingsError, load_settings
 from bot.runtime.app import App
 from storage import buttons, identities, migrate
 from storage.db import Database, async_url
@@ -176,3 +177,29 @@ async def test_button_tokens_issued_ahead_serve_only_their_message_and_owner(app
     tokens = ahead.take("k2", [yes], "u")
     assert tokens is not None
     assert await buttons.resolve(app.db, tokens[yes], now) == buttons.Pressed(*yes, "u")
+
+
+async def test_the_settings_file_sizes_the_postgresql_pool(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three processes of 50 + 10 would pass PostgreSQL's default 100 connections: an operator
+    lowers the pool in the settings file, and no process opens more than it allows."""
+    config = tmp_path / "small-pool.toml"
+    config.write_text("[database]\npool_size = 3\nmax_overflow = 1\n", encoding="utf-8")
+    monkeypatch.setenv("ALUMNI_BOT_CONFIG", str(config))
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    app = App.build(load_settings())
+    pool = app.db.engine.pool
+    try:
+        sessions = [app.db.sessions() for _ in range(4)]
+        for session in sessions:  # four at once: three kept, one overflow
+            await session.execute(text("SELECT 1"))
+        assert pool.checkedout() == 4  # type: ignore[attr-defined]
+        for session in sessions:
+            await session.close()
+        assert pool.checkedin() == 3  # type: ignore[attr-defined]  # the overflow one closed
+    finally:
+        await app.close()
+    config.write_text("[database]\npool_size = 0\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"database\.pool_size"):
+        load_settings()

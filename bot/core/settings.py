@@ -62,6 +62,15 @@ class ChannelLimit(BaseModel):
     group_per_minute: float = Field(20.0, gt=0, le=100_000)
 
 
+class DatabaseSettings(BaseModel):
+    """PostgreSQL's connection pool in each process (storage/db.py says why these defaults).
+    PostgreSQL allows 100 connections unless told otherwise: every process may hold up to
+    pool_size + max_overflow."""
+
+    pool_size: int = Field(50, ge=1, le=1000)
+    max_overflow: int = Field(10, ge=0, le=1000)
+
+
 class InboxSettings(BaseModel):
     """How `serve` and `run` handle what platforms push (storage/inbox.py)."""
 
@@ -289,6 +298,7 @@ class Settings(BaseSettings):
     # the person's other identities or wait for next month.
     line_low_priority_share: float = Field(0.8, gt=0, le=1)
 
+    database: DatabaseSettings = DatabaseSettings()
     privacy: PrivacySettings = PrivacySettings()
     mail: MailSettings = MailSettings()
     invites: InviteSettings = InviteSettings()

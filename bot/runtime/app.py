@@ -29,7 +29,8 @@ class App(Services):
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> App:
         clock = clock or SystemClock()
-        db = Database.connect(settings.database_url)
+        pool = settings.database
+        db = Database.connect(settings.database_url, pool.pool_size, pool.max_overflow)
         catalogs = Catalogs.load()
         dispatcher = Dispatcher(db, settings, catalogs, build_router(), clock)
         inbox = Inbox(db, clock, settings.inbox)
