@@ -8,7 +8,15 @@ import random
 
 import pytest
 
-from bot.core.matching import Profile, ProfileIndex, Wanted, match_one, parse_synonyms, synonyms
+from bot.core.matching import (
+    Found,
+    Profile,
+    ProfileIndex,
+    Wanted,
+    match_one,
+    parse_synonyms,
+    synonyms,
+)
 from bot.core.settings import MatchingSettings
 from storage.jobs import is_remote, split_skills
 
@@ -190,10 +198,15 @@ def test_an_index_kept_up_to_date_matches_as_one_built_afresh() -> None:
 
 
 def test_a_dropped_person_is_matched_no_more_and_put_back_again() -> None:
-    index = ProfileIndex(PROFILES)
-    assert 1 in {f.person_id for f in index.match([OPENINGS["backend"]], SETTINGS)[1]}
-    index.drop(1)
-    assert 1 not in {f.person_id for f in index.match([OPENINGS["backend"]], SETTINGS)[1]}
-    index.put(Profile(1, ["Python", "Postgres"], ["Backend Engineer"], None, None))
-    [again] = [f for f in index.match([OPENINGS["backend"]], SETTINGS)[1] if f.person_id == 1]
+    index, backend = ProfileIndex(PROFILES), OPENINGS["backend"]
+    alice = PROFILES[0].id  # Python, SQL, AWS: a backend engineer
+
+    def matched() -> list[Found]:
+        return index.match([backend], SETTINGS)[backend.id]
+
+    assert alice in {f.person_id for f in matched()}
+    index.drop(alice)
+    assert alice not in {f.person_id for f in matched()}
+    index.put(Profile(alice, ["Python", "Postgres"], ["Backend Engineer"], None, None))
+    [again] = [f for f in matched() if f.person_id == alice]
     assert again.reason["skills"] == ["python", "PostgreSQL"] and again.reason["nice"] == []
