@@ -288,3 +288,16 @@ async def test_every_route_and_method_checks_the_session_and_the_role(
                 assert answer.status_code not in (401, 403, 500), (where, answer.status_code)
             else:
                 assert answer.status_code == 403, where
+
+
+async def test_the_next_page_keeps_the_filter(app: App, web: httpx.AsyncClient) -> None:
+    await sign_in(app, web, "admin@example.com")
+    first = await web.get("/admin/interactions?from=2025-01-01&segment=alumni")
+    found = re.search(r'rel="next" href="\?([^"]+)"', first.text)
+    assert found is not None  # the demo's year holds more than one page of contacts
+    link = found.group(1).replace("&amp;", "&")
+    assert "segment=alumni" in link and "from=2025-01-01" in link and link.endswith("page=2")
+    second = await web.get(f"/admin/interactions?{link}")
+    assert second.status_code == 200 and 'rel="prev"' in second.text
+    rows = re.compile(r"<tr><td>(\d{4}-\d\d-\d\d)</td>")
+    assert rows.findall(second.text) and rows.findall(second.text) != rows.findall(first.text)
