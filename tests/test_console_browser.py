@@ -75,6 +75,15 @@ async def open_link(page: Page, url: str) -> None:
     await page.click("#sign-in")
 
 
+async def signed_in(
+    app: App, site: str, browser: Browser, email: str
+) -> tuple[BrowserContext, Page, list[str]]:
+    """A fresh browser context signed in as `email` by its one-time link, on the dashboard."""
+    context, page, errors = await fresh_page(browser)
+    await open_link(page, f"{site}/admin/login/{await link(app, email)}")
+    return context, page, errors
+
+
 async def fresh_page(browser: Browser) -> tuple[BrowserContext, Page, list[str]]:
     context = await browser.new_context()
     page = await context.new_page()
@@ -154,8 +163,7 @@ async def test_an_alumnas_link_is_refused(app: App, site: str, browser: Browser)
 
 
 async def test_hr_cannot_open_the_audit_log(app: App, site: str, browser: Browser) -> None:
-    context, page, _ = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    context, page, _ = await signed_in(app, site, browser, "hr@example.com")
     assert await page.locator("text=監査ログ").count() == 0  # not even offered
     answer = await page.goto(f"{site}/admin/audit")
     assert answer is not None and answer.status == 403
@@ -166,8 +174,7 @@ async def test_hr_cannot_open_the_audit_log(app: App, site: str, browser: Browse
 async def test_a_post_without_the_csrf_token_is_refused(
     app: App, site: str, browser: Browser
 ) -> None:
-    context, page, _ = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'admin@example.com')}")
+    context, page, _ = await signed_in(app, site, browser, "admin@example.com")
     forged = await context.request.post(f"{site}/admin/logout", form={"x": "1"})
     assert forged.status == 403
     await page.goto(f"{site}/admin")
@@ -182,8 +189,7 @@ async def test_the_dashboards_numbers_are_the_chats_stats(
 ) -> None:
     """What HR reads on the dashboard is, line for line, what `stats` answers in chat."""
     answer = await chat(app, "hr@example.com").say("/stats")
-    context, page, errors = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    context, page, errors = await signed_in(app, site, browser, "hr@example.com")
     shown = [text.strip() for text in await page.locator("#stats li").all_inner_texts()]
     said = [markup.plain(row).strip() for row in answer.splitlines() if row.strip()]
     assert len(shown) >= 5 and all(row in said for row in shown), (shown, said)
@@ -195,8 +201,7 @@ async def test_the_dashboards_numbers_are_the_chats_stats(
 async def test_an_admin_filters_the_engagement_log_and_exports_it(
     app: App, site: str, browser: Browser, clock: FixedClock
 ) -> None:
-    context, page, errors = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'admin@example.com')}")
+    context, page, errors = await signed_in(app, site, browser, "admin@example.com")
     await page.goto(f"{site}/admin/interactions")
     start = (clock.now() - timedelta(days=30)).date().isoformat()
     await page.fill("input[name=from]", start)
@@ -218,8 +223,7 @@ async def test_an_admin_filters_the_engagement_log_and_exports_it(
 
 
 async def test_hr_is_refused_the_people_page(app: App, site: str, browser: Browser) -> None:
-    context, page, _ = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    context, page, _ = await signed_in(app, site, browser, "hr@example.com")
     assert await page.locator("header nav a[href='/admin/people']").count() == 0
     answer = await page.goto(f"{site}/admin/people?q=山田")
     assert answer is not None and answer.status == 403

@@ -10,14 +10,13 @@ from sqlalchemy import func, select
 
 from bot.runtime.app import App
 from storage.models import OutboxMessage
-from tests.test_console_browser import browser, fresh_page, link, open_link, pytestmark, site
+from tests.test_console_browser import browser, pytestmark, signed_in, site
 
 __all__ = ["browser", "pytestmark", "site"]  # the shared fixtures and the skip without Chromium
 
 
 async def test_compose_preview_and_send_a_broadcast(app: App, site: str, browser: Browser) -> None:
-    context, page, errors = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    context, page, errors = await signed_in(app, site, browser, "hr@example.com")
     await page.click("header >> text=一斉送信")
     assert "一斉送信" in await page.inner_text("h1")
     await page.fill("textarea[name=text]", "同窓会のお知らせ：12月20日 19時から")

@@ -10,10 +10,8 @@ from tests.test_console_browser import (
     JAPANESE_FONTS,
     browser,
     drawn_with,
-    fresh_page,
-    link,
-    open_link,
     pytestmark,
+    signed_in,
     site,
 )
 
@@ -23,8 +21,7 @@ __all__ = ["browser", "pytestmark", "site"]  # fixtures and the skip, used by na
 async def test_hr_creates_an_event_and_sees_it_listed(
     app: App, site: str, browser: Browser
 ) -> None:
-    context, page, errors = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    context, page, errors = await signed_in(app, site, browser, "hr@example.com")
     await page.click('nav a[href="/admin/events"]')
     assert "イベント" in await page.inner_text("h1")
     await page.click("#new-event")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, FilePayload
 
 from bot.runtime.app import App
-from tests.test_console_browser import browser, fresh_page, link, open_link, pytestmark, site
+from tests.test_console_browser import browser, fresh_page, link, pytestmark, signed_in, site
 from tests.test_console_import import BAD, GOOD, csv_of, people_count
 
 __all__ = ["browser", "pytestmark", "site"]  # fixtures, and the skip without Chromium
@@ -15,8 +15,7 @@ __all__ = ["browser", "pytestmark", "site"]  # fixtures, and the skip without Ch
 async def test_an_admin_uploads_a_bad_csv_and_sees_its_line_numbers(
     app: App, site: str, browser: Browser
 ) -> None:
-    context, page, errors = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'admin@example.com')}")
+    context, page, errors = await signed_in(app, site, browser, "admin@example.com")
     await page.click("text=取り込み")  # the header's link
     assert "取り込み" in await page.inner_text("h1")
     before = await people_count(app)

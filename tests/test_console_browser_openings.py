@@ -15,7 +15,7 @@ from storage import referrals as pipeline
 from storage.models import Identity, Opening
 from tests import test_console_browser as console_browser
 from tests.fakes.fake_channel import FakeChannel, VirtualSleep
-from tests.test_console_browser import drawn_with, fresh_page, link, open_link
+from tests.test_console_browser import drawn_with, signed_in
 
 pytestmark = console_browser.pytestmark
 site = console_browser.site  # the fixtures: the console served on 127.0.0.1, and Chromium
@@ -23,8 +23,7 @@ browser = console_browser.browser
 
 
 async def test_hr_posts_an_opening_through_the_form(app: App, site: str, browser: Browser) -> None:
-    context, page, errors = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    context, page, errors = await signed_in(app, site, browser, "hr@example.com")
     await page.click("header nav >> text=募集")
     assert "募集" in await page.inner_text("h1")
     await page.click("#new-opening")
@@ -73,8 +72,7 @@ async def test_moving_a_referral_tells_the_referrer_in_the_fake_channel(
         assert referral is not None
         identities = list(await session.scalars(select(Identity)))
     hers = {i.user_id for i in identities if i.person_id == hanako.id}
-    context, page, errors = await fresh_page(browser)
-    await open_link(page, f"{site}/admin/login/{await link(app, 'hr@example.com')}")
+    context, page, errors = await signed_in(app, site, browser, "hr@example.com")
     await page.click("header nav >> text=紹介")
     row = page.locator(f"#referral-{referral.id}")
     assert await row.locator(".stage").inner_text() == "受付"  # submitted
