@@ -7,12 +7,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
+from bot.core.clock import zone_of
 from bot.core.i18n import Translator, pick_locale
 from bot.runtime.app import App
 from storage import audit, console_web, people
@@ -29,11 +32,16 @@ class Viewer:
     roles: frozenset[Role]
     t: Translator
     csrf: str
+    zone: ZoneInfo  # theirs, or the deployment's default
     nav: tuple[tuple[str, str], ...] = ()  # (path, catalog key) of the header's links
 
     @property
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
+
+    def local(self, at: datetime | None) -> str:
+        """A stored time as the viewer reads it: in their zone, to the minute."""
+        return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if at is not None else ""
 
 
 def csrf_token(session_token: str) -> str:
@@ -69,7 +77,8 @@ async def viewer(app: App, request: Request) -> Viewer | None:
         if person is None or not console_web.may_sign_in(person):
             return None
         roles = roles_of(person)
-    return Viewer(person, roles, translator_for(app, request, person), csrf_token(token))
+    zone = zone_of(person.timezone, app.settings.default_timezone)
+    return Viewer(person, roles, translator_for(app, request, person), csrf_token(token), zone)
 
 
 class TooLarge(Exception):

@@ -26,14 +26,6 @@ NOTES = {"queued": "broadcasts.queued", "cancelled": "broadcasts.cancelled",
          "not_draft": "broadcasts.not_draft", "nobody": "broadcasts.nobody"}  # fmt: skip
 
 
-def _number(text: str | None) -> int:
-    return int(text) if text and text.isdigit() and 0 < int(text) < 1_000_000 else 1
-
-
-def _zone(app: App, who: Viewer) -> str:
-    return who.person.timezone or app.settings.default_timezone
-
-
 def _form_values(form: dict[str, str] | None = None) -> dict[str, Any]:
     form = form or {}
     return {"text": form.get("text", ""), "kind": form.get("segment", "all"),
@@ -43,10 +35,10 @@ def _form_values(form: dict[str, str] | None = None) -> dict[str, Any]:
 async def _list_page(
     app: App, request: Request, who: Viewer, status: int = 200, **extra: Any
 ) -> Response:
-    number = _number(request.query_params.get("page"))
+    number = render.page_number(request)
     async with app.db.transaction() as session:
         found = await store.listing(session, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
-    zone = _zone(app, who)
+    zone = who.zone.key
     rows = [
         {"id": b.id, "when": who.t.datetime(b.created_at, zone), "text": b.text[:80],
          "segment": feature.segment_label(who.t, store.parse_segment(b.segment)),

@@ -26,11 +26,6 @@ PAGE_SIZE = 25  # events, or RSVPs, a page
 DONE = frozenset({"created", "updated", "unchanged", "cancelled", "attended"})
 
 
-def number_of(request: Request) -> int:
-    text = request.query_params.get("page", "")
-    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
-
-
 def fields(form: Form, sent: dict[str, str] | None) -> list[dict[str, Any]]:
     """The form's fields as the template shows them, with what was typed kept."""
     return [
@@ -42,12 +37,12 @@ def fields(form: Form, sent: dict[str, str] | None) -> list[dict[str, Any]]:
 
 
 def when(who: Viewer, event: Event, app: App) -> str:
-    return chat.when(who.t, event, who.person.timezone or app.settings.default_timezone)
+    return chat.when(who.t, event, who.zone.key)
 
 
 async def events_list(app: App, request: Request, who: Viewer) -> Response:
     past = request.query_params.get("past") == "1"
-    number = number_of(request)
+    number = render.page_number(request)
     async with app.db.transaction() as session:
         found = await store.listed(session, app.clock.now(), past=past, number=number,
                                    size=PAGE_SIZE)  # fmt: skip
@@ -103,7 +98,7 @@ async def event_page(app: App, request: Request, who: Viewer) -> Response:
     see the people, a page at a time; from when check-in opens HR sees them too and marks who
     came, as the chat's `attendance` shows HR."""
     event_id = int(request.path_params["event_id"])
-    number = number_of(request)
+    number = render.page_number(request)
     async with app.db.transaction() as session:
         event = await store.get(session, event_id)
         if event is None:
@@ -117,7 +112,7 @@ async def event_page(app: App, request: Request, who: Viewer) -> Response:
                                              limit=PAGE_SIZE + 1)  # fmt: skip
         audit.record(session, app.clock.now(), who.person.id, "event_view", f"event:{event.id}",
                      via="web", names=names)  # fmt: skip
-    zone = who.person.timezone or app.settings.default_timezone
+    zone = who.zone.key
     going = count.get(RsvpStatus.GOING, 0)
     return render.page(
         who.t, "events_event.html", viewer=who, event=event, when=when(who, event, app),

@@ -8,7 +8,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.core.clock import zone_of
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer
 from bot.runtime.app import App
@@ -28,7 +27,7 @@ async def invitations_page(app: App, request: Request, who: Viewer) -> Response:
                      via="web")  # fmt: skip
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
-    zone = zone_of(who.person.timezone, app.settings.default_timezone)
+    zone = who.zone
     table = report_tables.invitations_table(who.t, found, zone)
     shown = {"title": table.title, "columns": table.columns, "note": table.note,
              "rows": [[report_tables.cell(c) for c in row] for row in table.rows]}  # fmt: skip

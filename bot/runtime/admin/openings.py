@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.core import forms
-from bot.core.clock import local_date, zone_of
+from bot.core.clock import local_date
 from bot.core.types import FieldKind, Form, FormError, UserFacingError
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer, form_of
@@ -25,33 +25,18 @@ from storage.models import Opening
 DONE = ("posted", "updated", "closed")  # the result lines a redirect may ask for
 
 
-def zone_name(app: App, who: Viewer) -> str:
-    return who.person.timezone or app.settings.default_timezone
-
-
-def page_number(request: Request) -> int:
-    text = request.query_params.get("page", "")
-    return int(text) if text.isdigit() and 0 < int(text) < 1_000_000 else 1
-
-
-def when(app: App, who: Viewer, at: Any) -> str:
-    """A stored time in the viewer's zone."""
-    zone = zone_of(zone_name(app, who), app.settings.default_timezone)
-    return str(at.astimezone(zone).strftime("%Y-%m-%d %H:%M")) if at is not None else ""
-
-
 def see_other(path: str, **query: object) -> Response:
     shown = {k: str(v) for k, v in query.items() if v is not None}
     return RedirectResponse(path + ("?" + urlencode(shown) if shown else ""), status_code=303)
 
 
 async def openings_list(app: App, request: Request, who: Viewer) -> Response:
-    number = page_number(request)
+    number = render.page_number(request)
     async with app.db.transaction() as session:
         listed, more = await job_lists.openings_page(session, number)
     rows = [
         {"o": x.opening, "matches": x.matches, "interested": x.interested,
-         "created": when(app, who, x.opening.created_at)}
+         "created": who.local(x.opening.created_at)}
         for x in listed
     ]  # fmt: skip
     return render.page(who.t, "openings.html", viewer=who, rows=rows, number=number, more=more)
@@ -108,7 +93,7 @@ async def _submit(
 ) -> Response:
     answers = await form_of(request)
     now, t = app.clock.now(), who.t
-    zone = zone_of(zone_name(app, who), app.settings.default_timezone)
+    zone = who.zone
     today = local_date(now, zone)
     values, problems = forms.parse_answers(form, answers, today, zone)
     if problems:
@@ -174,7 +159,7 @@ async def _show(
     status: int = 200,
 ) -> Response:
     """One opening: its card, the match count (admins also see who) and the interest."""
-    number = page_number(request)
+    number = render.page_number(request)
     async with app.db.transaction() as session:
         count = await store.count_matches(session, opening.id)
         interest = await job_lists.interest_count(session, opening.id)
@@ -186,9 +171,9 @@ async def _show(
     t = who.t
     values = {
         "o": opening, "card": jobs.card(t, opening), "count": count, "interest": interest,
-        "matched": [{"m": m, "notified": when(app, who, m.notified_at),
+        "matched": [{"m": m, "notified": who.local(m.notified_at),
                      "why": jobs.reason_text(t, m.reason)} for m in matched],
-        "interested": [{"i": i, "at": when(app, who, i.at)} for i in interested],
+        "interested": [{"i": i, "at": who.local(i.at)} for i in interested],
         "more": more, "number": number, "problem": problem,
         "result": _result(who, request, opening),
         "state": t("jobs.state.open" if opening.status == "open" else "jobs.state.closed"),

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.core.clock import local_date, zone_of
+from bot.core.clock import local_date
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer
 from bot.runtime.app import App
@@ -21,22 +21,14 @@ from storage.reports.filter import BadFilter, Filter, make_filter
 from storage.reports.stats import stats as compute_stats
 
 
-def _zone_name(app: App, who: Viewer) -> str:
-    return who.person.timezone or app.settings.default_timezone
-
-
 async def dashboard(app: App, request: Request, who: Viewer) -> Response:
-    now, zone = app.clock.now(), _zone_name(app, who)
+    now, zone = app.clock.now(), who.zone.key
     async with app.db.transaction() as session:
         figures = await compute_stats(session, now, zone)
         audit.record(session, now, who.person.id, "stats_view", None, via="web")
-    today = local_date(now, zone_of(zone, app.settings.default_timezone))
+    today = local_date(now, who.zone)
     return render.page(who.t, "dashboard.html", viewer=who,
                        lines=stats_lines(who.t, today, figures))  # fmt: skip
-
-
-def _page_number(text: str | None) -> int:
-    return int(text) if text and text.isdigit() and 0 < int(text) < 1_000_000 else 1
 
 
 def _filtered(app: App, request: Request, who: Viewer) -> tuple[dict[str, Any], Filter | None]:
@@ -44,11 +36,9 @@ def _filtered(app: App, request: Request, who: Viewer) -> tuple[dict[str, Any], 
     form's values; a bad one gives its friendly message as `problem` and no filter."""
     q = request.query_params
     start, end, segment = q.get("from", ""), q.get("to", ""), q.get("segment", "")
-    today = local_date(
-        app.clock.now(), zone_of(_zone_name(app, who), app.settings.default_timezone)
-    )
+    today = local_date(app.clock.now(), who.zone)
     values: dict[str, Any] = {"start": start, "end": end, "segment": segment, "problem": None,
-                              "number": _page_number(q.get("page")), "more": False}  # fmt: skip
+                              "number": render.page_number(request), "more": False}  # fmt: skip
     try:
         f = make_filter(today, start or None, end or None, segment or None,
                         zone=app.settings.default_timezone)  # fmt: skip
@@ -144,7 +134,7 @@ async def people_page(app: App, request: Request, who: Viewer) -> Response:
 
 
 async def audit_log(app: App, request: Request, who: Viewer) -> Response:
-    zone = zone_of(_zone_name(app, who), app.settings.default_timezone)
+    zone = who.zone
     now = app.clock.now()
     async with app.db.transaction() as session:
         found = await auditlog.latest(session)

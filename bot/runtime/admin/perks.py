@@ -7,11 +7,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.core.clock import local_date, zone_of
+from bot.core.clock import local_date
 from bot.core.types import Form
 from bot.runtime.admin import chat_forms, render
 from bot.runtime.admin.auth import Viewer, form_of
-from bot.runtime.admin.events import PAGE_SIZE, fields, number_of
+from bot.runtime.admin.events import PAGE_SIZE, fields
 from bot.runtime.app import App
 from handlers import perks as chat
 from storage import audit
@@ -19,9 +19,9 @@ from storage import perks as store
 
 
 async def perks_list(app: App, request: Request, who: Viewer) -> Response:
-    number = number_of(request)
+    number = render.page_number(request)
     now = app.clock.now()
-    today = local_date(now, zone_of(who.person.timezone, app.settings.default_timezone))
+    today = local_date(now, who.zone)
     async with app.db.transaction() as session:
         found = await store.recent(session, PAGE_SIZE + 1, (number - 1) * PAGE_SIZE)
         shown = found[:PAGE_SIZE]
@@ -60,8 +60,8 @@ def _choices(form: Form) -> dict[str, tuple[tuple[str, str], ...]]:
 
 async def perk_claims(app: App, request: Request, who: Viewer) -> Response:
     perk_id = int(request.path_params["perk_id"])
-    number = number_of(request)
-    zone = zone_of(who.person.timezone, app.settings.default_timezone)
+    number = render.page_number(request)
+    zone = who.zone
     async with app.db.transaction() as session:
         perk = await store.get(session, perk_id)
         if perk is None:

@@ -30,8 +30,7 @@ def _mail_standing(person: Person, contact: MailContact | None, mail_on: bool) -
 
 
 async def reach(app: App, request: Request, who: Viewer) -> Response:
-    text = request.query_params.get("page")
-    number = int(text) if text and text.isdigit() and 0 < int(text) < 1_000_000 else 1
+    number = render.page_number(request)
     mail_on = mail_configured(app.settings)
     rows: list[dict[str, str]] = []
     async with app.db.transaction() as session:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.core.clock import local_date, zone_of
+from bot.core.clock import local_date
 from bot.core.types import UserFacingError
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer, form_of
-from bot.runtime.admin.openings import page_number, see_other, when, zone_name
+from bot.runtime.admin.openings import see_other
 from bot.runtime.app import App
 from handlers import referrals as chat
 from storage import audit
@@ -34,7 +34,7 @@ async def pipeline(app: App, request: Request, who: Viewer) -> Response:
 async def _show(
     app: App, request: Request, who: Viewer, result: list[str], problem: str | None = None
 ) -> Response:
-    number, t = page_number(request), who.t
+    number, t = render.page_number(request), who.t
     async with app.db.transaction() as session:
         counts = await store.stage_counts(session)
         found = await store.pipeline(session, limit=PAGE_SIZE + 1,
@@ -43,7 +43,7 @@ async def _show(
     rows = [
         {"item": x, "r": x.referral, "stage": t(f"referrals.status.{x.referral.status}"),
          "kind": t(f"console_openings.kind.{x.referral.kind}"),
-         "updated": when(app, who, x.referral.updated_at),
+         "updated": who.local(x.referral.updated_at),
          "moves": [(to, t(f"referrals.status.{to}")) for to in
                    store.next_stages(x.referral.status)]}
         for x in found[:PAGE_SIZE]
@@ -59,7 +59,7 @@ async def move(app: App, request: Request, who: Viewer) -> Response:
     number = str(request.path_params.get("number", ""))
     to = (await form_of(request)).get("to", "")
     now = app.clock.now()
-    today = local_date(now, zone_of(zone_name(app, who), app.settings.default_timezone))
+    today = local_date(now, who.zone)
     try:
         async with app.db.transaction() as session:
             moved = await chat.move_stage(session, app, now, today, who.person, number, to, who.t,

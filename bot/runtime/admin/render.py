@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from bot.core.i18n import Translator
@@ -73,6 +74,12 @@ def rich(text: str) -> Markup:
 
 
 ENV.filters["rich"] = rich
+
+
+def page_number(request: Request) -> int:
+    """`?page=N` of a paged list (_pages.html); anything else is the first page."""
+    text = request.query_params.get("page", "")
+    return int(text) if text.isdigit() and 0 < int(text) < 1_000_000 else 1
 
 
 def page(t: Translator, template: str, status: int = 200, **values: Any) -> Response:
