@@ -23,7 +23,7 @@ from bot.core import markup
 from bot.core.clock import FixedClock
 from bot.runtime import admin
 from bot.runtime.app import App
-from storage import console_web, demo, people
+from storage import console_web, people
 from tests.conftest import chat
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,10 +35,9 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-async def site(app: App) -> AsyncIterator[str]:
+async def site(demo_company: App) -> AsyncIterator[str]:
+    app = demo_company
     await app.prepare()
-    async with app.db.transaction() as session:
-        await demo.load(session, app.clock.now(), size=60)
     # Our own listening socket: the browser's first request waits in its backlog until uvicorn
     # accepts it, so nothing polls for the server to be up.
     listening = socket.create_server(("127.0.0.1", 0))

@@ -26,10 +26,9 @@ PAGES += ["/admin/broadcasts", "/admin/reach"]
 
 
 @pytest.fixture
-async def web(app: App) -> AsyncIterator[httpx.AsyncClient]:
+async def web(demo_company: App) -> AsyncIterator[httpx.AsyncClient]:
+    app = demo_company
     await app.prepare()
-    async with app.db.transaction() as session:
-        await demo.load(session, app.clock.now(), size=60)
     transport = httpx.ASGITransport(app=Starlette(routes=admin.routes(app)))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client

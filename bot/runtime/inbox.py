@@ -122,8 +122,14 @@ class Inbox:
         """Wait until everything recorded has been handled (tests, benchmarks), for at most
         IDLE_WAIT seconds."""
         async with asyncio.timeout(IDLE_WAIT):
-            while self._tasks or await store.waiting(self.db):
-                self._wake.set()
+            while True:
+                if self._tasks:  # what is in hand ends first: no query while it runs
+                    await asyncio.wait(set(self._tasks))
+                    await asyncio.sleep(0)  # their done callbacks run
+                    continue
+                if not await store.waiting(self.db):
+                    return
+                self._wake.set()  # recorded, not yet claimed (or held by another process)
                 await asyncio.sleep(0.005)
 
     async def _claim(self, limit: int) -> int:
