@@ -45,6 +45,7 @@ class WorkCalendar:
     closures: tuple[tuple[date, date], ...] = ()
     weekend: frozenset[int] | None = None  # the company's days off (0 = Monday), else the country's
 
+    @lru_cache(maxsize=4096)  # noqa: B019 - asked once a person in a tick, about one day
     def is_working(self, day: date) -> bool:
         holidays_, weekend = _year(self.country, day.year)
         if self.weekend is not None:
