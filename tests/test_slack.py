@@ -659,6 +659,32 @@ async def test_a_replayed_signed_request_is_not_processed_again(slack_db: Worksp
         assert await session.scalar(select(func.count()).select_from(Invite)) == 2
 
 
+async def test_a_replayed_modal_submission_is_acted_on_once(slack: Workspace) -> None:
+    """A submission is acted on before its acknowledgement, so its signature is checked on its
+    own (what is recorded has the signature for its inbox key): a captured submission sent
+    again after a later edit does not undo that edit."""
+    s = slack
+    await s.command(SUZUKI, "profile")
+    await s.press(SUZUKI, "同意する")
+    await s.press(SUZUKI, "日本語")
+    await s.press(SUZUKI, "Asia/Tokyo")
+    await s.command(SUZUKI, "profile")
+    await s.press(SUZUKI, "プロフィールを編集")
+    body = urlencode({"payload": json.dumps(s.submission(SUZUKI, {"skills": "Go; Rust"}))})
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers |= signature(body.encode(), int(time.time()))
+    first = await s.client.post("/slack/events", content=body, headers=headers)
+    await s.channel.idle()
+    assert first.status_code == 200 and "保存しました。" in s.fake.texts(0)
+    await s.submit(SUZUKI, {"skills": "Python"})
+    replayed = await s.client.post("/slack/events", content=body, headers=headers)
+    await s.channel.idle()
+    assert replayed.status_code == 200
+    async with s.app.db.sessions() as session:
+        suzuki = await people.person_by_email(session, "hr@example.com")
+        assert suzuki is not None and suzuki.skills == ["Python"]
+
+
 async def test_replays_sent_at_the_same_moment_are_processed_once(slack_db: Workspace) -> None:
     """The signatures of concurrent requests are kept in one shared write: of 10 copies of
     one signed request arriving together, one is handled (one invite) and all get a 200."""

@@ -250,6 +250,10 @@ class Workspace:
 
     async def submit(self, user: str, values: dict[str, str]) -> httpx.Response:
         """Submit the last modal: `values` by field name, the rest as the modal showed them."""
+        return await self.interact(self.submission(user, values))
+
+    def submission(self, user: str, values: dict[str, str]) -> dict[str, Any]:
+        """The `view_submission` payload `submit` sends."""
         view = self.last_modal()
         state: dict[str, Any] = {}
         for block in view["blocks"]:
@@ -284,7 +288,7 @@ class Workspace:
                 "state": {"values": state},
             },
         }
-        return await self.interact(payload)
+        return payload
 
     async def onboard(self, user: str, agree: str = "I agree", language: str = "English") -> None:
         await self.command(user, "profile")

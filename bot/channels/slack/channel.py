@@ -16,7 +16,6 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +26,7 @@ from slack_bolt.adapter.starlette.async_handler import (
 )
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -175,11 +175,10 @@ class SlackChannel(Handling):
         if not signed(self.secret or "", request.headers, body, time.time()):
             return PlainTextResponse("invalid signature", 401)
         # A signature is good for five minutes, so a captured request could be sent again:
-        # each is accepted once, by every `serve` process (Slack re-signs its own retries).
-        signature = request.headers.get("x-slack-signature", "")
-        if not await self._signatures.submit(signature):
-            log.warning("slack: a replayed request (signature seen before) was ignored")
-            return PlainTextResponse("", 200)
+        # each is acted on once, by every `serve` process (Slack re-signs its own retries).
+        # What is recorded has its signature for inbox key (or the event's id), so the record
+        # is the guard, in the same write; a modal submission, acted on before the ack, is
+        # checked on its own first (`_on_submission`).
         try:
             bolt_request = to_async_bolt_request(request, body)
         except (
@@ -224,52 +223,78 @@ class SlackChannel(Handling):
 
     # -- listeners: record, acknowledge; the work is done from the inbox --------------------
 
-    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_command(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
         if body.get("user_id"):
             who = (team_of(body), str(body["user_id"]), body.get("response_url"))
-            await self._record("command", body, who)
+            await self._record("command", body, request, who)
         await ack()
 
-    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_action(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
         user = body.get("user") or {}
         if body.get("actions") and user.get("id"):
-            await self._record("action", body, (team_of(body), str(user["id"]), None))
+            await self._record("action", body, request, (team_of(body), str(user["id"]), None))
         await ack()
 
-    async def _on_submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_submission(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
+        if not await self._signatures.submit(signature_of(request)):
+            log.warning("slack: a replayed modal submission (signature seen before) was ignored")
+            await ack()
+            return
         try:
-            await self._submission(ack, body)
+            await self._submission(ack, body, request)
         except Exception:
             log.exception("slack: modal submission failed: user=%s", body.get("user"))
             if ack.response is None:
                 await ack()
 
-    async def _on_home(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_home(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
         event = body.get("event") or {}
         if event.get("tab", "home") == "home" and event.get("user"):
-            await self._record("home", body, (team_of(body), str(event["user"]), None))
+            await self._record("home", body, request, (team_of(body), str(event["user"]), None))
         await ack()
 
-    async def _on_message(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_message(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
         event = body.get("event") or {}
         if event.get("channel_type") == "im" and not event.get("bot_id") and event.get("user"):
-            await self._record("message", body, (team_of(body), str(event["user"]), None))
+            await self._record("message", body, request, (team_of(body), str(event["user"]), None))
         await ack()
 
-    async def _on_uninstalled(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await self._record("gone", body, None, reason="app_uninstalled")
+    async def _on_uninstalled(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
+        await self._record("gone", body, request, None, reason="app_uninstalled")
         await ack()
 
-    async def _on_tokens_revoked(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_tokens_revoked(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
         tokens = (body.get("event") or {}).get("tokens") or {}
         if tokens.get("bot"):  # user tokens are not ours to care about: we only use the bot's
-            await self._record("gone", body, None, reason="tokens_revoked")
+            await self._record("gone", body, request, None, reason="tokens_revoked")
         await ack()
 
-    async def _record(self, kind: str, body: dict[str, Any], who: Who | None, **extra: Any) -> None:
+    async def _record(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        request: AsyncBoltRequest,
+        who: Who | None,
+        **extra: Any,
+    ) -> None:
         """Into the inbox before the acknowledgement (if this raises, Slack gets a 500 and
-        retries an event). An event id recorded before is Slack's retry: dropped."""
-        key = str(body.get("event_id") or "") or f"{kind}:{uuid.uuid4().hex}"
+        retries an event). An event id recorded before is Slack's retry, a signature recorded
+        before a replay: dropped."""
+        key = str(body.get("event_id") or "") or f"{kind}:{signature_of(request)}"
         team, user = (who[0], who[1]) if who else (team_of(body), "")
         item = {"kind": kind, "body": body, "who": list(who) if who else None, **extra}
         conversation = inbox.private_conversation(team, user)
@@ -279,7 +304,9 @@ class SlackChannel(Handling):
     async def _on_other_event(self, ack: AsyncAck) -> None:
         await ack()  # acknowledged, so Slack does not retry what we do not use
 
-    async def _submission(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _submission(
+        self, ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
         view, user = body["view"], body["user"]
         try:
             form, conversation = render.form_from_metadata(view["private_metadata"])
@@ -301,5 +328,10 @@ class SlackChannel(Handling):
             return
         # Done (committed): the answer to the DM is recorded, so a crash cannot lose it.
         who = (actor.workspace, actor.user_id, None)
-        await self._record("answer", body, who, replies=[r.to_dict() for r in result])
+        await self._record("answer", body, request, who, replies=[r.to_dict() for r in result])
         await ack()  # closes the modal
+
+
+def signature_of(request: AsyncBoltRequest) -> str:
+    """The request's `X-Slack-Signature` (verified by `endpoint` before Bolt saw it)."""
+    return next(iter(request.headers.get("x-slack-signature") or []), "")
