@@ -69,7 +69,11 @@ def _money(text: str, field: str) -> Decimal:
     return value
 
 
-def _whole(value: Decimal) -> int:
+def _whole(value: Decimal, limit: int) -> int:
+    """Whole yen, at most `limit`: a larger amount is refused before it is rounded (1E100 has
+    more digits than Decimal's precision, and rounding it raised InvalidOperation)."""
+    if value > limit:
+        raise BadOutcome("outcomes.too_large", "value", max=yen(limit))
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -103,16 +107,17 @@ def validate(
             raise BadOutcome("outcomes.bad_rate", "rate", value=(rate or "")[:40])
     salary_yen = None
     if (salary or "").strip():
-        salary_yen = _whole(_money(salary or "", "salary") * factor)
+        salary_yen = _whole(_money(salary or "", "salary") * factor, settings.max_value_yen)
     if (value or "").strip():
         amount = _money(value or "", "value")
         if code == YEN and amount != amount.to_integral_value():
             raise BadOutcome("outcomes.whole_yen", "value", value=(value or "")[:40])
-        value_yen = _whole(amount * factor)
+        value_yen = _whole(amount * factor, settings.max_value_yen)
     elif kind in HIRES:
         amount = None
         base = salary_yen if salary_yen is not None else settings.default_salary_yen
-        value_yen = _whole(Decimal(base) * Decimal(str(settings.hire_fee_rate)))
+        fee = Decimal(base) * Decimal(str(settings.hire_fee_rate))
+        value_yen = _whole(fee, settings.max_value_yen)
     else:
         raise BadOutcome("outcomes.value_needed", "value", kind=kind)
     if value_yen > settings.max_value_yen or (salary_yen or 0) > settings.max_value_yen:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -146,6 +146,8 @@ def test_the_command_line_records_corrects_and_withdraws_outcomes(
     rate=st.one_of(st.none(), st.text(max_size=8), st.floats(-5, 500).map(str)),
     on=st.one_of(st.none(), st.text(max_size=12), st.dates().map(date.isoformat)),
 )
+@example(kind="rehire", value="1E100", salary=None, currency=None, rate=None, on=None)
+@example(kind="hire", value=None, salary="9E99", currency="usd", rate="150", on=None)
 def test_any_input_is_an_outcome_within_bounds_or_one_refusal(
     kind: str,
     value: str | None,
