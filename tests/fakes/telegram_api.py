@@ -6,7 +6,9 @@ API refuses: text over 4096 characters, callback data over 64 bytes, an unknown 
 user who never pressed Start or blocked the bot (403), getUpdates while a webhook is set (409).
 Tests push updates into it (`push`) and can make a method answer 429 with `retry_after` or a
 5xx (`fail_next`); sends beyond `send_per_second` (a token bucket, off by default) answer 429
-with `retry_after` 1, as the bot-wide limit does."""
+with `retry_after` 1, as the bot-wide limit does, and so does a second send to one chat within a
+second when `chat_per_second` is set (Telegram's one message a second per chat; a tenth of the
+interval is allowed for the jitter of the way there)."""
 
 from __future__ import annotations
 
@@ -95,6 +97,9 @@ class FakeTelegramAPI:
         self.send_per_second: float | None = None  # the bot-wide limit; None: unlimited
         self.too_many = 0  # sends answered 429 by that limit
         self.sent_at: list[float] = []  # time.monotonic() of each accepted send
+        self.chat_per_second: float | None = None  # the per-chat limit; None: unlimited
+        self.chat_too_many = 0  # sends answered 429 by the per-chat limit (also in too_many)
+        self.chat_sent_at: dict[str, list[float]] = {}  # chat id → its accepted sends' times
         self._bucket: float | None = None
         self._refilled = 0.0
 
@@ -185,7 +190,8 @@ class FakeTelegramAPI:
             return _error(ApiError(404, "Not Found"))
         if self.send_delay and method == "sendMessage":
             await asyncio.sleep(self.send_delay)
-        if method in SENDS and not self._take():
+        chat_id = str(params.get("chat_id", ""))
+        if method in SENDS and (not self._chat_free(chat_id) or not self._take()):
             self.too_many += 1
             return _error(ApiError(429, "Too Many Requests: retry after 1", retry_after=1))
         try:
@@ -194,6 +200,7 @@ class FakeTelegramAPI:
             return _error(exc)
         if method in SENDS:
             self.sent_at.append(time.monotonic())
+            self.chat_sent_at.setdefault(chat_id, []).append(self.sent_at[-1])
         return web.json_response({"ok": True, "result": result})
 
     async def api_getMe(self, p: dict[str, Any], f: dict[str, bytes]) -> Any:
@@ -254,6 +261,16 @@ class FakeTelegramAPI:
                 except TimeoutError:
                     pass
         return list(self._updates)
+
+    def _chat_free(self, chat_id: str) -> bool:
+        """False (a 429) for a send to a chat that had one less than a second ago."""
+        earlier = self.chat_sent_at.get(chat_id)
+        if self.chat_per_second is None or not earlier:
+            return True
+        if time.monotonic() - earlier[-1] >= 0.9 / self.chat_per_second:
+            return True
+        self.chat_too_many += 1
+        return False
 
     def _take(self) -> bool:
         """One send from the token bucket of `send_per_second` (full at the first send)."""
