@@ -120,8 +120,6 @@ def validate(
         value_yen = _whole(fee, settings.max_value_yen)
     else:
         raise BadOutcome("outcomes.value_needed", "value", kind=kind)
-    if value_yen > settings.max_value_yen or (salary_yen or 0) > settings.max_value_yen:
-        raise BadOutcome("outcomes.too_large", "value", max=yen(settings.max_value_yen))
     day = on if isinstance(on, date) else today
     if isinstance(on, str) and on.strip():
         try:
