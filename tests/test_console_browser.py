@@ -68,10 +68,12 @@ async def link(app: App, email: str, *, force: bool = False) -> str:
 
 
 async def open_link(page: Page, url: str) -> None:
-    """Open a login link and press its button: only that POST spends it (a preview cannot)."""
+    """Open a login link and press its button: only that POST spends it (a preview cannot).
+    Returns once the page the POST leads to has loaded (the dashboard, or the refusal)."""
     shown = await page.goto(url)
     assert shown is not None and shown.status == 200
-    await page.click("#sign-in")
+    async with page.expect_navigation():
+        await page.click("#sign-in")
 
 
 async def signed_in(
