@@ -4,30 +4,38 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.core.types import Actor
 from storage.models import Identity, Person, Role, RoleGrant
 
+# Built once: this runs for every message, and building the statement cost as much as running it.
+_IDENTITY = (
+    select(Identity)
+    .options(
+        joinedload(Identity.person).joinedload(Person.grants),
+        joinedload(Identity.form_state),
+    )
+    .where(Identity.channel == bindparam("channel"), Identity.user_id == bindparam("user_id"))
+    .where(or_(Identity.workspace == bindparam("workspace"), Identity.workspace == ""))
+    .order_by(Identity.workspace.desc())
+)
+
 
 async def identity_for(session: AsyncSession, actor: Actor, now: datetime) -> Identity:
-    """The identity for this actor, created on first contact.
+    """The identity for this actor, created on first contact, with its person, their grants
+    and its form in progress loaded.
 
     An identity imported with only a user id (`slack_user_id` in a CSV has no workspace) is
     completed with the workspace the first time that user talks to us."""
     # One query for the identity, its person and their grants (joined, not three round trips:
     # this runs for every message). A row per grant, made unique; at most two identities match
     # (this workspace's, and one imported without a workspace), this workspace's first.
-    query = (
-        select(Identity)
-        .options(joinedload(Identity.person).joinedload(Person.grants))
-        .where(Identity.channel == actor.channel, Identity.user_id == actor.user_id)
-        .where(Identity.workspace.in_({actor.workspace, ""}))
-        .order_by(Identity.workspace.desc())
-    )
-    matches = (await session.scalars(query)).unique().all()
+    where = {"channel": actor.channel, "user_id": actor.user_id, "workspace": actor.workspace}
+    matches = (await session.scalars(_IDENTITY, where)).unique().all()
     found = matches[0] if matches else None
     if found is None:
         found = Identity(
@@ -41,6 +49,7 @@ async def identity_for(session: AsyncSession, actor: Actor, now: datetime) -> Id
         session.add(found)
         await session.flush()
         found.person = None
+        set_committed_value(found, "form_state", None)
         if actor.verified_email:
             await _link_by_verified_email(session, found, actor.verified_email)
         return found

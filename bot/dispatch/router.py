@@ -186,7 +186,7 @@ class Dispatcher:
         # A form in progress takes plain answers, its own buttons and cancel. A command (a
         # /command, or a command's name alone: "help", "stats") runs, and the form waits with a
         # note saying so: it never becomes a job title or a candidate's name.
-        waiting = await session.get(FormState, identity.id)
+        waiting = identity.form_state  # read with the identity
         if msg.action in (forms.FORM_CHOOSE, forms.FORM_SKIP, forms.FORM_CANCEL) or (
             msg.action is None
             and msg.command is None

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, Cadence, Comeback
+from storage.models.operations import FormState
 from storage.types import utcnow
 
 
@@ -115,6 +116,9 @@ class Identity(Base):
     person: Mapped[Person | None] = relationship(
         back_populates="identities", foreign_keys=[person_id]
     )
+    # The form in progress, read with the identity for every message (storage/people.py);
+    # written only as a FormState of its own, never through this attribute.
+    form_state: Mapped[FormState | None] = relationship(viewonly=True, lazy="raise")
 
 
 class Workspace(Base):
