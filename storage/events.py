@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import interactions
@@ -72,19 +72,28 @@ def checkin_open(event: Event, now: datetime) -> bool:
     return event.starts_at - CHECKIN_OPENS <= now <= event.ends_at + CHECKIN_CLOSES
 
 
+# The statements of an RSVP press, built once: a rush of presses is CPU-bound in this process,
+# and building a statement cost about as much as running it (bench/event_rsvp.py).
+_EVENT = select(Event).where(Event.id == bindparam("id")).execution_options(populate_existing=True)
+_EVENT_LOCKED = _EVENT.with_for_update()
+_LOCK = select(Event.sequence, Event.status).where(Event.id == bindparam("id")).with_for_update()
+_TALLY = (
+    select(Rsvp.status, func.count(), func.count(case((Rsvp.person_id == bindparam("person"), 1))))
+    .where(Rsvp.event_id == bindparam("event"))
+    .group_by(Rsvp.status)
+)
+
+
 async def get(session: AsyncSession, event_id: int, *, lock: bool = False) -> Event | None:
-    query = select(Event).where(Event.id == event_id).execution_options(populate_existing=True)
-    if lock:
-        query = query.with_for_update()
-    return (await session.scalars(query)).first()
+    query = _EVENT_LOCKED if lock else _EVENT
+    return (await session.scalars(query, {"id": event_id})).first()
 
 
 async def lock(session: AsyncSession, event: Event) -> Event | None:
     """Lock an event read earlier in this transaction, for an RSVP. Every change to an event
     bumps its `sequence` (cancelling too), so the row is only read again when it changed
     in between; None when it is gone."""
-    query = select(Event.sequence, Event.status).where(Event.id == event.id).with_for_update()
-    row = (await session.execute(query)).first()
+    row = (await session.execute(_LOCK, {"id": event.id})).first()
     if row is None:
         return None
     if (row.sequence, row.status) == (event.sequence, event.status):
@@ -210,13 +219,7 @@ async def tally(
     session: AsyncSession, event_id: int, person_id: int
 ) -> tuple[dict[str, int], bool]:
     """({status: count} for one event, whether this person has answered), in one query."""
-    mine = func.count(case((Rsvp.person_id == person_id, 1)))
-    query = (
-        select(Rsvp.status, func.count(), mine)
-        .where(Rsvp.event_id == event_id)
-        .group_by(Rsvp.status)
-    )
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(_TALLY, {"person": person_id, "event": event_id})).all()
     return {status: n for status, n, _ in rows}, any(m for _, _, m in rows)
 
 
