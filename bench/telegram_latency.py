@@ -3,6 +3,9 @@
 `alumni-bot serve` runs in its own process, as in production, with the Bot API pointed at the
 tests' fake (127.0.0.1). Each sample is one `POST /telegram/webhook` until its 200: secret
 checked, `update_id` recorded once, dispatched, the answer sent to the fake Bot API. The
+senders are joined, consented people (a person and a Telegram identity each, in a throwaway
+database), so `/help` is the member's full answer, and every update has a fresh `update_id`
+(the run fails unless every update was answered). The
 baseline is `GET /healthz` (HTTP plus one database round trip) through the same process at the
 same concurrency: the ratio is what handling a Telegram update costs, not the machine's speed.
 
@@ -29,7 +32,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.fakes
 
+from bench.fresh_db import fresh_database  # noqa: E402
+from bot.core.clock import FixedClock  # noqa: E402
+from storage.db import Database  # noqa: E402
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, TgUser  # noqa: E402
+from tests.support.crowd import add_people  # noqa: E402
+
+PREFIX = "700000"  # the people's Telegram user ids: 7000000, 7000001, …, 70000010, …
 
 SECRET = "bench-secret"
 
@@ -76,15 +85,28 @@ async def wait_healthy(http: httpx.AsyncClient, serve: asyncio.subprocess.Proces
     raise SystemExit("alumni-bot serve did not become healthy in 30 s")
 
 
-async def main(n: int, concurrency: int, text: str, database_url: str | None) -> None:
+async def main(n: int, concurrency: int, text: str, database_url: str | None) -> int:
+    async with fresh_database(database_url or "sqlite://") as url:
+        db = Database.connect(url)
+        try:
+            await add_people(db, concurrency, FixedClock().now(), prefix=PREFIX)
+        finally:
+            await db.close()
+        return await measure(n, concurrency, text, url)
+
+
+async def measure(n: int, concurrency: int, text: str, url: str) -> int:
     fake = FakeTelegramAPI()
     await fake.start()
-    users = [TgUser(7_000_000 + i, f"u{i}", "ja" if i % 2 else "en") for i in range(concurrency)]
+    users = [
+        TgUser(int(f"{PREFIX}{i}"), f"u{i}", "ja" if i % 2 else "en") for i in range(concurrency)
+    ]
     port = free_port()
+    answered = 0
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
-            "DATABASE_URL": database_url or f"sqlite:///{Path(tmp) / 'bench.db'}",
+            "DATABASE_URL": url,
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "TELEGRAM_API_URL": fake.api_url,
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
@@ -117,7 +139,14 @@ async def main(n: int, concurrency: int, text: str, database_url: str | None) ->
                 print(f"{n} rounds of {concurrency} concurrent {text!r} updates through serve")
                 base = describe("GET /healthz (baseline)", await rounds(n, concurrency, health))
                 hook = describe("webhook update", await rounds(n, concurrency, update))
+                # Answers may leave after the 200 (the durable inbox): wait for them all.
+                for _ in range(600):
+                    if len(fake.sent()) - before >= n * concurrency:
+                        break
+                    await asyncio.sleep(0.05)
                 answered = len(fake.sent()) - before
+                first = str(fake.sent()[-1].get("text", "")).splitlines()[0][:70]
+                print(f"an answer begins: {first!r}")
                 print(
                     f"ratio webhook/healthz: median {hook[0] / base[0]:.2f}x   "
                     f"p99 {hook[1] / base[1]:.2f}x   ({answered} answers sent)"
@@ -130,6 +159,11 @@ async def main(n: int, concurrency: int, text: str, database_url: str | None) ->
             if serve.returncode not in (0, -15) or os.environ.get("BENCH_SHOW_LOG"):
                 sys.stderr.write((Path(tmp) / "serve.log").read_text(errors="replace")[-3000:])
     await fake.close()
+    expected = n * concurrency
+    if answered != expected:
+        print(f"WRONG: {answered} answers for {expected} updates")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
@@ -139,4 +173,4 @@ if __name__ == "__main__":
     parser.add_argument("--text", default="/help")
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.concurrency, args.text, args.database_url))
+    sys.exit(asyncio.run(main(args.rounds, args.concurrency, args.text, args.database_url)))
