@@ -139,8 +139,8 @@ async def test_serve_stops_cleanly_and_gives_back_what_it_did_not_handle(
     await api.start()
     api.send_delay = 0.2  # handling lags: at the signal, most are still to do
     port = free_port()
-    env = serve_env(database_url, api, port, tmp_path, concurrency=2)  # 6 s of work in all
-    users = [TgUser(9000 + n, f"Q{n}", "en") for n in range(60)]
+    env = serve_env(database_url, api, port, tmp_path, concurrency=2)  # 3 s of work in all
+    users = [TgUser(9000 + n, f"Q{n}", "en") for n in range(30)]
     serve = await start_serve(env, port)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
