@@ -7,7 +7,11 @@ acknowledges and the work goes on after it. The baseline is Bolt's bare ack: an 
 command listener only calls `ack()`, served by the same Starlette adapter and uvicorn in a
 process of its own, at the same concurrency. The ratio is what our channel adds to Bolt's own
 cost of acknowledging. Also printed: the time until the answer reached the fake (the work after
-the ack: identity, dispatch, `response_url`).
+the ack: identity, dispatch, `response_url`), twice. "none waited": the rounds above, where
+each of the 50 sends again as soon as its command is acknowledged, answered or not (a flood of
+about 250 commands a second, more than this one process answers: the answers queue, and their
+lag grows with the number of rounds). "each waited": then the same rounds as people type, each
+of the 50 sending its next command only once its answer has arrived.
 
     python bench/slack_latency.py [--rounds 20] [--concurrency 50] [--text help]
                                   [--database-url postgresql://postgres@127.0.0.1:5432/test]
@@ -167,8 +171,26 @@ async def run(
         response = await http.post("/slack/events", content=body, headers=headers)
         response.raise_for_status()
 
+    seen: dict[str, float] = {}
+    read = 0
+
     def answered() -> dict[str, float]:
-        return {c.params["name"]: c.at for c in fake.to("response")}
+        """Each command's answer time, read incrementally from what the fake received."""
+        nonlocal read
+        for call in fake.calls[read:]:
+            if call.method == "response":
+                seen[call.params["name"]] = call.at
+        read = len(fake.calls)
+        return seen
+
+    async def conversation(http: httpx.AsyncClient, i: int) -> None:
+        """As a person types: the command, then waiting for its answer before the next."""
+        name = f"r{next(counter)}"
+        body, headers = signed_command(users[i], text, fake.response_url(name))
+        sent_at[name] = time.perf_counter()
+        response = await http.post("/slack/events", content=body, headers=headers)
+        response.raise_for_status()
+        await fake.wait_until(lambda: name in answered(), 60)
 
     print(f"{n} rounds of {concurrency} concurrent signed '/alumni {text}' commands")
     bare_port, serve_port = free_port(), free_port()
@@ -191,9 +213,18 @@ async def run(
         await fake.wait_until(lambda: len(answered()) >= len(sent_at), 120)
         arrived = answered()
         lags = [arrived[k] - sent_at[k] for k in sent_at]
-        describe("serve answer arrived", lags[3 * concurrency :])
+        describe("answer, none waited", lags[3 * concurrency :])
         ratio = f"median {ours[0] / base[0]:.2f}x   p99 {ours[1] / base[1]:.2f}x"
         print(f"ratio serve/bare ack: {ratio}")
+        sent_at.clear()
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{serve_port}",
+            limits=httpx.Limits(max_connections=concurrency),
+            timeout=60,
+        ) as http:
+            await rounds(n, concurrency, lambda i: conversation(http, i))
+        arrived = answered()
+        describe("answer, each waited", [arrived[k] - sent_at[k] for k in sent_at])
     finally:
         serve.terminate()
         await asyncio.wait_for(serve.wait(), 10)
