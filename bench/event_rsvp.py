@@ -1,10 +1,12 @@
 """1,000 people pressing "Going" at the same moment for a 100-seat event (PostgreSQL or SQLite).
 
-    python bench/event_rsvp.py [--people 1000] [--capacity 100] [--cancel 50]
+    python bench/event_rsvp.py [--people 1000] [--capacity 100] [--cancel 50] [--at-once N]
                                [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
 Every press goes through the real Dispatcher (identity lookup, route, handler, one
-transaction each), all started at once with asyncio.gather over the engine's connection pool.
+transaction each), all pressed at once with asyncio.gather and handled `[inbox] concurrency`
+(8) at a time, as `serve`'s inbox handles what arrives (`--at-once 0`: all handled at once,
+over the engine's connection pool, as this bench did before 2026-12-07).
 The RSVP handler locks the event's row, so the presses are counted one after another: the run
 fails unless exactly `capacity` people are going and everyone else is on the waitlist. Then
 `--cancel` of those going say "can't go" at once, and exactly as many must be promoted.
@@ -24,6 +26,7 @@ import asyncio
 import statistics
 import sys
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -59,13 +62,16 @@ class Burst:
     texts: list[str]
 
 
-async def burst(dispatcher: Dispatcher, presses: list[Incoming]) -> Burst:
-    """All at once: wall and CPU seconds, each press's latency, each first reply's text."""
+async def pressed(dispatcher: Dispatcher, presses: list[Incoming], at_once: int) -> Burst:
+    """All pressed at once, `at_once` handled at a time (0: all of them): wall and CPU seconds,
+    each press's latency from the moment all were pressed, each first reply's text."""
     latencies: list[float] = []
+    gate = asyncio.Semaphore(at_once or len(presses))
 
     async def one(incoming: Incoming) -> str:
         start = time.perf_counter()
-        replies = await dispatcher.dispatch(incoming)
+        async with gate:
+            replies = await dispatcher.dispatch(incoming)
         latencies.append(time.perf_counter() - start)
         return replies[0].text if replies else ""
 
@@ -91,7 +97,9 @@ async def statuses(app: App, event_id: int) -> dict[str, int]:
         return {status: n for status, n in rows.all()}
 
 
-async def main(people: int, capacity: int, cancel: int, server_url: str) -> int:
+async def main(
+    people: int, capacity: int, cancel: int, server_url: str, at_once: int | None
+) -> int:
     async with fresh_database(server_url) as url:
         clock = FixedClock()
         app = App.build(Settings(database_url=url), clock)  # type: ignore[call-arg]
@@ -121,15 +129,20 @@ async def main(people: int, capacity: int, cancel: int, server_url: str) -> int:
             apology = app.catalogs.text(app.settings.default_locale, "error.internal")
             dispatcher = Dispatcher(app.db, app.settings, app.catalogs, router, app.clock)
             users = [f"b{n}" for n in range(people)]
-            print(f"{people} people at once, {capacity} seats, {app.db.engine.dialect.name}")
+            n = app.settings.inbox.concurrency if at_once is None else at_once
+            print(
+                f"{people} people at once, {capacity} seats, {app.db.engine.dialect.name}, "
+                + (f"handled {n} at a time" if n else "all handled at once")
+            )
 
-            await burst(dispatcher, [press(u, "bench.noop", "") for u in users[:50]])  # warm up
-            base = await burst(dispatcher, [press(u, "bench.noop", "") for u in users])
+            def burst(presses: list[Incoming]) -> Awaitable[Burst]:
+                return pressed(dispatcher, presses, n)
+
+            await burst([press(u, "bench.noop", "") for u in users[:50]])  # warm up
+            base = await burst([press(u, "bench.noop", "") for u in users])
             describe("empty route (baseline)", base)
 
-            rush = await burst(
-                dispatcher, [press(u, "events.rsvp", f"{event_id}:going") for u in users]
-            )
+            rush = await burst([press(u, "events.rsvp", f"{event_id}:going") for u in users])
             describe("RSVP going", rush)
             texts, failed = rush.texts, sum(t == apology for t in rush.texts)
             counted = await statuses(app, event_id)
@@ -161,9 +174,7 @@ async def main(people: int, capacity: int, cancel: int, server_url: str) -> int:
                 leaving = [u for u, pid in zip(users, person_ids, strict=True) if pid in ids]
                 describe(
                     f"{len(leaving)} cancel at once",
-                    await burst(
-                        dispatcher, [press(u, "events.rsvp", f"{event_id}:no") for u in leaving]
-                    ),
+                    await burst([press(u, "events.rsvp", f"{event_id}:no") for u in leaving]),
                 )
                 after = await statuses(app, event_id)
                 async with app.db.transaction() as session:
@@ -196,5 +207,13 @@ if __name__ == "__main__":
     parser.add_argument("--capacity", type=int, default=100)
     parser.add_argument("--cancel", type=int, default=50)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--at-once",
+        type=int,
+        help="presses handled at a time (default: `[inbox] concurrency`, as serve handles them; "
+        "0: all at once)",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.people, args.capacity, args.cancel, args.database_url)))
+    sys.exit(
+        asyncio.run(main(args.people, args.capacity, args.cancel, args.database_url, args.at_once))
+    )
