@@ -164,12 +164,17 @@ async def run(
     counter = iter(range(10**9))
     sent_at: dict[str, float] = {}
 
-    async def command(http: httpx.AsyncClient, i: int) -> None:
+    async def send(http: httpx.AsyncClient, i: int) -> str:
+        """One signed command until its 200; the name its answer will carry."""
         name = f"r{next(counter)}"
         body, headers = signed_command(users[i], text, fake.response_url(name))
         sent_at[name] = time.perf_counter()
         response = await http.post("/slack/events", content=body, headers=headers)
         response.raise_for_status()
+        return name
+
+    async def command(http: httpx.AsyncClient, i: int) -> None:
+        await send(http, i)
 
     seen: dict[str, float] = {}
     read = 0
@@ -185,11 +190,7 @@ async def run(
 
     async def conversation(http: httpx.AsyncClient, i: int) -> None:
         """As a person types: the command, then waiting for its answer before the next."""
-        name = f"r{next(counter)}"
-        body, headers = signed_command(users[i], text, fake.response_url(name))
-        sent_at[name] = time.perf_counter()
-        response = await http.post("/slack/events", content=body, headers=headers)
-        response.raise_for_status()
+        name = await send(http, i)
         await fake.wait_until(lambda: name in answered(), 60)
 
     print(f"{n} rounds of {concurrency} concurrent signed '/alumni {text}' commands")
