@@ -64,17 +64,27 @@ def test_demo_then_chat_answers_help_in_japanese_and_english(workdir: Path) -> N
     assert "Settings saved" in en.stdout and "Here is what you can do" in en.stdout, en.stdout
 
 
-def test_chat_as_an_unknown_email_fails_with_one_line(workdir: Path) -> None:
-    result = run(["chat", "--as", "nobody@example.com"], workdir)
-    assert result.returncode == 1 and "nobody with email" in result.stdout
+def test_chat_as_an_unknown_email_fails_with_one_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In-process, like the tests below: the exit code and the line, without a start-up."""
+    monkeypatch.chdir(workdir)
+    assert main(["chat", "--as", "nobody@example.com"]) == 1
+    assert "nobody with email" in capsys.readouterr().out
 
 
-def test_bad_settings_stop_with_one_line_and_exit_2(workdir: Path) -> None:
-    result = run(["db", "upgrade"], workdir, PORT="not-a-port")
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "PORT" in result.stderr
-    missing = run(["db", "upgrade"], workdir, ALUMNI_BOT_CONFIG=str(workdir / "nope.toml"))
-    assert missing.returncode == 2 and "nope.toml" in missing.stderr
+def test_bad_settings_stop_with_one_line_and_exit_2(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("PORT", "not-a-port")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "PORT" in err
+    monkeypatch.delenv("PORT")
+    monkeypatch.setenv("ALUMNI_BOT_CONFIG", str(workdir / "nope.toml"))
+    assert main(["db", "upgrade"]) == 2
+    assert "nope.toml" in capsys.readouterr().err
 
 
 def test_grant_and_invite_from_the_command_line(
