@@ -188,9 +188,12 @@ async def run(
         read = len(fake.calls)
         return seen
 
+    acked: list[float] = []
+
     async def conversation(http: httpx.AsyncClient, i: int) -> None:
         """As a person types: the command, then waiting for its answer before the next."""
         name = await send(http, i)
+        acked.append(time.perf_counter() - sent_at[name])
         await fake.wait_until(lambda: name in answered(), 60)
 
     print(f"{n} rounds of {concurrency} concurrent signed '/alumni {text}' commands")
@@ -225,7 +228,10 @@ async def run(
         ) as http:
             await rounds(n, concurrency, lambda i: conversation(http, i))
         arrived = answered()
+        waited = describe("ack, each waited", acked)
         describe("answer, each waited", [arrived[k] - sent_at[k] for k in sent_at])
+        print(f"ratio to bare ack, each waited: median {waited[0] / base[0]:.2f}x   "
+              f"p99 {waited[1] / base[1]:.2f}x")  # fmt: skip
     finally:
         serve.terminate()
         await asyncio.wait_for(serve.wait(), 10)
