@@ -106,15 +106,20 @@ def _due(now: datetime) -> Any:
 async def claim(
     db: Database, worker: str, now: datetime, limit: int, lease: timedelta, max_attempts: int
 ) -> tuple[list[Claimed], list[Claimed]]:
-    """Lease up to `limit` due items, oldest first, of conversations nobody is handling now.
-    Returns (to handle, given up): an item whose handling crashed `max_attempts` times is dead."""
+    """Lease up to `limit` due items, oldest first, of conversations nobody is handling now:
+    each conversation's oldest due item only, so a claim under way in another process, which
+    has locked that item but not yet marked it, never lets this one take the next item of the
+    same conversation (SKIP LOCKED skips the first, and the second is not a conversation's
+    oldest). Returns (to handle, given up): an item whose handling crashed `max_attempts` times
+    is dead."""
     async with db.transaction() as session:
         busy = select(InboxItem.conversation).where(
             InboxItem.state == InboxState.HANDLING, InboxItem.lease_until > now
         )
+        oldest = select(func.min(InboxItem.id)).where(_due(now)).group_by(InboxItem.conversation)
         query = (
             select(InboxItem)
-            .where(_due(now), InboxItem.conversation.not_in(busy))
+            .where(InboxItem.id.in_(oldest), InboxItem.conversation.not_in(busy))
             .order_by(InboxItem.id)
             .limit(limit)
         )

@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from bot.core.clock import FixedClock
@@ -104,6 +105,22 @@ async def test_what_a_dead_process_held_is_taken_over_and_a_poison_item_is_given
     assert [i.body["n"] for i in dead] == [1] and [i.body["n"] for i in taken] == [2]
     states = {i.key: i.state for i in await items(app)}
     assert states == {"1": InboxState.DEAD, "2": InboxState.HANDLING}
+
+
+async def test_a_conversation_being_claimed_elsewhere_is_not_taken_out_of_order(
+    app: App, clock: FixedClock
+) -> None:
+    """Two `serve` processes on PostgreSQL: while one's claim has locked a conversation's first
+    item and not yet marked it, the other must not take that conversation's second."""
+    if app.db.is_sqlite:
+        pytest.skip("SQLite has one writer: two claims never overlap")
+    now, lease = clock.now(), timedelta(seconds=30)
+    for key, chat in (("x1", "x"), ("x2", "x"), ("y1", "y")):
+        await store.record(app.db, "telegram", key, chat, {"key": key}, now)
+    async with app.db.transaction() as session:  # the other process's claim, under way
+        await session.execute(select(InboxItem).where(InboxItem.key == "x1").with_for_update())
+        taken, _ = await store.claim(app.db, "this", now, 10, lease, max_attempts=5)
+    assert [i.body["key"] for i in taken] == ["y1"]
 
 
 async def test_a_clean_stop_gives_back_what_it_had_not_handled(app: App) -> None:
