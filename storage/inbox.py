@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.db import Database
 from storage.models import InboxItem, InboxState
@@ -96,10 +97,10 @@ async def record_many(db: Database, arrivals: Sequence[Arrival], now: datetime) 
     return answers
 
 
-def _due(now: datetime) -> Any:
+def _due(now: datetime, item: Any = InboxItem) -> Any:
     return or_(
-        InboxItem.state == InboxState.QUEUED,
-        and_(InboxItem.state == InboxState.HANDLING, InboxItem.lease_until <= now),
+        item.state == InboxState.QUEUED,
+        and_(item.state == InboxState.HANDLING, item.lease_until <= now),
     )
 
 
@@ -116,10 +117,19 @@ async def claim(
         busy = select(InboxItem.conversation).where(
             InboxItem.state == InboxState.HANDLING, InboxItem.lease_until > now
         )
-        oldest = select(func.min(InboxItem.id)).where(_due(now)).group_by(InboxItem.conversation)
+        earlier = aliased(InboxItem)  # a due item of the same conversation before this one
+        waiting_behind = (
+            select(earlier.id)
+            .where(
+                earlier.conversation == InboxItem.conversation,
+                earlier.id < InboxItem.id,
+                _due(now, earlier),
+            )
+            .exists()
+        )
         query = (
             select(InboxItem)
-            .where(InboxItem.id.in_(oldest), InboxItem.conversation.not_in(busy))
+            .where(_due(now), ~waiting_behind, InboxItem.conversation.not_in(busy))
             .order_by(InboxItem.id)
             .limit(limit)
         )
