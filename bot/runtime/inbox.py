@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -144,12 +143,11 @@ class Inbox:
                 "inbox %s (%s, conversation %s): handling was interrupted %d times; given up",
                 item.id, item.channel, item.conversation, item.attempts - 1,
             )  # fmt: skip
-        groups: dict[str, list[store.Claimed]] = defaultdict(list)
+        # A claim holds at most one item a conversation (its oldest), so items side by side
+        # are never of one conversation: its next is claimed once this one is done.
         for item in items:
-            groups[item.conversation].append(item)
             self._held.add(item.id)
-        for group in groups.values():
-            task = asyncio.get_running_loop().create_task(self._handle(group))
+            task = asyncio.get_running_loop().create_task(self._handle(item))
             self._tasks.add(task)
             task.add_done_callback(self._finished)
         return len(items) + len(dead)
@@ -158,27 +156,26 @@ class Inbox:
         self._tasks.discard(task)
         self._wake.set()  # room for more
 
-    async def _handle(self, group: list[store.Claimed]) -> None:
-        for item in group:
-            error: str | None = None
-            handler = self.handlers.get(item.channel)
-            if item.attempts > 1:
-                log.warning("inbox %s (%s): handling again, attempt %d", item.id, item.channel,
-                            item.attempts)  # fmt: skip
-            try:
-                if handler is None:
-                    error = f"no handler for {item.channel}"
-                    log.error("inbox %s: %s", item.id, error)
-                else:
-                    await handler(item.body)
-                INBOX.labels(item.channel, "handled").inc()
-            except Exception as exc:  # the handler's own boundary failed: not retried
-                INBOX.labels(item.channel, "failed").inc()
-                error = f"{type(exc).__name__}: {exc}"[:500]
-                log.exception("inbox %s (%s, conversation %s) failed", item.id, item.channel,
-                              item.conversation)  # fmt: skip
-            try:
-                await self._marker.submit((item.id, error))
-                self._held.discard(item.id)
-            except Exception:
-                log.exception("inbox %s: could not mark done (it will be handled again)", item.id)
+    async def _handle(self, item: store.Claimed) -> None:
+        error: str | None = None
+        handler = self.handlers.get(item.channel)
+        if item.attempts > 1:
+            log.warning("inbox %s (%s): handling again, attempt %d", item.id, item.channel,
+                        item.attempts)  # fmt: skip
+        try:
+            if handler is None:
+                error = f"no handler for {item.channel}"
+                log.error("inbox %s: %s", item.id, error)
+            else:
+                await handler(item.body)
+            INBOX.labels(item.channel, "handled").inc()
+        except Exception as exc:  # the handler's own boundary failed: not retried
+            INBOX.labels(item.channel, "failed").inc()
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("inbox %s (%s, conversation %s) failed", item.id, item.channel,
+                          item.conversation)  # fmt: skip
+        try:
+            await self._marker.submit((item.id, error))
+            self._held.discard(item.id)
+        except Exception:
+            log.exception("inbox %s: could not mark done (it will be handled again)", item.id)
