@@ -84,7 +84,7 @@ ROUTES: list[Route] = [
     Route(perks.claim, action="perks.claim"),
     Route(events.list_, command="events", aliases=("イベント",)),
     Route(events.open_, action="events.open"),
-    Route(events.rsvp, action="events.rsvp"),
+    Route(events.rsvp, action="events.rsvp", savepoint=False),
     Route(events.calendar_file, action="events.ics"),
     Route(events.checkin_form, action="events.checkin"),
     Route(events.checkin_submit, action="events.checkin_submit", submit=True),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -84,6 +85,28 @@ def make_engine(
     )
 
 
+class CountingSession(Session):
+    """A session that counts the statements it ran that change rows (each flush that wrote,
+    each INSERT, UPDATE or DELETE executed): `writes`."""
+
+
+@event.listens_for(CountingSession, "after_flush")
+def _flushed(session: Session, _flush: UOWTransaction) -> None:
+    session.info["writes"] = session.info.get("writes", 0) + 1
+
+
+@event.listens_for(CountingSession, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["writes"] = state.session.info.get("writes", 0) + 1
+
+
+def writes(session: AsyncSession) -> int:
+    """How many times this session has written so far, pending changes aside (see
+    `CountingSession`): a step that must not have written compares the count before and after."""
+    return int(session.info.get("writes", 0))
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
@@ -96,7 +119,10 @@ class Database:
         """PostgreSQL's pool holds `pool_size` connections, and `max_overflow` more for a while;
         SQLite has none to size."""
         engine = make_engine(database_url, pool_size, max_overflow)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+        return cls(
+            engine,
+            async_sessionmaker(engine, expire_on_commit=False, sync_session_class=CountingSession),
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from bot.core.clock import FixedClock
-from bot.core.types import Incoming, Reply
+from bot.core.types import Incoming, Reply, UserFacingError
+from bot.dispatch.context import Context
 from bot.dispatch.router import Dispatcher, Route, Router
 from bot.runtime.app import App
 from handlers import ROUTES
@@ -260,3 +261,48 @@ async def test_who_writes_their_person_and_every_role_come_in_one_query(app: App
     assert len(selects) == 1
     assert {Role.ADMIN, Role.HR} <= roles
     assert "/invite" in await chat(app, "admin@example.com").say("/help")  # HR commands listed
+
+
+async def test_a_route_without_a_savepoint_that_refuses_after_writing_keeps_nothing(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`Route(savepoint=False)` promises to refuse only before writing; should it refuse after a
+    write, nothing of that message is kept: an apology, and the broken promise in the log."""
+    await load_company(app)
+    await join_directly(app, "emma@example.com")
+
+    async def refuses_early(ctx: Context, msg: Incoming) -> Reply:
+        if msg.payload == "no":
+            raise UserFacingError("error.expired_button")
+        ctx.audit("tried", msg.payload)
+        return Reply("done")
+
+    async def refuses_late(ctx: Context, msg: Incoming) -> Reply:
+        ctx.audit("tried", msg.payload)
+        await ctx.session.flush()
+        raise UserFacingError("error.expired_button")
+
+    router = Router([
+        *ROUTES,
+        Route(refuses_early, action="t.early", savepoint=False),
+        Route(refuses_late, action="t.late", savepoint=False),
+    ])  # fmt: skip
+    dispatcher = Dispatcher(app.db, app.settings, app.catalogs, router, app.clock)
+    actor = chat(app, "emma@example.com").actor
+
+    async def press(action: str, payload: str) -> str:
+        replies = await dispatcher.dispatch(Incoming(actor, "c", action=action, payload=payload))
+        return replies[0].text
+
+    def texts(key: str) -> set[str]:
+        return {app.catalogs.text(locale, key) for locale in ("en", "ja")}
+
+    assert await press("t.early", "yes") == "done"
+    assert await press("t.early", "no") in texts("error.expired_button")
+    with caplog.at_level(logging.ERROR):
+        apology = await press("t.late", "late")
+    assert apology in texts("error.internal") and "t.late refused after writing" in caplog.text
+    async with app.db.transaction() as session:
+        tried = (await session.scalars(select(AuditEntry.target).where(
+            AuditEntry.action == "tried"))).all()  # fmt: skip
+    assert tried == ["yes"]
