@@ -112,17 +112,22 @@ async def invited(ctx: Context, event: Event) -> bool:
 async def event_for(ctx: Context, payload: str, *, lock: bool = False) -> Event:
     """The event a button names; a stale or foreign id is an expired button."""
     event_id = payload.split(":", 1)[0]
-    if not event_id.isdigit():
+    if not event_id.isdecimal():  # "²".isdigit(), and int() refuses it
         raise UserFacingError("error.expired_button")
     event = await store.get(ctx.session, int(event_id), lock=lock)
     if event is None:
         raise UserFacingError("error.expired_button")
+    await check_invited(ctx, event)
+    return event
+
+
+async def check_invited(ctx: Context, event: Event) -> None:
+    """Those outside the event's audience may still change an answer they gave."""
     if (
         not await invited(ctx, event)
         and await store.rsvp_of(ctx.session, event.id, ctx.me.id) is None
     ):
         raise UserFacingError("events.not_invited")
-    return event
 
 
 # ---- commands and buttons -----------------------------------------------------------------
@@ -213,12 +218,22 @@ async def rsvp(ctx: Context, msg: Incoming) -> Reply:
         raise UserFacingError("error.expired_button")
     # Everything that needs no lock comes first: who is invited, and the calendar file (built
     # once per version of the event, ~40 ms), so the event's row is locked only for the count.
-    seen = await event_for(ctx, msg.payload)
-    if answer == RsvpStatus.GOING and seen.status == "scheduled":
-        ics.attachment(seen)
-    event = await store.lock(ctx.session, seen)
+    # The process keeps the version of the event its RSVPs last read: a crowd's presses but
+    # the first only lock the row, and read no more of it while it has not changed.
+    event_id = msg.payload.split(":", 1)[0]
+    known = store.known(int(event_id)) if event_id.isdecimal() else None
+    if known is None:
+        seen = await event_for(ctx, msg.payload)
+        if answer == RsvpStatus.GOING and seen.status == "scheduled":
+            ics.attachment(seen)
+        event = await store.lock(ctx.session, seen)
+    else:
+        event = await store.lock(ctx.session, known)
+        if event is not None:
+            await check_invited(ctx, event)
     if event is None:
         raise UserFacingError("error.expired_button")
+    store.remember(ctx.session, event)
     try:
         outcome = await store.answer(ctx.session, event, ctx.me.id, RsvpStatus(answer), ctx.now)
     except store.Refused as exc:

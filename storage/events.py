@@ -76,7 +76,11 @@ def checkin_open(event: Event, now: datetime) -> bool:
 # and building a statement cost about as much as running it (bench/event_rsvp.py).
 _EVENT = select(Event).where(Event.id == bindparam("id")).execution_options(populate_existing=True)
 _EVENT_LOCKED = _EVENT.with_for_update()
-_LOCK = select(Event.sequence, Event.status).where(Event.id == bindparam("id")).with_for_update()
+_LOCK = (
+    select(Event.uid, Event.sequence, Event.status)
+    .where(Event.id == bindparam("id"))
+    .with_for_update()
+)
 _TALLY = (
     select(Rsvp.status, func.count(), func.count(case((Rsvp.person_id == bindparam("person"), 1))))
     .where(Rsvp.event_id == bindparam("event"))
@@ -90,15 +94,37 @@ async def get(session: AsyncSession, event_id: int, *, lock: bool = False) -> Ev
 
 
 async def lock(session: AsyncSession, event: Event) -> Event | None:
-    """Lock an event read earlier in this transaction, for an RSVP. Every change to an event
-    bumps its `sequence` (cancelling too), so the row is only read again when it changed
-    in between; None when it is gone."""
+    """Lock an event read earlier, for an RSVP. Every change to an event bumps its `sequence`
+    (cancelling too), so the row is only read again when it changed in between (or is another
+    event by the same id: another database's, its UID tells); None when it is gone."""
     row = (await session.execute(_LOCK, {"id": event.id})).first()
     if row is None:
         return None
-    if (row.sequence, row.status) == (event.sequence, event.status):
+    if tuple(row) == (event.uid, event.sequence, event.status):
         return event
     return await get(session, event.id)
+
+
+# Per process, the version of each event its RSVPs last read: detached from the session that
+# read it and only ever read, never changed. `lock` checks it is still the current one.
+_KNOWN: dict[int, Event] = {}
+_KNOWN_KEEP = 256
+
+
+def known(event_id: int) -> Event | None:
+    """The version of this event the last RSVP in this process read, if it kept it."""
+    return _KNOWN.get(event_id)
+
+
+def remember(session: AsyncSession, event: Event) -> None:
+    """Keep this version of the event for the next RSVPs (see `known`)."""
+    if _KNOWN.get(event.id) is event:
+        return
+    if event in session:
+        session.expunge(event)
+    if len(_KNOWN) >= _KNOWN_KEEP:
+        _KNOWN.pop(next(iter(_KNOWN)))
+    _KNOWN[event.id] = event
 
 
 async def upcoming(session: AsyncSession, now: datetime, limit: int = 50) -> list[Event]:
@@ -259,8 +285,10 @@ async def answer(
     rsvp.updated_at = now
     if status == RsvpStatus.GOING:
         skip_passed_reminders(rsvp, event, now)
+    if not was_going:  # nothing more to count: the row goes in with the caller's next flush
+        return Outcome(rsvp, changed=True, position=position)
     await session.flush()
-    promoted = await promote(session, event, now) if was_going else []
+    promoted = await promote(session, event, now)
     return Outcome(rsvp, changed=True, promoted=promoted, position=position)
 
 

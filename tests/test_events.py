@@ -251,6 +251,10 @@ async def test_ics_keeps_its_uid_and_its_sequence_grows_with_each_change(
     second = ics_of(hanako).walk("VEVENT")[0]
     assert str(second["UID"]) == event.uid and int(str(second["SEQUENCE"])) == 1
     assert second.decoded("DTSTART").hour == 19
+    await hanako.press_button(rsvp(event.id, "maybe"))  # this process read the event before:
+    await hanako.press_button(rsvp(event.id, "going"))  # the file is the edited one
+    again = ics_of(hanako).walk("VEVENT")[0]
+    assert int(str(again["SEQUENCE"])) == 1 and again.decoded("DTSTART").hour == 19
 
     await hr.press_button(Button("x", "events.cancel", f"{event.id}:yes"))
     await hanako.press_button(Button("cal", "events.ics", str(event.id)))
