@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.core.i18n import Translator
+from bot.core.normalize import number
 from bot.core.platforms import PLATFORMS
 from bot.core.types import Attachment, Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
@@ -201,7 +202,8 @@ async def _view_filter(ctx: Context, payload: str) -> tuple[str, Filter]:
         raise UserFacingError("error.expired_button")
     if not view:
         return section, _filter(ctx, None, None, None)
-    entry = await auditlog.get(ctx.session, int(view)) if view.isdigit() else None
+    view_id = number(view)
+    entry = await auditlog.get(ctx.session, view_id) if view_id else None
     if entry is None or entry.action != VIEW or entry.actor_id != ctx.me.id:
         raise UserFacingError("error.expired_button")
     d: dict[str, Any] = entry.detail or {}

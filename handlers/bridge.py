@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.forms import EMAIL
 from bot.core.i18n import Catalogs, Translator
+from bot.core.normalize import number
 from bot.core.platforms import DELIVERABLE, invite_links, mail_configured, platform
 from bot.core.settings import Settings
 from bot.core.types import Button, Form, FormField, Incoming, Reply, UserFacingError
@@ -80,10 +81,11 @@ async def places(ctx: Context) -> tuple[str, tuple[tuple[Button, ...], ...]]:
 
 async def prefer(ctx: Context, msg: Incoming) -> Reply:
     """Make one of my identities the first place the bot writes to me."""
-    if not msg.payload.isdigit():
+    wanted = number(msg.payload)
+    if wanted is None:
         raise UserFacingError("error.expired_button")
     found = await identities.of(ctx.session, ctx.me)
-    chosen = next((i for i in found if i.id == int(msg.payload)), None)
+    chosen = next((i for i in found if i.id == wanted), None)
     if chosen is None or chosen.channel not in identities.PROACTIVE:
         raise UserFacingError("error.expired_button")
     if not chosen.reachable:
@@ -100,9 +102,10 @@ async def prefer(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def _other(ctx: Context, payload: str) -> Person:
-    if not payload.isdigit():
+    found = number(payload)
+    if found is None:
         raise UserFacingError("error.expired_button")
-    other = await ctx.session.get(Person, int(payload))
+    other = await ctx.session.get(Person, found)
     if other is None or other.is_forgotten or other.id == ctx.me.id:
         raise UserFacingError("log.nobody_anymore")
     return other

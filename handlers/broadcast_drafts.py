@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.normalize import number as as_number
 from bot.core.settings import LOCALES, Settings
 from bot.core.types import UserFacingError
 from storage import broadcasts as store
@@ -79,9 +80,10 @@ async def make_draft(
 async def draft_of(session: AsyncSession, number: str) -> Broadcast:
     """A draft by its number, locked on PostgreSQL so that two Sends (a double click, a
     second tab) cannot both queue it; UserFacingError when unknown or no longer a draft."""
-    if not number.isdigit() or int(number) > MAX_ID:
+    draft_id = as_number(number)
+    if draft_id is None:
         raise UserFacingError("broadcasts.unknown")
-    found = await session.get(Broadcast, int(number), with_for_update=True,
+    found = await session.get(Broadcast, draft_id, with_for_update=True,
                               populate_existing=True)  # fmt: skip
     if found is None:
         raise UserFacingError("broadcasts.unknown")

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Catalogs
+from bot.core.normalize import number
 from bot.core.settings import LOCALES, Settings
 from bot.core.types import (
     Button,
@@ -82,9 +83,10 @@ def segment_label(ctx: Context | Callable[..., str], segment: store.Segment) -> 
 
 
 async def _get(ctx: Context, payload: str) -> Broadcast:
-    if not payload.isdigit():
+    found = number(payload)
+    if found is None:
         raise UserFacingError("broadcasts.unknown")
-    broadcast = await ctx.session.get(Broadcast, int(payload))
+    broadcast = await ctx.session.get(Broadcast, found)
     if broadcast is None:
         raise UserFacingError("broadcasts.unknown")
     return broadcast

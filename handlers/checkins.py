@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import local_date
 from bot.core.i18n import Translator
+from bot.core.normalize import number
 from bot.core.types import Button, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Addressing, Services
@@ -165,9 +166,10 @@ async def later(ctx: Context, msg: Incoming) -> Reply:
 async def met(ctx: Context, msg: Incoming) -> Reply:
     """One tap: log a contact with this person today (both sides' taps count once)."""
     other_id, _, code = msg.payload.partition(":")
-    if not other_id.isdigit() or code not in KIND_CODES:
+    found = number(other_id)
+    if found is None or code not in KIND_CODES:
         raise UserFacingError("error.expired_button")
-    other = (await people_by_id(ctx, [int(other_id)])).get(int(other_id))
+    other = (await people_by_id(ctx, [found])).get(found)
     if other is None or other.id == ctx.me.id:
         raise UserFacingError("log.nobody_anymore")
     today = ctx.today
@@ -190,9 +192,10 @@ async def hello_back(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
-    if not payload.isdigit():
+    found = number(payload)
+    if found is None:
         raise UserFacingError("error.expired_button")
-    me, other_id = ctx.me, int(payload)
+    me, other_id = ctx.me, found
     other = await ctx.session.get(Person, other_id)
     if other is None or other.is_forgotten or other.id == me.id:
         raise UserFacingError("log.nobody_anymore")

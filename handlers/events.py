@@ -21,6 +21,7 @@ from babel.dates import format_skeleton
 
 from bot.core.i18n import Translator
 from bot.core.markup import bold
+from bot.core.normalize import number
 from bot.core.types import Button, FieldKind, Form, FormField, Incoming, Reply, UserFacingError
 from bot.dispatch.context import Context
 from bot.dispatch.services import Services
@@ -111,10 +112,10 @@ async def invited(ctx: Context, event: Event) -> bool:
 
 async def event_for(ctx: Context, payload: str, *, lock: bool = False) -> Event:
     """The event a button names; a stale or foreign id is an expired button."""
-    event_id = payload.split(":", 1)[0]
-    if not event_id.isdecimal():  # "²".isdigit(), and int() refuses it
+    event_id = number(payload.split(":", 1)[0])
+    if event_id is None:
         raise UserFacingError("error.expired_button")
-    event = await store.get(ctx.session, int(event_id), lock=lock)
+    event = await store.get(ctx.session, event_id, lock=lock)
     if event is None:
         raise UserFacingError("error.expired_button")
     await check_invited(ctx, event)
@@ -220,8 +221,8 @@ async def rsvp(ctx: Context, msg: Incoming) -> Reply:
     # once per version of the event, ~40 ms), so the event's row is locked only for the count.
     # The process keeps the version of the event its RSVPs last read: a crowd's presses but
     # the first only lock the row, and read no more of it while it has not changed.
-    event_id = msg.payload.split(":", 1)[0]
-    known = store.known(int(event_id)) if event_id.isdecimal() else None
+    event_id = number(msg.payload.split(":", 1)[0])
+    known = store.known(event_id) if event_id is not None else None
     if known is None:
         seen = await event_for(ctx, msg.payload)
         if answer == RsvpStatus.GOING and seen.status == "scheduled":

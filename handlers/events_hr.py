@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.core.normalize import number
 from bot.core.types import (
     Button,
     FieldKind,
@@ -327,7 +328,7 @@ async def attendance_page(ctx: Context, event: Event, offset_text: str, head: st
     t = ctx.t
     if ctx.now < event.starts_at - store.CHECKIN_OPENS:
         raise UserFacingError("events.attendance_too_early")
-    offset = int(offset_text) if offset_text.isdigit() else 0
+    offset = number(offset_text) or 0
     rows = [
         (r, p)
         for r, p in await store.with_people(ctx.session, event.id)
@@ -350,11 +351,8 @@ async def attendance_page(ctx: Context, event: Event, offset_text: str, head: st
 
 async def attend(ctx: Context, msg: Incoming) -> Reply:
     event = await event_for(ctx, msg.payload)
-    person_id = msg.payload.partition(":")[2]
-    if (
-        not person_id.isdigit()
-        or await store.rsvp_of(ctx.session, event.id, int(person_id)) is None
-    ):
+    person_id = number(msg.payload.partition(":")[2])
+    if person_id is None or await store.rsvp_of(ctx.session, event.id, person_id) is None:
         raise UserFacingError("error.expired_button")
     if ctx.now < event.starts_at - store.CHECKIN_OPENS:
         raise UserFacingError("events.attendance_too_early")

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 
 from bot.core.days import NotADay, join_phrases, parse_day
-from bot.core.normalize import fold
+from bot.core.normalize import fold, number
 from bot.core.readings import strip_honorifics
 from bot.core.types import (
     Button,
@@ -167,7 +167,8 @@ def label(ctx: Context, person: Person) -> str:
 
 async def pick(ctx: Context, msg: Incoming) -> Reply:
     parts = msg.payload.split(":", 3)
-    if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in (*CODES, "-"):
+    other = number(parts[0])
+    if len(parts) < 3 or other is None or parts[1] not in (*CODES, "-"):
         raise UserFacingError("error.expired_button")
     try:
         day = date(int(parts[2][:4]), int(parts[2][4:6]), int(parts[2][6:]))
@@ -175,7 +176,7 @@ async def pick(ctx: Context, msg: Incoming) -> Reply:
         raise UserFacingError("error.expired_button") from None
     check_day(ctx, day)
     note = parts[3] if len(parts) == 4 else None
-    return await save(ctx, int(parts[0]), CODES.get(parts[1]), day, note)
+    return await save(ctx, other, CODES.get(parts[1]), day, note)
 
 
 async def save(

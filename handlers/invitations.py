@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Catalogs, Translator
 from bot.core.markup import bold
+from bot.core.normalize import number
 from bot.core.platforms import invite_links, mail_configured
 from bot.core.settings import Settings
 from bot.core.types import Button, Incoming, Reply, UserFacingError
@@ -148,7 +149,8 @@ async def invite_all(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def _draft(ctx: Context, payload: str) -> Campaign:
-    campaign = await ctx.session.get(Campaign, int(payload)) if payload.isdigit() else None
+    campaign_id = number(payload)
+    campaign = await ctx.session.get(Campaign, campaign_id) if campaign_id else None
     if campaign is None:
         raise UserFacingError("invitations.unknown")
     if campaign.status != "draft":

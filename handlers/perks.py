@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.i18n import Translator
 from bot.core.markup import bold
+from bot.core.normalize import number
 from bot.core.types import (
     Button,
     FieldKind,
@@ -106,7 +107,8 @@ async def claims(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def perk_for(payload: str, ctx: Context) -> Perk:
-    perk = await store.get(ctx.session, int(payload)) if payload.isdigit() else None
+    perk_id = number(payload)
+    perk = await store.get(ctx.session, perk_id) if perk_id else None
     if perk is None:
         raise UserFacingError("error.expired_button")
     return perk

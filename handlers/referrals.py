@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.i18n import Translator
+from bot.core.normalize import number as as_number
 from bot.core.types import (
     Button,
     FieldKind,
@@ -211,7 +212,8 @@ async def move_stage(
     """Move referral `number` to stage `to`, tell the referrer in their language and record a
     hire as an outcome, audited: the one way chat (`move`) and web console move a stage.
     UserFacingError (its params in `t`'s language) when the move is not allowed."""
-    referral = await session.get(Referral, int(number)) if number.isdigit() else None
+    referral_id = as_number(number)
+    referral = await session.get(Referral, referral_id) if referral_id else None
     if referral is None:
         raise UserFacingError("error.expired_button")
     problem = store.move_problem(referral.status, to)

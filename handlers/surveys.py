@@ -26,6 +26,8 @@ from storage.outbox import enqueue_many, insert_ignore
 from storage.schedule import add_months, at_local, period_of
 
 ITEMS = ("rejoin", "keep_in_touch", "recommend")
+INDEXES = {str(i) for i in range(len(ITEMS))}  # what a button may carry
+SCORES = {str(n) for n in range(1, 6)}
 
 
 def question(t: Translator, index: int, intro: str = "") -> Reply:
@@ -64,9 +66,7 @@ async def survey(ctx: Context, msg: Incoming) -> Reply:
 
 async def answer(ctx: Context, msg: Incoming) -> Reply:
     index, _, score = msg.payload.partition(":")
-    if not (
-        index.isdigit() and score.isdigit() and int(index) < len(ITEMS) and 1 <= int(score) <= 5
-    ):
+    if index not in INDEXES or score not in SCORES:
         raise UserFacingError("error.expired_button")
     response = await response_for(ctx.session, ctx.me.id, period_of(ctx.now, ctx.zone), ctx.now)
     setattr(response, ITEMS[int(index)], int(score))

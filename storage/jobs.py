@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.matching import Found, Profile, Wanted, synonyms
-from bot.core.normalize import distinct_items, fold
+from bot.core.normalize import distinct_items, fold, number
 from storage.importer import (
     ImportFailed,
     Progress,
@@ -76,10 +76,8 @@ def profile(p: Person) -> Profile:
 
 
 async def get(session: AsyncSession, opening_id: str | int) -> Opening | None:
-    text = str(opening_id).removeprefix("#")
-    if not text.isdigit() or len(text) > 9:
-        return None
-    return await session.get(Opening, int(text))
+    found = opening_id if isinstance(opening_id, int) else number(opening_id)
+    return await session.get(Opening, found) if found else None
 
 
 async def open_openings(session: AsyncSession, today: date, limit: int = 500) -> list[Opening]:

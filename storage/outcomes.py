@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.normalize import number as as_number
 from bot.core.settings import OutcomeSettings
 from storage import audit
 from storage.importer import ImportFailed, ImportResult, Progress, RowError, RowProblem, read_rows
@@ -179,8 +180,8 @@ async def record(
 
 async def get(session: AsyncSession, outcome_id: str | int) -> Outcome:
     """A live (not withdrawn) outcome, or BadOutcome."""
-    text = str(outcome_id).strip().upper().removeprefix("O")
-    found = await session.get(Outcome, int(text)) if text.isdigit() else None
+    wanted = as_number(str(outcome_id).strip().upper().removeprefix("O"))
+    found = await session.get(Outcome, wanted) if wanted else None
     if found is None:
         raise BadOutcome("outcomes.unknown", id=str(outcome_id)[:20])
     if found.withdrawn_at is not None:

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement as Column
 
-from bot.core.normalize import tidy
+from bot.core.normalize import number, tidy
 from bot.core.platforms import DELIVERABLE as DELIVERABLE
 from storage.models import Comeback, Identity, JoinRoute, Person, Rsvp
 
@@ -66,11 +66,12 @@ def parse_segment(kind: str, value: str = "") -> Segment:
         raise BadSegment("broadcasts.bad_channel")
     if kind == "join_route" and value.lower() not in {r.value for r in JoinRoute}:
         raise BadSegment("broadcasts.bad_join_route")
-    if kind == "event" and not value.removeprefix("#").isdigit():
+    event_id = number(value) if kind == "event" else None
+    if kind == "event" and event_id is None:
         raise BadSegment("broadcasts.bad_event")
     if kind in ("channel", "join_route"):
         value = value.lower()
-    return Segment(kind, value.removeprefix("#") if kind == "event" else value)
+    return Segment(kind, str(event_id) if event_id is not None else value)
 
 
 def segment_clause(segment: Segment, dialect: str) -> ColumnElement[bool]:

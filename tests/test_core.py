@@ -73,6 +73,17 @@ async def test_japanese_and_full_width_command_names(app: App) -> None:
     assert "/求人" not in await hanako.say("/help")  # help lists each command by its name
 
 
+async def test_an_id_typed_with_odd_digits_gets_the_unknown_message(app: App) -> None:
+    """`²` and `①` pass str.isdigit() but int() refused `²`: "/refer ²" was an apology."""
+    await load_company(app)
+    await join_directly(app, "emma@example.com", locale="en")
+    await join_directly(app, "hr@example.com", locale="en")
+    emma, hr = chat(app, "emma@example.com"), chat(app, "hr@example.com")
+    for text in ("/refer ²", "/refer ⑨", "/refer 99999999999999999999"):
+        assert "There is no opening" in await emma.say(text)
+    assert "There is no opening" in await hr.say("/referrals ²")
+
+
 async def test_alumna_cannot_use_hr_commands_and_the_refusal_is_audited(app: App) -> None:
     await load_company(app)
     await join_directly(app, "emma@example.com")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.normalize import fold
+from bot.core.normalize import MAX_ID, fold, number
 from bot.core.readings import name_keys, romaji_key, strip_honorifics
 
 VARIANT_PAIRS = """嶋島 𠮷吉 冨富 峯峰 舘館 薗園 黑黒 槇槙 德徳 髙高 﨑崎 邊辺 邉辺 澤沢 濱浜
@@ -79,3 +79,31 @@ def test_a_name_has_keys_in_every_script_and_order() -> None:
     assert {"emmasmith", "smithemma", "smith"} <= name_keys("Emma Smith", None).exact
     split = name_keys("佐藤 太郎", "さとうたろう").exact  # a reading without its space
     assert {"さとう", "たろう"} <= split
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", 12),
+        ("#12", 12),
+        ("１２", 12),  # typed full-width on a Japanese keyboard
+        ("⑫", 12),
+        (" 7 ", 7),
+        ("²", 2),  # NFKC makes it a plain 2, which int() takes; str.isdigit() alone did not
+        ("0", None),
+        ("-3", None),
+        ("1e3", None),
+        ("٣", None),  # Arabic-Indic digits: not what anyone here types
+        ("2147483648", None),  # past an integer key: the database would fail on it
+        ("99999999999999999999", None),
+        ("", None),
+    ],
+)
+def test_a_typed_id_is_read_once_for_every_handler(text: str, expected: int | None) -> None:
+    assert number(text) == expected
+
+
+@given(st.text(max_size=12))
+def test_no_text_makes_reading_an_id_fail(text: str) -> None:
+    found = number(text)
+    assert found is None or 0 < found <= MAX_ID

@@ -53,3 +53,21 @@ def distinct_items(items: Iterable[str]) -> list[str]:
         if item:
             found.setdefault(fold(item) or item, item)
     return list(found.values())
+
+
+MAX_ID = 2**31 - 1  # the largest id a table's integer key holds
+
+
+def whole(text: str) -> int | None:
+    """A count or an offset: `0`, `12`, full-width `１２` (NFKC); None for anything else (an
+    int() of what str.isdigit() accepts can fail: `²`)."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
+
+
+def number(text: str) -> int | None:
+    """The id a person typed or a button carries: `12`, `#12`, full-width `１２`, circled `⑫`
+    (NFKC makes them all `12`); None for anything else, a `²` or a number no id can be (a huge
+    one would fail in the database)."""
+    value = whole(unicodedata.normalize("NFKC", text).strip().removeprefix("#"))
+    return value if value is not None and 0 < value <= MAX_ID else None

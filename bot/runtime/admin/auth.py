@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from bot.core.clock import zone_of
 from bot.core.i18n import Translator, pick_locale
+from bot.core.normalize import whole
 from bot.runtime.app import App
 from storage import audit, console_web, people
 from storage.models import Person, Role
@@ -92,8 +93,8 @@ BODY_LIMIT = FILE_LIMIT + 64 * 1024  # the file and the form around it
 async def body_of(request: Request) -> bytes:
     """The request's body, read at most BODY_LIMIT bytes far (TooLarge past it), and kept for
     `request.body()` and `request.form()` after."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > BODY_LIMIT:
+    declared = whole(request.headers.get("content-length", ""))
+    if declared is not None and declared > BODY_LIMIT:
         raise TooLarge()
     if not hasattr(request, "_body"):
         chunks, size = [], 0

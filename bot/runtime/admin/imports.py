@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot.core.normalize import whole
 from bot.runtime.admin import auth, render
 from bot.runtime.admin.auth import Viewer
 from bot.runtime.app import App
@@ -24,9 +25,10 @@ SHOWN_ERRORS = 200  # a file wrong on every row lists the first ones and says ho
 
 def _done(request: Request) -> dict[str, int] | None:
     q = request.query_params
-    if q.get("kind") not in imports.KINDS or not all(q.get(k, "").isdigit() for k in COUNTS):
+    counts = {k: whole(q.get(k, "")) for k in COUNTS}
+    if q.get("kind") not in imports.KINDS or None in counts.values():
         return None
-    return {k: int(q[k]) for k in COUNTS}
+    return {k: n for k, n in counts.items() if n is not None}
 
 
 def _show(who: Viewer, status: int = 200, **values: object) -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.core.normalize import number
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer
 from bot.runtime.app import App
@@ -20,7 +21,7 @@ PAGE_SIZE = 50
 
 async def invitations_page(app: App, request: Request, who: Viewer) -> Response:
     text = request.query_params.get("before", "")
-    before = int(text) if text.isdigit() and len(text) < 12 else None
+    before = number(text)
     async with app.db.transaction() as session:
         found = await invitation_funnel.funnels(session, limit=PAGE_SIZE + 1, before=before)
         audit.record(session, app.clock.now(), who.person.id, "report_view", "invitations",

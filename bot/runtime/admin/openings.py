@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.core import forms
 from bot.core.clock import local_date
+from bot.core.normalize import whole
 from bot.core.types import FieldKind, Form, FormError, UserFacingError
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer, form_of
@@ -143,9 +144,9 @@ def _result(who: Viewer, request: Request, opening: Opening) -> list[str]:
         return [t("jobs.closed_ok", id=opening.id, title=opening.title)]
     shown = [t(f"jobs.{done}", card=jobs.card(t, opening))]
     matched, told = q.get("matched", ""), q.get("told", "")
-    if matched.isdigit() and told.isdigit():
-        count = int(matched)
-        shown.append(t("jobs.matched", count=count, told=int(told)) if count
+    count, sent = whole(matched), whole(told)
+    if count is not None and sent is not None:
+        shown.append(t("jobs.matched", count=count, told=sent) if count
                      else t("jobs.no_matches"))  # fmt: skip
     return shown
 

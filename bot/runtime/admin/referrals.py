@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.core.clock import local_date
+from bot.core.normalize import number as as_number
 from bot.core.types import UserFacingError
 from bot.runtime.admin import render
 from bot.runtime.admin.auth import Viewer, form_of
@@ -23,11 +24,10 @@ PAGE_SIZE = 25
 
 async def pipeline(app: App, request: Request, who: Viewer) -> Response:
     q = request.query_params
-    moved = q.get("moved", "")
-    result = [who.t("referrals.moved", id=int(moved))] if moved.isdigit() else []
-    outcome = q.get("outcome", "")
-    if outcome.isdigit():
-        result.append(who.t("console_openings.hire_recorded", id=int(outcome)))
+    moved, outcome = as_number(q.get("moved", "")), as_number(q.get("outcome", ""))
+    result = [who.t("referrals.moved", id=moved)] if moved else []
+    if outcome:
+        result.append(who.t("console_openings.hire_recorded", id=outcome))
     return await _show(app, request, who, result)
 
 
@@ -69,4 +69,4 @@ async def move(app: App, request: Request, who: Viewer) -> Response:
     hired = moved.hired.id if moved.hired is not None else None
     page = request.query_params.get("page")
     return see_other("/admin/referrals", moved=moved.referral.id, outcome=hired,
-                     page=page if page and page.isdigit() else None)  # fmt: skip
+                     page=as_number(page or ""))  # fmt: skip

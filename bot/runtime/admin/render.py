@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from bot.core.i18n import Translator
 from bot.core.markup import CLOSE, OPEN
+from bot.core.normalize import number
 from storage.models import InteractionKind
 
 CSP = (
@@ -78,8 +79,8 @@ ENV.filters["rich"] = rich
 
 def page_number(request: Request) -> int:
     """`?page=N` of a paged list (_pages.html); anything else is the first page."""
-    text = request.query_params.get("page", "")
-    return int(text) if text.isdigit() and 0 < int(text) < 1_000_000 else 1
+    found = number(request.query_params.get("page", ""))
+    return found if found is not None and found < 1_000_000 else 1
 
 
 def page(t: Translator, template: str, status: int = 200, **values: Any) -> Response:
