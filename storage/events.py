@@ -16,7 +16,22 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import interactions
@@ -249,6 +264,84 @@ async def tally(
     return {status: n for status, n, _ in rows}, any(m for _, _, m in rows)
 
 
+def _first_answer(capped: bool) -> Select[tuple[int | None, str | None, int]]:
+    """PostgreSQL: a person's first answer, counted and written in one statement (the event's
+    row locked before it, so its snapshot sees every answer before this one). Counts the seats
+    and the waitlist, inserts the answer (`going` past the capacity becomes `waitlist`) unless
+    this person has one already (then nothing: id and status NULL), and returns the id, the
+    status and the waitlist's length before it."""
+    r = Rsvp.__table__
+    counted = (
+        select(
+            func.count().filter(r.c.status == RsvpStatus.GOING).label("going"),
+            func.count().filter(r.c.status == RsvpStatus.WAITLIST).label("waiting"),
+        )
+        .where(r.c.event_id == bindparam("event"))
+        .cte("counted")
+    )
+    at = r.c.updated_at.type
+    status: ColumnElement[str] = (
+        case((counted.c.going >= bindparam("capacity", type_=Integer), RsvpStatus.WAITLIST.value),
+             else_=bindparam("wanted", type_=String))
+        if capped
+        else bindparam("wanted", type_=String)
+    )  # fmt: skip
+    going = status == RsvpStatus.GOING.value
+    values = select(
+        bindparam("event", type_=Integer),
+        bindparam("person", type_=Integer),
+        status,
+        case((status == RsvpStatus.WAITLIST.value, bindparam("now", type_=at)), else_=null()),
+        false(),
+        case((going, bindparam("r24", type_=at)), else_=null()),
+        case((going, bindparam("r1", type_=at)), else_=null()),
+        bindparam("now", type_=at),
+    ).select_from(counted)
+    columns = ["event_id", "person_id", "status", "waitlisted_at", "attended",
+               "reminded_24h_at", "reminded_1h_at", "updated_at"]  # fmt: skip
+    added = (
+        pg_insert(Rsvp)
+        .from_select(columns, values)
+        .on_conflict_do_nothing(index_elements=["event_id", "person_id"])
+        .returning(r.c.id, r.c.status)
+        .cte("added")
+    )
+    return select(added.c.id, added.c.status, counted.c.waiting).select_from(
+        counted.outerjoin(added, true())
+    )
+
+
+_FIRST_CAPPED, _FIRST = _first_answer(True), _first_answer(False)
+
+
+async def _first(
+    session: AsyncSession, event: Event, person_id: int, wanted: RsvpStatus, now: datetime
+) -> Outcome | None:
+    """A first answer in one statement (PostgreSQL); None when the person answered before."""
+    capped = wanted == RsvpStatus.GOING and event.capacity is not None
+    r24 = now if event.starts_at - BEFORE_24H <= now else None  # already overdue: not sent
+    r1 = now if event.starts_at - BEFORE_1H <= now else None
+    params = {"event": event.id, "person": person_id, "wanted": wanted.value, "now": now,
+              "capacity": event.capacity, "r24": r24, "r1": r1}  # fmt: skip
+    row = (await session.execute(_FIRST_CAPPED if capped else _FIRST, params)).one()
+    if row.id is None:
+        return None
+    status = RsvpStatus(row.status)
+    rsvp = Rsvp(
+        id=row.id,
+        event_id=event.id,
+        person_id=person_id,
+        status=status,
+        waitlisted_at=now if status == RsvpStatus.WAITLIST else None,
+        attended=False,
+        updated_at=now,
+    )  # fmt: skip  (not in the session: written already, read only)
+    if status == RsvpStatus.GOING:
+        rsvp.reminded_24h_at, rsvp.reminded_1h_at = r24, r1
+    position = row.waiting + 1 if status == RsvpStatus.WAITLIST else None
+    return Outcome(rsvp, changed=True, position=position)
+
+
 async def answer(
     session: AsyncSession, event: Event, person_id: int, wanted: RsvpStatus, now: datetime
 ) -> Outcome:
@@ -263,6 +356,10 @@ async def answer(
         raise Refused("events.refused_started")
     if wanted != RsvpStatus.NO and now >= deadline(event):
         raise Refused("events.refused_deadline")
+    if session.get_bind().dialect.name == "postgresql":
+        first = await _first(session, event, person_id, wanted, now)
+        if first is not None:  # most in a rush answer for the first time: one statement
+            return first
     # One query for the seats, the waitlist and whether this person answered before (most in a
     # rush have not, and need no second read). The lock being held, a newcomer put on the
     # waitlist joins its end (`waitlisted_at` now, the newest id): its place is the count + 1.
