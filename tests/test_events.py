@@ -346,10 +346,7 @@ async def test_reminders_24h_and_1h_before_in_each_persons_time_zone(
     assert await event_handlers.remind(app) == 0
 
 
-async def test_going_late_skips_reminders_already_overdue(
-    sqlite_app: App, clock: FixedClock
-) -> None:
-    app = sqlite_app
+async def test_going_late_skips_reminders_already_overdue(app: App, clock: FixedClock) -> None:
     hr, hanako, _ = await company(app)
     local = (clock.now() + timedelta(hours=5)).astimezone(ZoneInfo("Asia/Tokyo"))
     await new_event(
