@@ -356,9 +356,11 @@ async def answer(
         raise Refused("events.refused_started")
     if wanted != RsvpStatus.NO and now >= deadline(event):
         raise Refused("events.refused_deadline")
-    if session.get_bind().dialect.name == "postgresql":
+    # Most of a rush answer "going" or "maybe" for the first time: one statement. "Can't go"
+    # mostly changes an answer given before (a freed seat), so it goes straight to the count.
+    if wanted != RsvpStatus.NO and session.get_bind().dialect.name == "postgresql":
         first = await _first(session, event, person_id, wanted, now)
-        if first is not None:  # most in a rush answer for the first time: one statement
+        if first is not None:
             return first
     # One query for the seats, the waitlist and whether this person answered before (most in a
     # rush have not, and need no second read). The lock being held, a newcomer put on the
