@@ -27,7 +27,7 @@ from bot.dispatch.context import Context
 from bot.dispatch.services import Services
 from handlers import ics
 from storage import events as store
-from storage import outbox
+from storage import outbox, rsvps
 from storage.events import RsvpStatus
 from storage.models import Event, OutboxKind, Person, Role, Rsvp
 
@@ -213,7 +213,7 @@ async def open_(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def rsvp(ctx: Context, msg: Incoming) -> Reply:
-    """A going / maybe / can't-go tap. The event row is locked first: see storage/events.py."""
+    """A going / maybe / can't-go tap. The event row is locked first: see storage/rsvps.py."""
     _, _, answer = msg.payload.partition(":")
     if answer not in {a.value for a in store.ANSWERS}:
         raise UserFacingError("error.expired_button")
@@ -222,21 +222,21 @@ async def rsvp(ctx: Context, msg: Incoming) -> Reply:
     # The process keeps the version of the event its RSVPs last read: a crowd's presses but
     # the first only lock the row, and read no more of it while it has not changed.
     event_id = number(msg.payload.split(":", 1)[0])
-    known = store.known(event_id) if event_id is not None else None
+    known = rsvps.known(event_id) if event_id is not None else None
     if known is None:
         seen = await event_for(ctx, msg.payload)
         if answer == RsvpStatus.GOING and seen.status == "scheduled":
             ics.attachment(seen)
-        event = await store.lock(ctx.session, seen)
+        event = await rsvps.lock(ctx.session, seen)
     else:
-        event = await store.lock(ctx.session, known)
+        event = await rsvps.lock(ctx.session, known)
         if event is not None:
             await check_invited(ctx, event)
     if event is None:
         raise UserFacingError("error.expired_button")
-    store.remember(ctx.session, event)
+    rsvps.remember(ctx.session, event)
     try:
-        outcome = await store.answer(ctx.session, event, ctx.me.id, RsvpStatus(answer), ctx.now)
+        outcome = await rsvps.answer(ctx.session, event, ctx.me.id, RsvpStatus(answer), ctx.now)
     except store.Refused as exc:
         raise UserFacingError(exc.key) from None
     await tell_promoted(ctx, event, outcome.promoted)

@@ -32,7 +32,7 @@ from handlers.events import (
     tell_promoted,
 )
 from storage import events as store
-from storage import outbox
+from storage import outbox, rsvps
 from storage.events import RsvpStatus
 from storage.models import Event, OutboxKind
 
@@ -286,7 +286,7 @@ async def update(ctx: Context, msg: Incoming) -> Reply:
     if moved:
         everyone = await store.with_people(ctx.session, event.id)
         store.reset_reminders([r for r, _ in everyone], event, ctx.now)
-    promoted = await store.promote(ctx.session, event, ctx.now)
+    promoted = await rsvps.promote(ctx.session, event, ctx.now)
     await tell_promoted(ctx, event, promoted)
     told = await notify(ctx, event, "events.changed", {r.person_id for r in promoted})
     ctx.audit("event_update", f"event:{event.id}", changed=changed, sequence=event.sequence)
