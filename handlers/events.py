@@ -229,8 +229,9 @@ async def rsvp(ctx: Context, msg: Incoming) -> Reply:
             ics.attachment(seen)
         event = await rsvps.lock(ctx.session, seen)
     else:
+        await check_invited(ctx, known)  # before the lock; again only if the event changed
         event = await rsvps.lock(ctx.session, known)
-        if event is not None:
+        if event is not None and event is not known:
             await check_invited(ctx, event)
     if event is None:
         raise UserFacingError("error.expired_button")
