@@ -35,7 +35,7 @@ async def grant(ctx: Context, msg: Incoming) -> Reply:
     person, role = await _person_and_role(ctx, msg.args, "access.grant_usage")
     added = await people.grant(ctx.session, person, role, ctx.me, ctx.now)
     if added:
-        ctx.audit("grant", f"person:{person.id}", role=role.value)
+        await ctx.audit("grant", f"person:{person.id}", role=role.value)
     key = "access.granted" if added else "access.already"
     return Reply(ctx.t(key, name=person.name, email=person.email, role=_role_name(ctx, role)))
 
@@ -45,7 +45,7 @@ async def revoke(ctx: Context, msg: Incoming) -> Reply:
     if len(msg.args) == 1 and "@" not in msg.args[0]:
         return await _revoke_code(ctx, msg.args[0])
     if not ctx.has_role(Role.ADMIN):  # a reply, not an error: the refusal's audit stays
-        ctx.audit("refused", "revoke", allowed=False, roles=sorted(ctx.roles))
+        await ctx.audit("refused", "revoke", allowed=False, roles=sorted(ctx.roles))
         return Reply(ctx.t("error.forbidden_admin"))
     person, role = await _person_and_role(ctx, msg.args, "access.revoke_usage")
     name = _role_name(ctx, role)
@@ -54,7 +54,7 @@ async def revoke(ctx: Context, msg: Incoming) -> Reply:
             raise UserFacingError("access.last_admin", name=person.name)
     if not await people.revoke(ctx.session, person, role):
         raise UserFacingError("access.not_held", name=person.name, role=name)
-    ctx.audit("revoke", f"person:{person.id}", role=role.value)
+    await ctx.audit("revoke", f"person:{person.id}", role=role.value)
     return Reply(ctx.t("access.revoked", name=person.name, email=person.email, role=name))
 
 
@@ -65,6 +65,6 @@ async def _revoke_code(ctx: Context, code: str) -> Reply:
     if invite.revoked:
         raise UserFacingError("access.code_already_revoked", code=invite.code)
     await invites.revoke(ctx.session, invite.code)
-    ctx.audit("revoke_invite", f"invite:{invite.id}", code=invite.code, uses=invite.uses)
+    await ctx.audit("revoke_invite", f"invite:{invite.id}", code=invite.code, uses=invite.uses)
     text = ctx.t("access.code_revoked", code=invite.code, uses=invite.uses, max=invite.max_uses)
     return Reply(text)

@@ -136,7 +136,7 @@ async def stats(ctx: Context, msg: Incoming) -> Reply:
     s = await compute_stats(ctx.session, ctx.now, ctx.timezone)
     latest = await invitation_funnel.funnels(ctx.session, limit=STATS_CAMPAIGNS)
     text = "\n".join([stats_text(ctx, s), *await monthly_sends(ctx)])
-    ctx.audit("stats_view")
+    await ctx.audit("stats_view")
     buttons = (
         Button(ctx.t("admin.chart_button", section=ctx.t("admin.section.activity")),
                "report.chart", "activity"),
@@ -181,7 +181,7 @@ async def report(ctx: Context, msg: Incoming) -> Reply:
     f = _filter(ctx, start, end, segment)
     chosen = (section,) if section else tables.SECTIONS
     built = await tables.build(ctx.session, f, ctx.t, chosen, individuals=_admin(ctx))
-    ctx.audit(VIEW, section or "all", start=f.start.isoformat(), end=f.end.isoformat(),
+    await ctx.audit(VIEW, section or "all", start=f.start.isoformat(), end=f.end.isoformat(),
               segment=str(f.segment))  # fmt: skip
     await ctx.session.flush()
     view_id = await ctx.session.scalar(
@@ -219,7 +219,7 @@ async def chart(ctx: Context, msg: Incoming) -> Reply:
     built = await tables.build(ctx.session, f, ctx.t, (section,), individuals=_admin(ctx))
     title = f"{ctx.t(f'admin.section.{section}')} ({f.describe()})"
     png = await charts.render_async(title, built, ctx.t("admin.chart_empty"))
-    ctx.audit("report_chart", section, payload=msg.payload, segment=str(f.segment))
+    await ctx.audit("report_chart", section, payload=msg.payload, segment=str(f.segment))
     attachment = Attachment(_file_name(section, f, "png"), png, PNG, is_image=True)
     return Reply(title, attachment=attachment, private_only=True)
 
@@ -227,7 +227,7 @@ async def chart(ctx: Context, msg: Incoming) -> Reply:
 async def table_csv(ctx: Context, msg: Incoming) -> Reply:
     section, f = await _view_filter(ctx, msg.payload)
     built = await tables.build(ctx.session, f, ctx.t, (section,), individuals=_admin(ctx))
-    ctx.audit("report_csv", section, payload=msg.payload, segment=str(f.segment))
+    await ctx.audit("report_csv", section, payload=msg.payload, segment=str(f.segment))
     attachment = Attachment(_file_name(section, f, "csv"), tables.as_csv(built), CSV)
     title = f"{ctx.t(f'admin.section.{section}')} ({f.describe()})"
     return Reply(title, attachment=attachment, private_only=True)
@@ -259,7 +259,7 @@ async def audit(ctx: Context, msg: Incoming) -> Reply:
         else:
             raise UserFacingError("admin.audit_usage")
     entries = await auditlog.latest(ctx.session, **options)
-    ctx.audit("audit_view", None, filters=list(msg.args))
+    await ctx.audit("audit_view", None, filters=list(msg.args))
     if not entries:
         return Reply(t("admin.audit_none"), private_only=True)
     lines = [t("admin.audit_title", n=len(entries))]
@@ -289,7 +289,7 @@ async def export(ctx: Context, msg: Incoming) -> Reply:
                               kinds=", ".join(exports.KINDS))  # fmt: skip
     f = _filter(ctx, msg.args[1], msg.args[2], None)
     data, count = await exports.to_bytes(ctx.session, kind, f)
-    ctx.audit("export", kind, start=f.start.isoformat(), end=f.end.isoformat(), rows=count,
+    await ctx.audit("export", kind, start=f.start.isoformat(), end=f.end.isoformat(), rows=count,
               via="chat")  # fmt: skip
     name = f"{kind}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.csv"
     text = ctx.t("admin.export_done", kind=kind, rows=count, start=f.start.isoformat(),

@@ -93,7 +93,7 @@ async def prefer(ctx: Context, msg: Incoming) -> Reply:
             raise UserFacingError("bridge.prefer_unreachable")
         chosen.reachable, chosen.unreachable_reason = True, None  # they are here: it works
     await identities.prefer(ctx.session, ctx.me, chosen.id)
-    ctx.audit("prefer_identity", f"identity:{chosen.id}", channel=chosen.channel)
+    await ctx.audit("prefer_identity", f"identity:{chosen.id}", channel=chosen.channel)
     names = await identities.workspace_names(ctx.session)
     return Reply(ctx.t("bridge.preferred", place=place(ctx.t, chosen, names)), private_only=True)
 
@@ -182,7 +182,7 @@ async def reply_send(ctx: Context, msg: Incoming) -> Reply:
         kind=OutboxKind.INTRO,
         now=ctx.now,
     )
-    ctx.audit("intro", f"person:{other.id}", kind="reply", queued=queued)
+    await ctx.audit("intro", f"person:{other.id}", kind="reply", queued=queued)
     return Reply(ctx.t("bridge.reply_sent" if queued else "bridge.reply_already", name=other.name))
 
 
@@ -207,7 +207,7 @@ async def meet(ctx: Context, msg: Incoming) -> Reply:
         kind=OutboxKind.INTRO,
         now=ctx.now,
     )
-    ctx.audit("intro", f"person:{other.id}", kind="meet", queued=queued)
+    await ctx.audit("intro", f"person:{other.id}", kind="meet", queued=queued)
     return Reply(ctx.t("bridge.meet_sent" if queued else "bridge.meet_already", name=other.name))
 
 
@@ -308,7 +308,7 @@ async def hand_over(
                 reply=Reply("\n\n".join(lines), subject=t("invitations.offboarding_subject")),
                 kind=OutboxKind.OFFBOARDING, now=now,
             )  # fmt: skip
-    audit.record(
+    await audit.record(
         session, now, by, "offboard", f"person:{person.id}",
         left_on=left_on.isoformat(), managers=told, invited=code is not None,
         reachable=reachable, mailed=by_mail,

@@ -171,7 +171,7 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
         labels = " ".join(f"[{b.label}]" for b in sample.all_buttons())
         heading = ctx.t("broadcasts.preview_as", language=ctx.t(f"locale.{loc}"))
         lines += ["", f"— {heading}", sample.text, labels]
-    ctx.audit("broadcast_draft", f"broadcast:{draft.id}", segment=str(segment), count=total)
+    await ctx.audit("broadcast_draft", f"broadcast:{draft.id}", segment=str(segment), count=total)
     return Reply(
         "\n".join(lines),
         buttons=(
@@ -199,7 +199,7 @@ async def send(
 
 async def confirm(ctx: Context, msg: Incoming) -> Reply:
     draft, queued = await send(ctx.session, ctx.catalogs, ctx.settings, msg.payload, ctx.now)
-    ctx.audit("broadcast", f"broadcast:{draft.id}", segment=draft.segment, recipients=queued)
+    await ctx.audit("broadcast", f"broadcast:{draft.id}", segment=draft.segment, recipients=queued)
     if queued == 0:
         return Reply(ctx.t("broadcasts.nobody"))
     return Reply(
@@ -210,7 +210,7 @@ async def confirm(ctx: Context, msg: Incoming) -> Reply:
 
 async def cancel(ctx: Context, msg: Incoming) -> Reply:
     draft = await discard(ctx.session, msg.payload)
-    ctx.audit("broadcast_cancel", f"broadcast:{draft.id}")
+    await ctx.audit("broadcast_cancel", f"broadcast:{draft.id}")
     return Reply(ctx.t("broadcasts.cancelled", id=draft.id))
 
 

@@ -221,7 +221,7 @@ async def _greet(ctx: Context, payload: str, kind: str) -> Reply:
         ctx.session, person_id=other.id, reply=reply, key=f"{kind}:{me.id}:{other.id}:{today}",
         kind=OutboxKind.INTRO, now=ctx.now,
     )  # fmt: skip
-    ctx.audit("intro", f"person:{other.id}", kind=kind, queued=queued)
+    await ctx.audit("intro", f"person:{other.id}", kind=kind, queued=queued)
     return Reply(
         ctx.t("checkin.hello_sent" if queued else "checkin.hello_already", name=other.name)
     )

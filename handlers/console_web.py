@@ -14,7 +14,7 @@ async def admin_link(ctx: Context, msg: Incoming) -> Reply:
         token = await console_web.issue_link(ctx.session, ctx.me, ctx.now)
     except console_web.TooManyLinks:
         raise UserFacingError("console_web.too_many", n=console_web.LINKS_PER_LIFETIME) from None
-    ctx.audit("admin_link", f"person:{ctx.me.id}", via="chat")
+    await ctx.audit("admin_link", f"person:{ctx.me.id}", via="chat")
     url = console_web.login_url(ctx.settings.base_url(), token)
     minutes = int(console_web.LINK_LIFETIME.total_seconds() // 60)
     return Reply(ctx.t("console_web.link", url=url, minutes=minutes), private_only=True)

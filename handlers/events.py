@@ -249,7 +249,7 @@ async def rsvp(ctx: Context, msg: Incoming) -> Reply:
     if not outcome.changed:
         text = t("events.rsvp_unchanged", status=status_label(t, r))
         return Reply(f"{text}\n{position}".strip())
-    ctx.audit("rsvp", f"event:{event.id}", status=r.status)
+    await ctx.audit("rsvp", f"event:{event.id}", status=r.status)
     if r.status == RsvpStatus.GOING:
         text = t("events.rsvp_going", title=event.title) + "\n" + when(t, event, ctx.timezone)
         return Reply(text, attachment=ics.attachment(event))  # built above unless just changed
@@ -316,7 +316,7 @@ async def check_in(ctx: Context, event: Event) -> Reply:
     logged = await store.mark_attended(ctx.session, event, ctx.me.id, by=ctx.me.id, now=ctx.now)
     if logged is None:
         return Reply(ctx.t("events.checkin_already", title=event.title))
-    ctx.audit("event_checkin", f"event:{event.id}", interactions=logged)
+    await ctx.audit("event_checkin", f"event:{event.id}", interactions=logged)
     return Reply(ctx.t("events.checkin_done", title=event.title))
 
 

@@ -234,7 +234,7 @@ async def create(ctx: Context, msg: Incoming) -> Reply:
             kind=OutboxKind.EVENT,
             now=ctx.now,
         )
-    ctx.audit("event_create", f"event:{event.id}", invited=invited)
+    await ctx.audit("event_create", f"event:{event.id}", invited=invited)
     text = ctx.t("events.created", title=event.title, invited=invited, code=code)
     return Reply(text, buttons=((Button(ctx.t("events.open"), "events.open", str(event.id)),),))
 
@@ -289,7 +289,7 @@ async def update(ctx: Context, msg: Incoming) -> Reply:
     promoted = await rsvps.promote(ctx.session, event, ctx.now)
     await tell_promoted(ctx, event, promoted)
     told = await notify(ctx, event, "events.changed", {r.person_id for r in promoted})
-    ctx.audit("event_update", f"event:{event.id}", changed=changed, sequence=event.sequence)
+    await ctx.audit("event_update", f"event:{event.id}", changed=changed, sequence=event.sequence)
     return Reply(ctx.t("events.updated", told=told + len(promoted)))
 
 
@@ -314,7 +314,7 @@ async def cancel(ctx: Context, msg: Incoming) -> Reply:
     event.sequence += 1
     event.updated_at = ctx.now
     told = await notify(ctx, event, "events.cancelled_notice", set())
-    ctx.audit("event_cancel", f"event:{event.id}", told=told)
+    await ctx.audit("event_cancel", f"event:{event.id}", told=told)
     return Reply(ctx.t("events.cancelled_done", title=event.title, told=told))
 
 
@@ -359,5 +359,5 @@ async def attend(ctx: Context, msg: Incoming) -> Reply:
     logged = await store.mark_attended(
         ctx.session, event, int(person_id), by=ctx.me.id, now=ctx.now
     )
-    ctx.audit("event_attend", f"event:{event.id}", person=int(person_id), interactions=logged)
+    await ctx.audit("event_attend", f"event:{event.id}", person=int(person_id), interactions=logged)
     return await attendance_page(ctx, event, "", ctx.t("events.attendance_marked"))

@@ -161,7 +161,9 @@ async def _draft(ctx: Context, payload: str) -> Campaign:
 async def confirm(ctx: Context, msg: Incoming) -> Reply:
     campaign = await _draft(ctx, msg.payload)
     count = await queue(ctx.session, ctx.catalogs, ctx.settings, campaign, ctx.now)
-    ctx.audit("invite_all", f"campaign:{campaign.id}", segment=campaign.segment, invited=count)
+    await ctx.audit(
+        "invite_all", f"campaign:{campaign.id}", segment=campaign.segment, invited=count
+    )
     return Reply(ctx.t("invitations.queued", id=campaign.id, count=count))
 
 
@@ -195,7 +197,9 @@ async def tick_reminders(services: Services) -> int:
                 messages.append((r.person_id, f"invite-reminder:{r.person_id}", reply.to_dict()))
             await mail.enqueue_many(session, messages, kind=OutboxKind.INVITATION, now=now)
             if messages:
-                audit.record(session, now, None, "invite_reminders", None, count=len(messages))
+                await audit.record(
+                    session, now, None, "invite_reminders", None, count=len(messages)
+                )
         handled += claimed
         if claimed < REMIND_BATCH:
             return handled

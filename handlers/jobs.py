@@ -184,7 +184,7 @@ async def interested(ctx: Context, msg: Incoming) -> Reply:
         ctx, opening, "jobs.hr_interest", f"interest:{opening.id}:{me.id}", "job_interest",
         name=me.name,
     )  # fmt: skip
-    ctx.audit("job_interest", f"opening:{opening.id}")
+    await ctx.audit("job_interest", f"opening:{opening.id}")
     who = owner.name if owner is not None else ctx.t("jobs.hr_team")
     return Reply(ctx.t("jobs.interest_thanks", title=opening.title, hr=who))
 

@@ -183,7 +183,7 @@ async def save_opening(
     found = await jobs.match_and_store(session, settings, [opening], now)
     told = await jobs.send_notices(session, catalogs, settings, now, [f.person_id for f in found])
     extra: dict[str, Any] = {"via": via} if via else {}
-    audit.record(session, now, actor.id, "postjob" if created else "editjob",
+    await audit.record(session, now, actor.id, "postjob" if created else "editjob",
                  f"opening:{opening.id}", matches=len(found), **extra)  # fmt: skip
     return Saved(opening, created, found, told)
 
@@ -219,11 +219,11 @@ async def close(ctx: Context, msg: Incoming) -> Reply:
 
 
 async def _close(ctx: Context, opening: Opening) -> Reply:
-    close_opening(ctx.session, ctx.now, ctx.me, opening)
+    await close_opening(ctx.session, ctx.now, ctx.me, opening)
     return Reply(ctx.t("jobs.closed_ok", id=opening.id, title=opening.title))
 
 
-def close_opening(
+async def close_opening(
     session: AsyncSession, now: datetime, actor: Person, opening: Opening, via: str | None = None
 ) -> None:
     """Close an open opening, audited (chat and web console); UserFacingError if it is not."""
@@ -231,7 +231,7 @@ def close_opening(
         raise UserFacingError("jobs.already_closed", title=opening.title)
     opening.status = "closed"
     extra: dict[str, Any] = {"via": via} if via else {}
-    audit.record(session, now, actor.id, "closejob", f"opening:{opening.id}", **extra)
+    await audit.record(session, now, actor.id, "closejob", f"opening:{opening.id}", **extra)
 
 
 async def broadcast_opening(ctx: Context, msg: Incoming) -> Reply:

@@ -45,7 +45,7 @@ async def join(ctx: Context, msg: Incoming) -> Reply:
     invite = await invites.find(ctx.session, msg.args[0])
     problem = invites.problem(invite, ctx.now)
     if problem or invite is None:
-        ctx.audit("join_refused", msg.args[0][:32], allowed=False, reason=problem)
+        await ctx.audit("join_refused", msg.args[0][:32], allowed=False, reason=problem)
         raise UserFacingError(problem or "join.unknown_code")
     if invite.person_id is not None:
         person = await ctx.session.get(Person, invite.person_id, populate_existing=True)
@@ -56,7 +56,7 @@ async def join(ctx: Context, msg: Incoming) -> Reply:
             i.channel == ctx.identity.channel and i.workspace == ctx.identity.workspace
             for i in person.identities
         ):
-            ctx.audit("join_refused", invite.code, allowed=False, reason="identity_taken")
+            await ctx.audit("join_refused", invite.code, allowed=False, reason="identity_taken")
             raise UserFacingError("join.taken")
     else:
         person = Person(
@@ -77,7 +77,7 @@ async def join(ctx: Context, msg: Incoming) -> Reply:
         person.locale = ctx.locale
     # From here on the person's language, as HR imported it: onboarding never switches midway.
     ctx.person, ctx.roles, ctx.locale = person, people.roles_of(person), person.locale
-    ctx.audit("join", f"person:{person.id}", channel=ctx.identity.channel)
+    await ctx.audit("join", f"person:{person.id}", channel=ctx.identity.channel)
     if person.consent_at is not None:
         return Reply(ctx.t("join.linked_again", name=person.name))
     return await consent_prompt(ctx, msg)
@@ -121,7 +121,7 @@ async def consent(ctx: Context, msg: Incoming) -> Reply:
     if person.consent_at is None:
         person.consent_at = ctx.now
         person.consent_version = ctx.settings.privacy.consent_version
-        ctx.audit("consent", f"person:{person.id}", version=person.consent_version)
+        await ctx.audit("consent", f"person:{person.id}", version=person.consent_version)
     # The language HR imported (or the one the person wrote in) is offered first, to confirm.
     current = person.locale or ctx.locale
     ordered = sorted(LANGUAGES, key=lambda lang: lang[0] != current)
@@ -199,7 +199,7 @@ async def invite(ctx: Context, msg: Incoming) -> Reply:
     code = await invites.create(
         ctx.session, person=person, created_by=ctx.me.id, now=ctx.now, days=days, max_uses=uses
     )
-    ctx.audit("invite", email or f"shared:{uses}", code=code.code, days=days)
+    await ctx.audit("invite", email or f"shared:{uses}", code=code.code, days=days)
     text = ctx.t("invite.created", code=code.code, days=days, uses=uses)
     for _name, link in invite_links(ctx.settings, code.code):
         text += "\n" + ctx.t("invite.deep_link", link=link)

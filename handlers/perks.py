@@ -137,7 +137,7 @@ async def claim(ctx: Context, msg: Incoming) -> Reply:
         _, code = await store.claim(ctx.session, perk, me.id, ctx.now)
     except store.Refused as exc:
         raise UserFacingError(exc.key, title=perk.title) from None
-    ctx.audit("perk_claim", f"perk:{perk.id}", code=code is not None)
+    await ctx.audit("perk_claim", f"perk:{perk.id}", code=code is not None)
     if code is not None:
         return Reply(
             t("perks.claimed_code", title=perk.title, code=code) + redeem, private_only=True
@@ -254,7 +254,7 @@ async def create(ctx: Context, msg: Incoming) -> Reply:
     await ctx.session.flush()
     store.add_codes(ctx.session, perk, codes)
     reach = sum(store.eligible(perk, p) for p in await store.audience(ctx.session))
-    ctx.audit("perk_create", f"perk:{perk.id}", codes=len(codes), eligibility=eligibility)
+    await ctx.audit("perk_create", f"perk:{perk.id}", codes=len(codes), eligibility=eligibility)
     return Reply(ctx.t("perks.created", title=perk.title, codes=len(codes), reach=reach))
 
 

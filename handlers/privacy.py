@@ -56,12 +56,12 @@ async def pause(ctx: Context, msg: Incoming) -> Reply:
         p.paused = True
         p.paused_until = local_midnight(until, ctx.zone)
         p.updated_at = ctx.now
-        ctx.audit("pause", f"person:{p.id}", until=until.isoformat())
+        await ctx.audit("pause", f"person:{p.id}", until=until.isoformat())
         return Reply(ctx.t("pause.until", date=ctx.t.date(until), command=ctx.command("pause")))
     p.paused = not p.paused
     p.paused_until = None
     p.updated_at = ctx.now
-    ctx.audit("pause" if p.paused else "resume", f"person:{p.id}")
+    await ctx.audit("pause" if p.paused else "resume", f"person:{p.id}")
     return Reply(ctx.t("pause.on" if p.paused else "pause.off"))
 
 
@@ -71,7 +71,7 @@ async def resume_due(services: Services) -> int:
     async with services.db.transaction() as session:
         resumed = await people.resume_due(session, now)
         for pid in resumed:
-            audit.record(session, now, None, "resume", f"person:{pid}", reason="until")
+            await audit.record(session, now, None, "resume", f"person:{pid}", reason="until")
     return len(resumed)
 
 
@@ -103,6 +103,6 @@ async def forget(ctx: Context, msg: Incoming) -> Reply:
     person = ctx.me
     if person.is_forgotten:
         raise UserFacingError("error.not_joined")
-    ctx.audit("forgetme", f"person:{person.id}")
+    await ctx.audit("forgetme", f"person:{person.id}")
     await privacy.forget(ctx.session, person, ctx.now)
     return Reply(ctx.t("forget.done"))

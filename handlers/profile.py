@@ -326,6 +326,6 @@ async def settings_save(ctx: Context, msg: Incoming) -> Reply:
         except UserFacingError as exc:
             raise FormError({"paused_until": exc.key}, **exc.params) from None
         p.paused, p.paused_until = True, privacy.local_midnight(day, ctx.zone)
-        ctx.audit("pause", f"person:{p.id}", until=day.isoformat())
+        await ctx.audit("pause", f"person:{p.id}", until=day.isoformat())
     p.updated_at = ctx.now
     return Reply(ctx.t("settings.saved") + "\n\n" + settings_text(ctx, p), private_only=True)

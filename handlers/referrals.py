@@ -116,7 +116,7 @@ async def submit(ctx: Context, msg: Incoming) -> Reply:
         ctx, opening, "referrals.hr_new", f"referral:{referral.id}:new", "referral",
         notes=reasons(referral), name=referral.candidate_name, by=ctx.me.name,
     )  # fmt: skip
-    ctx.audit("refer", f"referral:{referral.id}", opening=opening.id)
+    await ctx.audit("refer", f"referral:{referral.id}", opening=opening.id)
     return Reply(ctx.t("referrals.thanks", name=name, title=opening.title), private_only=True)
 
 
@@ -229,7 +229,7 @@ async def move_stage(
     assert opening is not None
     await tell_referrer(session, where, now, referral, opening)
     extra: dict[str, Any] = {"via": via} if via else {}
-    audit.record(session, now, actor.id, "referral_move", f"referral:{referral.id}",
+    await audit.record(session, now, actor.id, "referral_move", f"referral:{referral.id}",
                  before=before, after=to, **extra)  # fmt: skip
     # A hire is an outcome by itself: HR need not type it again (storage/outcomes.py).
     hired = await ledger.from_hired_referral(

@@ -85,7 +85,7 @@ async def unsubscribe(session: AsyncSession, token: str, now: datetime, via: str
         .values(state=OutboxState.DEAD, last_error="unsubscribed", lease_until=None)
         .execution_options(synchronize_session=False)
     )
-    audit.record(
+    await audit.record(
         session, now, contact.person_id, "mail_unsubscribe", f"person:{contact.person_id}", via=via
     )
     return True

@@ -173,7 +173,7 @@ async def record(
     )  # fmt: skip
     session.add(outcome)
     await session.flush()
-    audit.record(session, now, actor_id, "outcome", f"outcome:{outcome.id}", source=source,
+    await audit.record(session, now, actor_id, "outcome", f"outcome:{outcome.id}", source=source,
                  **_facts(outcome))  # fmt: skip
     return outcome
 
@@ -226,7 +226,7 @@ async def correct(
     if person is not None:
         outcome.person_id = person.id
     outcome.updated_at = now
-    audit.record(session, now, actor_id, "outcome_correct", f"outcome:{outcome.id}",
+    await audit.record(session, now, actor_id, "outcome_correct", f"outcome:{outcome.id}",
                  before=before, after=_facts(outcome))  # fmt: skip
     return outcome
 
@@ -235,7 +235,7 @@ async def withdraw(
     session: AsyncSession, outcome: Outcome, *, actor_id: int | None, now: datetime
 ) -> Outcome:
     outcome.withdrawn_at = outcome.updated_at = now
-    audit.record(session, now, actor_id, "outcome_withdraw", f"outcome:{outcome.id}",
+    await audit.record(session, now, actor_id, "outcome_withdraw", f"outcome:{outcome.id}",
                  **_facts(outcome))  # fmt: skip
     return outcome
 

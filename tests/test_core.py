@@ -285,11 +285,11 @@ async def test_a_route_without_a_savepoint_that_refuses_after_writing_keeps_noth
     async def refuses_early(ctx: Context, msg: Incoming) -> Reply:
         if msg.payload == "no":
             raise UserFacingError("error.expired_button")
-        ctx.audit("tried", msg.payload)
+        await ctx.audit("tried", msg.payload)
         return Reply("done")
 
     async def refuses_late(ctx: Context, msg: Incoming) -> Reply:
-        ctx.audit("tried", msg.payload)
+        await ctx.audit("tried", msg.payload)
         await ctx.session.flush()
         raise UserFacingError("error.expired_button")
 

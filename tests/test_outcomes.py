@@ -330,7 +330,7 @@ async def roi_company(app: App) -> dict[str, int]:
                             created_at=datetime(2026, 5, 1, tzinfo=UTC))  # fmt: skip
         session.add_all([own, referred])
         await session.flush()
-        audit.record(session, datetime(2026, 7, 1, tzinfo=UTC), hanako, "intro",
+        await audit.record(session, datetime(2026, 7, 1, tzinfo=UTC), hanako, "intro",
                      f"person:{taro}", kind="hello")  # fmt: skip
         for i in range(1, 7):
             pid = ids[f"alum{i}"]

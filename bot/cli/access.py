@@ -32,7 +32,7 @@ def cmd_grant(args: argparse.Namespace) -> int:
                 raise CommandFailed(f"nobody with email {args.email}")
             now = app.clock.now()
             added = await people.grant(session, person, Role(args.role), None, now)
-            audit.record(session, now, None, "grant", f"person:{person.id}", role=args.role)
+            await audit.record(session, now, None, "grant", f"person:{person.id}", role=args.role)
         out.print(f"{args.email} is {args.role}" + ("" if added else " (already)"))
         return 0
 
@@ -51,7 +51,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
                     raise CommandFailed(f"no invite code {args.target}")
                 if not invite.revoked:
                     await invites.revoke(session, invite.code)
-                    audit.record(session, now, None, "revoke_invite", f"invite:{invite.id}",
+                    await audit.record(session, now, None, "revoke_invite", f"invite:{invite.id}",
                                  code=invite.code, uses=invite.uses)  # fmt: skip
                 out.print(
                     f"{invite.code} no longer works (used {invite.uses} of {invite.max_uses})"
@@ -67,7 +67,9 @@ def cmd_revoke(args: argparse.Namespace) -> int:
                     f"{args.target} is the last admin: grant admin to someone else first"
                 )
             if await people.revoke(session, person, role):
-                audit.record(session, now, None, "revoke", f"person:{person.id}", role=args.role)
+                await audit.record(
+                    session, now, None, "revoke", f"person:{person.id}", role=args.role
+                )
                 out.print(f"{args.target} is no longer {args.role}")
             else:
                 out.print(f"{args.target} was not {args.role} (nothing changed)")

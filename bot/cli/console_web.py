@@ -36,7 +36,7 @@ def cmd_admin_link(args: argparse.Namespace) -> int:
                         f"{args.email} asked for {console_web.LINKS_PER_LIFETIME} links in the last"
                         " 15 minutes: use one of those, or wait"
                     ) from None
-            audit.record(session, now, None, "admin_link", f"person:{person.id}",
+            await audit.record(session, now, None, "admin_link", f"person:{person.id}",
                          allowed=allowed, via="cli")  # fmt: skip
         if token is None:  # the refusal is audited (committed above); then the one clear line
             raise CommandFailed(f"{args.email} is neither HR nor admin: no console link")

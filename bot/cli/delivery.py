@@ -164,7 +164,7 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
                     now,
                     progress=lambda n: progress.update(task, completed=n),
                 )
-                audit.record(
+                await audit.record(
                     session,
                     now,
                     None,

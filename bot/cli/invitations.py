@@ -59,7 +59,7 @@ def invite_all(args: argparse.Namespace) -> int:
                     session, app.catalogs, app.settings, campaign, now,
                     progress=lambda n: progress.update(task, completed=n),
                 )  # fmt: skip
-                audit.record(
+                await audit.record(
                     session, now, None, "invite_all", f"campaign:{campaign.id}",
                     segment=str(segment), invited=queued, via="cli",
                 )  # fmt: skip

@@ -62,7 +62,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         sections = (args.section,) if args.section else tables.SECTIONS
         async with app.db.transaction() as session:
             built = await tables.build(session, f, t, sections, individuals=True)
-            audit.record(session, app.clock.now(), None, "report_view", args.section or "all",
+            await audit.record(session, app.clock.now(), None, "report_view", args.section or "all",
                          start=f.start.isoformat(), end=f.end.isoformat(),
                          segment=str(f.segment), via="cli")  # fmt: skip
         out.print(markup.plain(t("admin.report_title", range=f.describe(), days=f.days)))
@@ -104,8 +104,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         f = _filter(app, args.start, args.end, None)
         async with app.db.transaction() as session:
             count = await exports.to_file(session, kind, f, path)
-            audit.record(session, app.clock.now(), None, "export", kind, start=f.start.isoformat(),
-                         end=f.end.isoformat(), rows=count, via="cli")  # fmt: skip
+            await audit.record(
+                session,
+                app.clock.now(),
+                None,
+                "export",
+                kind,
+                start=f.start.isoformat(),
+                end=f.end.isoformat(),
+                rows=count,
+                via="cli",
+            )
         out.print(f"{kind}: {count} rows from {f.start} to {f.end} written to {path}")
         return 0
 

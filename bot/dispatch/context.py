@@ -69,8 +69,8 @@ class Context(Addressing):
     def has_role(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
 
-    def audit(
+    async def audit(
         self, action: str, target: str | None = None, *, allowed: bool = True, **detail: Any
     ) -> None:
         actor = self.person.id if self.person else None
-        audit.record(self.session, self.now, actor, action, target, allowed=allowed, **detail)
+        await audit.record(self.session, self.now, actor, action, target, allowed=allowed, **detail)

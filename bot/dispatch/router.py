@@ -174,7 +174,7 @@ class Dispatcher:
         ctx = self._context(session, identity, person, roles, locale)
         if msg.action is not None and not _pressed_by_its_owner(msg):
             # In a group, a button acts only for the person it was shown to.
-            ctx.audit(
+            await ctx.audit(
                 "refused",
                 msg.action,
                 allowed=False,
@@ -274,7 +274,7 @@ class Dispatcher:
         if ctx.person is None and not route.public:
             return [Reply(ctx.t("error.not_joined"))]
         if ctx.person is not None and not route.allows(ctx.roles):
-            ctx.audit("refused", what, allowed=False, roles=sorted(ctx.roles))
+            await ctx.audit("refused", what, allowed=False, roles=sorted(ctx.roles))
             admin_only = Role.HR not in route.roles
             return [Reply(ctx.t("error.forbidden_admin" if admin_only else "error.forbidden"))]
         if ctx.person is not None and route.consent and ctx.person.consent_at is None:

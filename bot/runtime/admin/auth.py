@@ -152,5 +152,5 @@ def csrf_ok(request: Request, form: dict[str, str]) -> bool:
 async def refuse(app: App, who: Viewer, path: str) -> None:
     """A page above their role: audited as the chat's refusals are."""
     async with app.db.transaction() as session:
-        audit.record(session, app.clock.now(), who.person.id, "refused", f"web:{path}",
+        await audit.record(session, app.clock.now(), who.person.id, "refused", f"web:{path}",
                      allowed=False)  # fmt: skip

@@ -70,7 +70,7 @@ async def index(app: App, request: Request, who: Viewer) -> Response:
         else:
             problem = who.t("broadcasts.nobody")
         if made is not None:
-            audit.record(session, now, who.person.id, "broadcast_draft",
+            await audit.record(session, now, who.person.id, "broadcast_draft",
                          f"broadcast:{made.broadcast.id}", via="web",
                          segment=made.broadcast.segment, count=made.total)  # fmt: skip
     if made is None:
@@ -121,7 +121,7 @@ async def confirm(app: App, request: Request, who: Viewer) -> Response:
             if exc.key == "broadcasts.unknown":
                 return render.message(who.t, 404, exc.key, who)
             return RedirectResponse(f"/admin/broadcasts/{number}?note=not_draft", 303)
-        audit.record(session, now, who.person.id, "broadcast", f"broadcast:{draft.id}",
+        await audit.record(session, now, who.person.id, "broadcast", f"broadcast:{draft.id}",
                      via="web", segment=draft.segment, recipients=queued)  # fmt: skip
     note = "queued" if queued else "nobody"
     return RedirectResponse(f"/admin/broadcasts/{number}?note={note}", 303)
@@ -136,6 +136,6 @@ async def cancel(app: App, request: Request, who: Viewer) -> Response:
             if exc.key == "broadcasts.unknown":
                 return render.message(who.t, 404, exc.key, who)
             return RedirectResponse(f"/admin/broadcasts/{number}?note=not_draft", 303)
-        audit.record(session, app.clock.now(), who.person.id, "broadcast_cancel",
+        await audit.record(session, app.clock.now(), who.person.id, "broadcast_cancel",
                      f"broadcast:{draft.id}", via="web")  # fmt: skip
     return RedirectResponse(f"/admin/broadcasts/{number}?note=cancelled", 303)

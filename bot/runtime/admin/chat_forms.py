@@ -27,10 +27,10 @@ class WebContext(Context):
     """A handler's context for a console viewer: their person, roles and language; its audit
     rows say they came from the web."""
 
-    def audit(
+    async def audit(
         self, action: str, target: str | None = None, *, allowed: bool = True, **detail: Any
     ) -> None:
-        super().audit(action, target, allowed=allowed, via="web", **detail)
+        await super().audit(action, target, allowed=allowed, via="web", **detail)
 
 
 def context(app: App, session: AsyncSession, who: Viewer) -> WebContext:

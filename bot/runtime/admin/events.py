@@ -48,7 +48,7 @@ async def events_list(app: App, request: Request, who: Viewer) -> Response:
                                    size=PAGE_SIZE)  # fmt: skip
         shown = found[:PAGE_SIZE]
         counts = await store.counts(session, [e.id for e in shown])
-        audit.record(session, app.clock.now(), who.person.id, "events_view", None, via="web")
+        await audit.record(session, app.clock.now(), who.person.id, "events_view", None, via="web")
     rows = [{"event": e, "when": when(who, e, app), "count": counts[e.id]} for e in shown]
     more, query = len(found) > PAGE_SIZE, urlencode({"past": int(past)})
     return render.page(who.t, "events.html", viewer=who, rows=rows, past=past, number=number,
@@ -110,8 +110,15 @@ async def event_page(app: App, request: Request, who: Viewer) -> Response:
         if names:
             people = await store.with_people(session, event.id, offset=(number - 1) * PAGE_SIZE,
                                              limit=PAGE_SIZE + 1)  # fmt: skip
-        audit.record(session, app.clock.now(), who.person.id, "event_view", f"event:{event.id}",
-                     via="web", names=names)  # fmt: skip
+        await audit.record(
+            session,
+            app.clock.now(),
+            who.person.id,
+            "event_view",
+            f"event:{event.id}",
+            via="web",
+            names=names,
+        )
     zone = who.zone.key
     going = count.get(RsvpStatus.GOING, 0)
     return render.page(

@@ -55,12 +55,29 @@ async def import_page(app: App, request: Request, who: Viewer) -> Response:
     try:
         async with app.db.transaction() as session:
             result = await imports.run(app, session, kind, data, now)
-            audit.record(session, now, who.person.id, "import", kind, via="web", file=name[:200],
-                         **{k: getattr(result, k) for k in COUNTS})  # fmt: skip
+            await audit.record(
+                session,
+                now,
+                who.person.id,
+                "import",
+                kind,
+                via="web",
+                file=name[:200],
+                **{k: getattr(result, k) for k in COUNTS},
+            )
     except ImportFailed as exc:
         async with app.db.transaction() as session:
-            audit.record(session, now, who.person.id, "import", kind, allowed=False, via="web",
-                         file=name[:200], errors=len(exc.errors))  # fmt: skip
+            await audit.record(
+                session,
+                now,
+                who.person.id,
+                "import",
+                kind,
+                allowed=False,
+                via="web",
+                file=name[:200],
+                errors=len(exc.errors),
+            )
         errors = [
             who.t("console_import.row_error", number=e.number, problem=e.said(who.t))
             for e in exc.errors[:SHOWN_ERRORS]

@@ -121,7 +121,7 @@ async def close_opening(app: App, request: Request, who: Viewer) -> Response:
         async with app.db.transaction() as session:
             row = await session.get(Opening, opening.id)
             assert row is not None
-            jobs_hr.close_opening(session, app.clock.now(), who.person, row, via="web")
+            await jobs_hr.close_opening(session, app.clock.now(), who.person, row, via="web")
     except UserFacingError as exc:
         return await _show(app, request, who, opening, who.t(exc.key, **exc.params), 400)
     return see_other(f"/admin/openings/{opening.id}", done="closed")
@@ -167,7 +167,7 @@ async def _show(
         matched, more = await job_lists.matches_page(session, opening.id, number) if (
             who.is_admin) else ([], False)  # fmt: skip
         interested, _ = await job_lists.interest_page(session, opening.id)
-        audit.record(session, app.clock.now(), who.person.id, "opening_view",
+        await audit.record(session, app.clock.now(), who.person.id, "opening_view",
                      f"opening:{opening.id}", via="web", rows=who.is_admin)  # fmt: skip
     t = who.t
     values = {

@@ -25,7 +25,7 @@ async def dashboard(app: App, request: Request, who: Viewer) -> Response:
     now, zone = app.clock.now(), who.zone.key
     async with app.db.transaction() as session:
         figures = await compute_stats(session, now, zone)
-        audit.record(session, now, who.person.id, "stats_view", None, via="web")
+        await audit.record(session, now, who.person.id, "stats_view", None, via="web")
     today = local_date(now, who.zone)
     return render.page(who.t, "dashboard.html", viewer=who,
                        lines=stats_lines(who.t, today, figures))  # fmt: skip
@@ -64,7 +64,7 @@ async def interactions(app: App, request: Request, who: Viewer) -> Response:
     async with app.db.transaction() as session:
         log = await engagement_log.page(session, f, number=values["number"],
                                         with_rows=who.is_admin)  # fmt: skip
-        audit.record(session, app.clock.now(), who.person.id, "interactions_view", None,
+        await audit.record(session, app.clock.now(), who.person.id, "interactions_view", None,
                      via="web", filter=f.describe(), rows=who.is_admin)  # fmt: skip
     values["more"] = len(log.rows) == engagement_log.PAGE_SIZE
     return render.page(who.t, "interactions.html", viewer=who, log=log, **values)
@@ -77,7 +77,7 @@ async def interactions_csv(app: App, request: Request, who: Viewer) -> Response:
         return render.page(who.t, "interactions.html", 400, viewer=who, log=None, **values)
     async with app.db.transaction() as session:
         data, count = await exports.to_bytes(session, "interactions", f)
-        audit.record(session, app.clock.now(), who.person.id, "export", "interactions",
+        await audit.record(session, app.clock.now(), who.person.id, "export", "interactions",
                      via="web", filter=f.describe(), rows=count)  # fmt: skip
     name = f"interactions-{f.start.isoformat()}-{f.end.isoformat()}.csv"
     return Response(data, media_type="text/csv; charset=utf-8",
@@ -93,8 +93,15 @@ async def chart(app: App, request: Request, who: Viewer) -> Response:
         return Response(status_code=404)
     async with app.db.transaction() as session:
         built = await report_tables.build(session, f, who.t, (section,), individuals=who.is_admin)
-        audit.record(session, app.clock.now(), who.person.id, "report_chart", section, via="web",
-                     filter=f.describe())  # fmt: skip
+        await audit.record(
+            session,
+            app.clock.now(),
+            who.person.id,
+            "report_chart",
+            section,
+            via="web",
+            filter=f.describe(),
+        )
     title = f"{who.t(f'admin.section.{section}')} ({f.describe()})"
     png = await report_charts.render_async(title, built, who.t("admin.chart_empty"))
     return Response(png, media_type="image/png", headers=render.SECURITY_HEADERS)
@@ -107,7 +114,7 @@ async def outcomes(app: App, request: Request, who: Viewer) -> Response:
         return render.page(who.t, "outcomes.html", 400, viewer=who, tables=[], **values)
     async with app.db.transaction() as session:
         found = await report_tables.build(session, f, who.t, ("roi",), individuals=who.is_admin)
-        audit.record(session, app.clock.now(), who.person.id, "report_view", "roi", via="web",
+        await audit.record(session, app.clock.now(), who.person.id, "report_view", "roi", via="web",
                      filter=f.describe())  # fmt: skip
     shown = [
         {"title": tb.title, "columns": tb.columns, "note": tb.note,
@@ -126,7 +133,7 @@ async def people_page(app: App, request: Request, who: Viewer) -> Response:
     async with app.db.transaction() as session:
         found = await people_list.page(session, f, search=values["q"], caller_id=who.person.id,
                                        number=values["number"])  # fmt: skip
-        audit.record(session, app.clock.now(), who.person.id, "people_view", None, via="web",
+        await audit.record(session, app.clock.now(), who.person.id, "people_view", None, via="web",
                      filter=f.describe(), search=bool(values["q"]))  # fmt: skip
     values["more"] = found.more and not values["q"]
     values["query"] += "&" + urlencode({"q": values["q"]})
@@ -138,7 +145,7 @@ async def audit_log(app: App, request: Request, who: Viewer) -> Response:
     now = app.clock.now()
     async with app.db.transaction() as session:
         found = await auditlog.latest(session)
-        audit.record(session, now, who.person.id, "audit_view", None, via="web")
+        await audit.record(session, now, who.person.id, "audit_view", None, via="web")
     entries = [
         {"when": e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
          "who": e.actor or who.t("admin.audit_system"), "action": e.action,

@@ -26,7 +26,7 @@ async def perks_list(app: App, request: Request, who: Viewer) -> Response:
         found = await store.recent(session, PAGE_SIZE + 1, (number - 1) * PAGE_SIZE)
         shown = found[:PAGE_SIZE]
         numbers = await store.stats(session, [p.id for p in shown])
-        audit.record(session, now, who.person.id, "perks_view", None, via="web")
+        await audit.record(session, now, who.person.id, "perks_view", None, via="web")
     rows = [
         {"perk": p, "stats": numbers[p.id],
          "expired": p.valid_until is not None and p.valid_until < today}
@@ -70,7 +70,7 @@ async def perk_claims(app: App, request: Request, who: Viewer) -> Response:
         rows = []
         if who.is_admin:
             rows = await store.claimers(session, perk.id, PAGE_SIZE + 1, (number - 1) * PAGE_SIZE)
-        audit.record(session, app.clock.now(), who.person.id, "perk_claims_view",
+        await audit.record(session, app.clock.now(), who.person.id, "perk_claims_view",
                      f"perk:{perk.id}", via="web", names=who.is_admin)  # fmt: skip
     claims = [
         {"name": person.name, "when": who.t.date(claim.claimed_at.astimezone(zone).date())}

@@ -46,7 +46,7 @@ async def reach(app: App, request: Request, who: Viewer) -> Response:
                  "mail": _mail_standing(p, contacts.get(p.id), mail_on)}
                 for p in found
             ]  # fmt: skip
-        audit.record(session, app.clock.now(), who.person.id, "reach_view", None, via="web",
+        await audit.record(session, app.clock.now(), who.person.id, "reach_view", None, via="web",
                      rows=who.is_admin)  # fmt: skip
     nowhere = counts.nowhere if mail_on else counts.no_chat
     return render.page(who.t, "reach.html", viewer=who, counts=counts, nowhere=nowhere,

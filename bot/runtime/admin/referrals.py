@@ -39,7 +39,9 @@ async def _show(
         counts = await store.stage_counts(session)
         found = await store.pipeline(session, limit=PAGE_SIZE + 1,
                                      offset=(number - 1) * PAGE_SIZE)  # fmt: skip
-        audit.record(session, app.clock.now(), who.person.id, "referrals_view", None, via="web")
+        await audit.record(
+            session, app.clock.now(), who.person.id, "referrals_view", None, via="web"
+        )
     rows = [
         {"item": x, "r": x.referral, "stage": t(f"referrals.status.{x.referral.status}"),
          "kind": t(f"console_openings.kind.{x.referral.kind}"),

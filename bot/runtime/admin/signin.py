@@ -60,7 +60,7 @@ async def login_page(app: App, request: Request) -> Response:
             person = await people.person_with_roles(session, found.person_id)
         good = found.ok and console_web.may_sign_in(person)
         if found.ok and not good:  # a live link of someone without HR or admin: audited
-            audit.record(session, now, person.id if person else None, "admin_login", "web",
+            await audit.record(session, now, person.id if person else None, "admin_login", "web",
                          allowed=False, reason="refused")  # fmt: skip
     if not good:
         return await _refused(app, request, found, person)
@@ -86,7 +86,7 @@ async def login(app: App, request: Request) -> Response:
         opened = None
         if redeemed.ok and person is not None and console_web.may_sign_in(person):
             opened = await console_web.open_session(session, person.id, now)
-        audit.record(session, now, person.id if person else None, "admin_login", "web",
+        await audit.record(session, now, person.id if person else None, "admin_login", "web",
                      allowed=opened is not None, reason=redeemed.reason)  # fmt: skip
     if opened is None:
         return await _refused(app, request, redeemed, person)
@@ -98,7 +98,7 @@ async def login(app: App, request: Request) -> Response:
 async def logout(app: App, request: Request, who: auth.Viewer) -> Response:
     async with app.db.transaction() as session:
         await console_web.close_session(session, request.cookies.get(auth.COOKIE, ""))
-        audit.record(session, app.clock.now(), who.person.id, "admin_logout", "web")
+        await audit.record(session, app.clock.now(), who.person.id, "admin_logout", "web")
     response = render.message(who.t, 200, "console_web.signed_out")
     options = auth.cookie_options(app)
     response.delete_cookie(auth.COOKIE, path=str(options["path"]), httponly=True,
