@@ -55,29 +55,13 @@ async def import_page(app: App, request: Request, who: Viewer) -> Response:
     try:
         async with app.db.transaction() as session:
             result = await imports.run(app, session, kind, data, now)
-            await audit.record(
-                session,
-                now,
-                who.person.id,
-                "import",
-                kind,
-                via="web",
-                file=name[:200],
-                **{k: getattr(result, k) for k in COUNTS},
-            )
+            counts = {k: getattr(result, k) for k in COUNTS}
+            await audit.record(session, now, who.person.id, "import", kind, via="web",
+                               file=name[:200], **counts)  # fmt: skip
     except ImportFailed as exc:
         async with app.db.transaction() as session:
-            await audit.record(
-                session,
-                now,
-                who.person.id,
-                "import",
-                kind,
-                allowed=False,
-                via="web",
-                file=name[:200],
-                errors=len(exc.errors),
-            )
+            await audit.record(session, now, who.person.id, "import", kind, allowed=False,
+                               via="web", file=name[:200], errors=len(exc.errors))  # fmt: skip
         errors = [
             who.t("console_import.row_error", number=e.number, problem=e.said(who.t))
             for e in exc.errors[:SHOWN_ERRORS]
