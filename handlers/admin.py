@@ -182,7 +182,7 @@ async def report(ctx: Context, msg: Incoming) -> Reply:
     chosen = (section,) if section else tables.SECTIONS
     built = await tables.build(ctx.session, f, ctx.t, chosen, individuals=_admin(ctx))
     await ctx.audit(VIEW, section or "all", start=f.start.isoformat(), end=f.end.isoformat(),
-              segment=str(f.segment))  # fmt: skip
+                    segment=str(f.segment))  # fmt: skip
     await ctx.session.flush()
     view_id = await ctx.session.scalar(
         select(func.max(AuditEntry.id)).where(
@@ -290,7 +290,7 @@ async def export(ctx: Context, msg: Incoming) -> Reply:
     f = _filter(ctx, msg.args[1], msg.args[2], None)
     data, count = await exports.to_bytes(ctx.session, kind, f)
     await ctx.audit("export", kind, start=f.start.isoformat(), end=f.end.isoformat(), rows=count,
-              via="chat")  # fmt: skip
+                    via="chat")  # fmt: skip
     name = f"{kind}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.csv"
     text = ctx.t("admin.export_done", kind=kind, rows=count, start=f.start.isoformat(),
                  end=f.end.isoformat())  # fmt: skip

@@ -184,7 +184,7 @@ async def save_opening(
     told = await jobs.send_notices(session, catalogs, settings, now, [f.person_id for f in found])
     extra: dict[str, Any] = {"via": via} if via else {}
     await audit.record(session, now, actor.id, "postjob" if created else "editjob",
-                 f"opening:{opening.id}", matches=len(found), **extra)  # fmt: skip
+                       f"opening:{opening.id}", matches=len(found), **extra)  # fmt: skip
     return Saved(opening, created, found, told)
 
 

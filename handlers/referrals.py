@@ -230,7 +230,7 @@ async def move_stage(
     await tell_referrer(session, where, now, referral, opening)
     extra: dict[str, Any] = {"via": via} if via else {}
     await audit.record(session, now, actor.id, "referral_move", f"referral:{referral.id}",
-                 before=before, after=to, **extra)  # fmt: skip
+                       before=before, after=to, **extra)  # fmt: skip
     # A hire is an outcome by itself: HR need not type it again (storage/outcomes.py).
     hired = await ledger.from_hired_referral(
         session, referral, where.settings.outcomes, today, actor_id=actor.id, now=now

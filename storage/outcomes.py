@@ -174,7 +174,7 @@ async def record(
     session.add(outcome)
     await session.flush()
     await audit.record(session, now, actor_id, "outcome", f"outcome:{outcome.id}", source=source,
-                 **_facts(outcome))  # fmt: skip
+                       **_facts(outcome))  # fmt: skip
     return outcome
 
 
@@ -227,7 +227,7 @@ async def correct(
         outcome.person_id = person.id
     outcome.updated_at = now
     await audit.record(session, now, actor_id, "outcome_correct", f"outcome:{outcome.id}",
-                 before=before, after=_facts(outcome))  # fmt: skip
+                       before=before, after=_facts(outcome))  # fmt: skip
     return outcome
 
 
@@ -236,7 +236,7 @@ async def withdraw(
 ) -> Outcome:
     outcome.withdrawn_at = outcome.updated_at = now
     await audit.record(session, now, actor_id, "outcome_withdraw", f"outcome:{outcome.id}",
-                 **_facts(outcome))  # fmt: skip
+                       **_facts(outcome))  # fmt: skip
     return outcome
 
 

@@ -331,7 +331,7 @@ async def roi_company(app: App) -> dict[str, int]:
         session.add_all([own, referred])
         await session.flush()
         await audit.record(session, datetime(2026, 7, 1, tzinfo=UTC), hanako, "intro",
-                     f"person:{taro}", kind="hello")  # fmt: skip
+                           f"person:{taro}", kind="hello")  # fmt: skip
         for i in range(1, 7):
             pid = ids[f"alum{i}"]
             session.add(Rsvp(event_id=(meetup if i < 6 else new_year).id, person_id=pid,

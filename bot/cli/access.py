@@ -52,7 +52,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
                 if not invite.revoked:
                     await invites.revoke(session, invite.code)
                     await audit.record(session, now, None, "revoke_invite", f"invite:{invite.id}",
-                                 code=invite.code, uses=invite.uses)  # fmt: skip
+                                       code=invite.code, uses=invite.uses)  # fmt: skip
                 out.print(
                     f"{invite.code} no longer works (used {invite.uses} of {invite.max_uses})"
                 )

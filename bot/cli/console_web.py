@@ -37,7 +37,7 @@ def cmd_admin_link(args: argparse.Namespace) -> int:
                         " 15 minutes: use one of those, or wait"
                     ) from None
             await audit.record(session, now, None, "admin_link", f"person:{person.id}",
-                         allowed=allowed, via="cli")  # fmt: skip
+                               allowed=allowed, via="cli")  # fmt: skip
         if token is None:  # the refusal is audited (committed above); then the one clear line
             raise CommandFailed(f"{args.email} is neither HR nor admin: no console link")
         out.print(console_web.login_url(app.settings.base_url(), token))

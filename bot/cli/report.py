@@ -63,8 +63,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         async with app.db.transaction() as session:
             built = await tables.build(session, f, t, sections, individuals=True)
             await audit.record(session, app.clock.now(), None, "report_view", args.section or "all",
-                         start=f.start.isoformat(), end=f.end.isoformat(),
-                         segment=str(f.segment), via="cli")  # fmt: skip
+                               start=f.start.isoformat(), end=f.end.isoformat(),
+                               segment=str(f.segment), via="cli")  # fmt: skip
         out.print(markup.plain(t("admin.report_title", range=f.describe(), days=f.days)))
         for table in built:
             out.print(_rich(table))

@@ -153,4 +153,4 @@ async def refuse(app: App, who: Viewer, path: str) -> None:
     """A page above their role: audited as the chat's refusals are."""
     async with app.db.transaction() as session:
         await audit.record(session, app.clock.now(), who.person.id, "refused", f"web:{path}",
-                     allowed=False)  # fmt: skip
+                           allowed=False)  # fmt: skip

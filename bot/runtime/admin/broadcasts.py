@@ -71,8 +71,8 @@ async def index(app: App, request: Request, who: Viewer) -> Response:
             problem = who.t("broadcasts.nobody")
         if made is not None:
             await audit.record(session, now, who.person.id, "broadcast_draft",
-                         f"broadcast:{made.broadcast.id}", via="web",
-                         segment=made.broadcast.segment, count=made.total)  # fmt: skip
+                               f"broadcast:{made.broadcast.id}", via="web",
+                               segment=made.broadcast.segment, count=made.total)  # fmt: skip
     if made is None:
         return await _list_page(app, request, who, 400, form=values, problem=problem)
     return RedirectResponse(f"/admin/broadcasts/{made.broadcast.id}", 303)
@@ -122,7 +122,7 @@ async def confirm(app: App, request: Request, who: Viewer) -> Response:
                 return render.message(who.t, 404, exc.key, who)
             return RedirectResponse(f"/admin/broadcasts/{number}?note=not_draft", 303)
         await audit.record(session, now, who.person.id, "broadcast", f"broadcast:{draft.id}",
-                     via="web", segment=draft.segment, recipients=queued)  # fmt: skip
+                           via="web", segment=draft.segment, recipients=queued)  # fmt: skip
     note = "queued" if queued else "nobody"
     return RedirectResponse(f"/admin/broadcasts/{number}?note={note}", 303)
 
@@ -137,5 +137,5 @@ async def cancel(app: App, request: Request, who: Viewer) -> Response:
                 return render.message(who.t, 404, exc.key, who)
             return RedirectResponse(f"/admin/broadcasts/{number}?note=not_draft", 303)
         await audit.record(session, app.clock.now(), who.person.id, "broadcast_cancel",
-                     f"broadcast:{draft.id}", via="web")  # fmt: skip
+                           f"broadcast:{draft.id}", via="web")  # fmt: skip
     return RedirectResponse(f"/admin/broadcasts/{number}?note=cancelled", 303)

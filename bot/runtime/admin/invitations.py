@@ -25,7 +25,7 @@ async def invitations_page(app: App, request: Request, who: Viewer) -> Response:
     async with app.db.transaction() as session:
         found = await invitation_funnel.funnels(session, limit=PAGE_SIZE + 1, before=before)
         await audit.record(session, app.clock.now(), who.person.id, "report_view", "invitations",
-                     via="web")  # fmt: skip
+                           via="web")  # fmt: skip
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     zone = who.zone

@@ -168,7 +168,7 @@ async def _show(
             who.is_admin) else ([], False)  # fmt: skip
         interested, _ = await job_lists.interest_page(session, opening.id)
         await audit.record(session, app.clock.now(), who.person.id, "opening_view",
-                     f"opening:{opening.id}", via="web", rows=who.is_admin)  # fmt: skip
+                           f"opening:{opening.id}", via="web", rows=who.is_admin)  # fmt: skip
     t = who.t
     values = {
         "o": opening, "card": jobs.card(t, opening), "count": count, "interest": interest,

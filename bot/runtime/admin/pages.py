@@ -65,7 +65,7 @@ async def interactions(app: App, request: Request, who: Viewer) -> Response:
         log = await engagement_log.page(session, f, number=values["number"],
                                         with_rows=who.is_admin)  # fmt: skip
         await audit.record(session, app.clock.now(), who.person.id, "interactions_view", None,
-                     via="web", filter=f.describe(), rows=who.is_admin)  # fmt: skip
+                           via="web", filter=f.describe(), rows=who.is_admin)  # fmt: skip
     values["more"] = len(log.rows) == engagement_log.PAGE_SIZE
     return render.page(who.t, "interactions.html", viewer=who, log=log, **values)
 
@@ -78,7 +78,7 @@ async def interactions_csv(app: App, request: Request, who: Viewer) -> Response:
     async with app.db.transaction() as session:
         data, count = await exports.to_bytes(session, "interactions", f)
         await audit.record(session, app.clock.now(), who.person.id, "export", "interactions",
-                     via="web", filter=f.describe(), rows=count)  # fmt: skip
+                           via="web", filter=f.describe(), rows=count)  # fmt: skip
     name = f"interactions-{f.start.isoformat()}-{f.end.isoformat()}.csv"
     return Response(data, media_type="text/csv; charset=utf-8",
                     headers={**render.SECURITY_HEADERS,
@@ -115,7 +115,7 @@ async def outcomes(app: App, request: Request, who: Viewer) -> Response:
     async with app.db.transaction() as session:
         found = await report_tables.build(session, f, who.t, ("roi",), individuals=who.is_admin)
         await audit.record(session, app.clock.now(), who.person.id, "report_view", "roi", via="web",
-                     filter=f.describe())  # fmt: skip
+                           filter=f.describe())  # fmt: skip
     shown = [
         {"title": tb.title, "columns": tb.columns, "note": tb.note,
          "rows": [[report_tables.cell(c) for c in row] for row in tb.rows]}
@@ -134,7 +134,7 @@ async def people_page(app: App, request: Request, who: Viewer) -> Response:
         found = await people_list.page(session, f, search=values["q"], caller_id=who.person.id,
                                        number=values["number"])  # fmt: skip
         await audit.record(session, app.clock.now(), who.person.id, "people_view", None, via="web",
-                     filter=f.describe(), search=bool(values["q"]))  # fmt: skip
+                           filter=f.describe(), search=bool(values["q"]))  # fmt: skip
     values["more"] = found.more and not values["q"]
     values["query"] += "&" + urlencode({"q": values["q"]})
     return render.page(who.t, "people.html", viewer=who, found=found, **values)

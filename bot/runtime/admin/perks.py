@@ -71,7 +71,7 @@ async def perk_claims(app: App, request: Request, who: Viewer) -> Response:
         if who.is_admin:
             rows = await store.claimers(session, perk.id, PAGE_SIZE + 1, (number - 1) * PAGE_SIZE)
         await audit.record(session, app.clock.now(), who.person.id, "perk_claims_view",
-                     f"perk:{perk.id}", via="web", names=who.is_admin)  # fmt: skip
+                           f"perk:{perk.id}", via="web", names=who.is_admin)  # fmt: skip
     claims = [
         {"name": person.name, "when": who.t.date(claim.claimed_at.astimezone(zone).date())}
         for claim, person in rows[:PAGE_SIZE]

@@ -47,7 +47,7 @@ async def reach(app: App, request: Request, who: Viewer) -> Response:
                 for p in found
             ]  # fmt: skip
         await audit.record(session, app.clock.now(), who.person.id, "reach_view", None, via="web",
-                     rows=who.is_admin)  # fmt: skip
+                           rows=who.is_admin)  # fmt: skip
     nowhere = counts.nowhere if mail_on else counts.no_chat
     return render.page(who.t, "reach.html", viewer=who, counts=counts, nowhere=nowhere,
                        mail_on=mail_on, rows=rows, number=number,

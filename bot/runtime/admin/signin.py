@@ -61,7 +61,7 @@ async def login_page(app: App, request: Request) -> Response:
         good = found.ok and console_web.may_sign_in(person)
         if found.ok and not good:  # a live link of someone without HR or admin: audited
             await audit.record(session, now, person.id if person else None, "admin_login", "web",
-                         allowed=False, reason="refused")  # fmt: skip
+                               allowed=False, reason="refused")  # fmt: skip
     if not good:
         return await _refused(app, request, found, person)
     t = auth.translator_for(app, request, person)
@@ -87,7 +87,7 @@ async def login(app: App, request: Request) -> Response:
         if redeemed.ok and person is not None and console_web.may_sign_in(person):
             opened = await console_web.open_session(session, person.id, now)
         await audit.record(session, now, person.id if person else None, "admin_login", "web",
-                     allowed=opened is not None, reason=redeemed.reason)  # fmt: skip
+                           allowed=opened is not None, reason=redeemed.reason)  # fmt: skip
     if opened is None:
         return await _refused(app, request, redeemed, person)
     response = RedirectResponse("/admin", 303)
